@@ -1,0 +1,68 @@
+# Loyalty Back Office — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock requirements-dev.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+		-r requirements.lock -r requirements-dev.lock
+	touch $(STAMP)
+
+.PHONY: install
+install: $(STAMP) ## Create .venv and install the pinned dependencies
+
+.PHONY: demo
+demo: install ## Migrate the SQLite database and load the demo data (keeps existing data)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py load_demo
+
+.PHONY: run
+run: demo ## Install, migrate, load demo data and serve the admin on http://127.0.0.1:8000/admin/
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+.PHONY: test
+test: test-sqlite test-postgres ## Run the whole test suite on SQLite and on PostgreSQL
+
+.PHONY: test-sqlite
+test-sqlite: install ## Run the test suite on SQLite
+	env -u DATABASE_URL $(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+.PHONY: test-postgres
+test-postgres: install ## Run the test suite on PostgreSQL (DATABASE_URL, or a private cluster)
+	scripts/with-postgres.sh $(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: install ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+.PHONY: format
+format: install ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+.PHONY: schema
+schema: install ## Regenerate the committed OpenAPI schema (docs/openapi.yaml)
+	$(BIN)/python manage.py spectacular --file docs/openapi.yaml --validate
+
+.PHONY: lock
+lock: install ## Re-resolve requirements*.in into the hashed lock files
+	$(BIN)/uv pip compile --python-version 3.11 --generate-hashes -q requirements.in -o requirements.lock
+	$(BIN)/uv pip compile --python-version 3.11 --generate-hashes -q requirements-dev.in -o requirements-dev.lock
+
+.PHONY: bench
+bench: install ## Run every benchmark (see docs/benchmarks.md); each also runs alone
+	@for b in bench/*.py; do echo "== $$b"; scripts/with-postgres.sh $(BIN)/python $$b || exit 1; done

@@ -1,0 +1,13 @@
+"""Tests: like local, with fast password hashing. DATABASE_URL picks SQLite or PostgreSQL."""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-insecure-secret-key")
+os.environ["DJANGO_DEBUG"] = "false"
+
+from .base import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+LOGGING["root"]["level"] = "ERROR"  # noqa: F405
+for _logger in LOGGING["loggers"].values():  # noqa: F405
+    _logger["level"] = "ERROR"

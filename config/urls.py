@@ -1,0 +1,16 @@
+"""Top-level routes: the admin, the storefront API, the health check."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from config.health import healthz
+
+admin.site.site_header = "Loyalty Back Office"
+admin.site.site_title = "Loyalty Back Office"
+admin.site.index_title = "Program administration"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("config.api.urls")),
+    path("healthz", healthz, name="healthz"),
+]

@@ -1,0 +1,231 @@
+"""The points ledger: append-only postings, the lots credits create, and the cached balance.
+
+Model (single entry, with lots):
+- A `Posting` is one signed movement of a member's points: credits (earn, bonuses, positive
+  adjustments, a cancelled redemption's refund) are > 0, debits (redeem, refund reversal, expiry,
+  negative adjustments) are < 0. Postings are never updated or deleted (a PostgreSQL trigger refuses
+  it; the admin offers no way); a correction is a new posting that `reverses` the old one, once.
+- Every credit opens a `Lot`: the points it granted, what is left (`remaining`), when they become
+  available (`available_at`, pending until then) and when what is left expires (`expires_at`).
+- Every debit is spread over lots by `LotAllocation` rows, soonest-expiring available lot first;
+  what no lot covers (a refund of points already spent) becomes a `Debt`, which later credits pay
+  off first as they become available.
+- `Account` caches the balance per member: `pending` = Σ remaining of unmatured lots, `available`
+  = Σ remaining of matured lots − Σ remaining debt. It is changed only in the same transaction as
+  the postings, under the account's row lock. `manage.py audit_ledger` recomputes all of it.
+
+Invariants (database-enforced where marked [db]):
+- [db] points ≠ 0; debit kinds < 0; credit kinds > 0 and carry `available_at`.
+- [db] `idempotency_key` unique: the same posting is never made twice.
+- [db] a posting is reversed at most once (`reverses` is unique).
+- [db] 0 ≤ lot.remaining ≤ lot.points; 0 ≤ debt.remaining ≤ debt.points; allocations > 0.
+- Σ allocations of a debit + its debt.points = −debit.points.
+- Σ allocations from a lot = lot.points − lot.remaining.
+- account.available + account.pending = Σ postings.points.
+"""
+
+import pgtrigger
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from members.models import ActorFields, Member
+
+
+class PostingKind(models.TextChoices):
+    EARN = "earn", "Earned on an order"
+    TIER_BONUS = "tier_bonus", "Tier bonus"
+    CAMPAIGN_BONUS = "campaign_bonus", "Campaign bonus"
+    REDEEM = "redeem", "Redeemed"
+    REFUND_REVERSAL = "refund_reversal", "Reversed by a refund"
+    EXPIRE = "expire", "Expired"
+    ADJUST = "adjust", "Adjustment"
+    CANCEL_REDEMPTION = "cancel_redemption", "Redemption cancelled"
+    REVERSAL = "reversal", "Reversal of a posting"
+
+
+CREDIT_KINDS = (
+    PostingKind.EARN,
+    PostingKind.TIER_BONUS,
+    PostingKind.CAMPAIGN_BONUS,
+    PostingKind.CANCEL_REDEMPTION,
+)
+DEBIT_KINDS = (PostingKind.REDEEM, PostingKind.REFUND_REVERSAL, PostingKind.EXPIRE)
+
+
+class Posting(ActorFields):
+    Kind = PostingKind
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="postings")
+    kind = models.CharField(max_length=20, choices=PostingKind.choices)
+    points = models.IntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    effective_at = models.DateTimeField(default=timezone.now)
+    available_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    order = models.ForeignKey(
+        "loyalty.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="postings"
+    )
+    refund = models.ForeignKey(
+        "loyalty.Refund", null=True, blank=True, on_delete=models.PROTECT, related_name="postings"
+    )
+    # Where the posting came from, for sources that live in apps above this one.
+    source_type = models.CharField(max_length=20, blank=True)
+    source_id = models.CharField(max_length=64, blank=True)
+    campaign_code = models.CharField(max_length=64, blank=True)
+    reward_code = models.CharField(max_length=64, blank=True)
+    reverses = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
+    )
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    reason = models.CharField(max_length=500, blank=True)
+    description = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-effective_at", "-id"]
+        triggers = [
+            pgtrigger.Protect(
+                name="posting_append_only", operation=pgtrigger.Update | pgtrigger.Delete
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(points=0), name="posting_points_nonzero"),
+            models.CheckConstraint(
+                condition=~Q(kind__in=DEBIT_KINDS) | Q(points__lt=0), name="posting_debit_negative"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind__in=CREDIT_KINDS) | Q(points__gt=0),
+                name="posting_credit_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(points__lt=0) | Q(available_at__isnull=False),
+                name="posting_credit_has_available_at",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=[k.value for k in PostingKind]), name="posting_kind_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["member", "-effective_at", "-id"], name="posting_member_time_idx"),
+            models.Index(fields=["kind", "created_at"], name="posting_kind_created_idx"),
+            models.Index(fields=["created_at"], name="posting_created_idx"),
+            models.Index(
+                fields=["campaign_code"],
+                name="posting_campaign_idx",
+                condition=~Q(campaign_code=""),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind} {self.points:+d}"
+
+
+class Lot(models.Model):
+    """What is left of one credit. Mutable state derived from postings (audit_ledger checks it)."""
+
+    posting = models.OneToOneField(
+        Posting, primary_key=True, on_delete=models.PROTECT, related_name="lot"
+    )
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="lots")
+    points = models.IntegerField()
+    remaining = models.IntegerField()
+    available_at = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+    matured = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(points__gt=0), name="lot_points_positive"),
+            models.CheckConstraint(
+                condition=Q(remaining__gte=0) & Q(remaining__lte=models.F("points")),
+                name="lot_remaining_in_range",
+            ),
+        ]
+        indexes = [
+            # Spending: a member's open, matured lots, soonest expiry first.
+            models.Index(
+                fields=["member", "expires_at", "available_at"],
+                name="lot_open_by_member_idx",
+                condition=Q(remaining__gt=0),
+            ),
+            # The maturity job: lots still pending.
+            models.Index(
+                fields=["available_at"], name="lot_pending_idx", condition=Q(matured=False)
+            ),
+            # The expiry job: open lots that can expire.
+            models.Index(
+                fields=["expires_at"],
+                name="lot_expiring_idx",
+                condition=Q(remaining__gt=0) & Q(expires_at__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"lot {self.pk}: {self.remaining}/{self.points}"
+
+
+class LotAllocation(models.Model):
+    """`points` of `lot` consumed by the debit `posting`. Append-only."""
+
+    posting = models.ForeignKey(Posting, on_delete=models.PROTECT, related_name="allocations")
+    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="allocations")
+    points = models.IntegerField()
+
+    class Meta:
+        triggers = [
+            pgtrigger.Protect(
+                name="allocation_append_only", operation=pgtrigger.Update | pgtrigger.Delete
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(points__gt=0), name="allocation_points_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.points} from lot {self.lot_id} to posting {self.posting_id}"
+
+
+class Debt(models.Model):
+    """The part of a debit no lot could cover (a refund of spent points); credits pay it off."""
+
+    posting = models.OneToOneField(
+        Posting, primary_key=True, on_delete=models.PROTECT, related_name="debt"
+    )
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="debts")
+    points = models.IntegerField()
+    remaining = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(points__gt=0), name="debt_points_positive"),
+            models.CheckConstraint(
+                condition=Q(remaining__gte=0) & Q(remaining__lte=models.F("points")),
+                name="debt_remaining_in_range",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["member"], name="debt_open_idx", condition=Q(remaining__gt=0)),
+        ]
+
+
+class Account(models.Model):
+    """A member's cached balance; the row whose lock serialises every change to their points."""
+
+    member = models.OneToOneField(
+        Member, primary_key=True, on_delete=models.PROTECT, related_name="account"
+    )
+    available = models.IntegerField(default=0)
+    pending = models.IntegerField(default=0)
+    lifetime_earned = models.IntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(pending__gte=0), name="account_pending_gte_0"),
+            models.CheckConstraint(
+                condition=Q(lifetime_earned__gte=0), name="account_lifetime_gte_0"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.available} available, {self.pending} pending"

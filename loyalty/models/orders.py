@@ -1,0 +1,97 @@
+"""Orders and refunds as the storefront (or an import) reports them.
+
+Invariants:
+- [db] `order_id` and `refund_id` are unique: an order earns once, a refund counts once.
+- [db] 0 ≤ refunded_amount ≤ eligible_amount; points_reversed ≥ 0.
+- `fingerprint` is a hash of what was sent, so a repeat with other content is an `order_conflict`.
+- `refunded_amount` and `points_reversed` are cumulative caches, changed only under the member's
+  account lock together with the refund's posting; reversals are computed on these cumulative
+  amounts so that rounding never drifts.
+"""
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from members.models import Member
+
+
+class Order(models.Model):
+    class Source(models.TextChoices):
+        API = "api", "Storefront API"
+        IMPORT = "import", "Historical import"
+        ADMIN = "admin", "Admin"
+
+    order_id = models.CharField(max_length=64, unique=True)
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="orders")
+    placed_at = models.DateTimeField()
+    currency = models.CharField(max_length=3)
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+    eligible_total = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    # Eligible spend in the program currency: what points and tiers are computed on.
+    eligible_amount = models.DecimalField(max_digits=12, decimal_places=2)
+    refunded_amount = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    items = models.JSONField(default=list, blank=True)
+    channel = models.CharField(max_length=32, blank=True)
+    points_base = models.IntegerField(default=0)
+    points_tier_bonus = models.IntegerField(default=0)
+    points_campaign = models.IntegerField(default=0)
+    points_reversed = models.IntegerField(default=0)
+    tier_code = models.CharField(max_length=32, blank=True)
+    fingerprint = models.CharField(max_length=64)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.API)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-placed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(total__gte=0), name="order_total_gte_0"),
+            models.CheckConstraint(
+                condition=Q(eligible_amount__gte=0), name="order_eligible_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=F("eligible_amount")),
+                name="order_refunded_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(points_reversed__gte=0), name="order_points_reversed_gte_0"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["member", "placed_at"], name="order_member_placed_idx"),
+            models.Index(fields=["placed_at"], name="order_placed_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.order_id
+
+    @property
+    def points_earned(self) -> int:
+        return self.points_base + self.points_tier_bonus + self.points_campaign
+
+
+class Refund(models.Model):
+    refund_id = models.CharField(max_length=64, unique=True)
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    refunded_at = models.DateTimeField()
+    points_reversed = models.IntegerField(default=0)
+    # Points that could not be reversed because negative balances are off (reported, never silent).
+    shortfall = models.IntegerField(default=0)
+    fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-refunded_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(points_reversed__gte=0) & Q(shortfall__gte=0),
+                name="refund_points_gte_0",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.refund_id

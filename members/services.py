@@ -1,0 +1,248 @@
+"""Writes to members: enrolment, update, erasure, and the audit log.
+
+Every public function is keyword-only, runs in its own durable transaction (or asserts it is inside
+one, for primitives), and records who did it. Erasure blanks personal data and keeps the row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from config.errors import Conflict, Gone, ServiceError
+from members.actors import Actor
+from members.models import AuditEntry, Member
+
+# No 0/O, 1/I/L: codes are read aloud and typed by hand.
+REFERRAL_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+REFERRAL_CODE_LENGTH = 8
+CONTACT_FIELDS = ("email", "first_name", "last_name", "phone", "birth_date", "marketing_consent")
+
+
+def referral_code_generate() -> str:
+    return "".join(secrets.choice(REFERRAL_ALPHABET) for _ in range(REFERRAL_CODE_LENGTH))
+
+
+def audit_record(
+    *,
+    actor: Actor,
+    action: str,
+    target: Any,
+    changes: dict | None = None,
+    reason: str = "",
+    member: Member | None = None,
+) -> AuditEntry:
+    """Append one audit entry. `target` is a model instance; `changes` maps field to [old, new]."""
+    return AuditEntry.objects.create(
+        **actor.as_fields(),
+        action=action,
+        target_type=target._meta.label_lower,
+        target_id=str(target.pk),
+        member=member,
+        reason=reason,
+        changes={k: [_plain(old), _plain(new)] for k, (old, new) in (changes or {}).items()},
+    )
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)
+
+
+def _normalise_email(email: str | None) -> str | None:
+    if email is None:
+        return None
+    email = email.strip().lower()
+    if not email:
+        return None
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ServiceError(
+            "validation_error", "Enter a valid email address.", status=400, field="email"
+        ) from None
+    return email
+
+
+def _email_taken(email: str | None, *, exclude_pk: int | None = None) -> bool:
+    if not email:
+        return False
+    qs = Member.objects.filter(email__iexact=email)
+    if exclude_pk is not None:
+        qs = qs.exclude(pk=exclude_pk)
+    return qs.exists()
+
+
+def member_enrol(
+    *,
+    external_id: str,
+    email: str,
+    actor: Actor,
+    first_name: str = "",
+    last_name: str = "",
+    phone: str = "",
+    birth_date: dt.date | None = None,
+    marketing_consent: bool = False,
+    referral_code: str | None = None,
+    enrolled_at: dt.datetime | None = None,
+) -> Member:
+    """Enrol a new member. Raises `email_taken` (409) or `validation_error` (400)."""
+    email = _normalise_email(email)
+    if not email:
+        raise ServiceError(
+            "validation_error", "An email is required to enrol.", status=400, field="email"
+        )
+    referrer = None
+    if referral_code:
+        referrer = Member.objects.filter(referral_code=referral_code.strip().upper()).first()
+        if referrer is None or referrer.is_erased:
+            raise ServiceError(
+                "validation_error",
+                "No member has this referral code.",
+                status=400,
+                field="referral_code",
+            )
+    with transaction.atomic():
+        if _email_taken(email):
+            raise Conflict("email_taken", "Another member already uses this email.", field="email")
+        member = Member(
+            external_id=external_id,
+            email=email,
+            first_name=first_name,
+            last_name=last_name,
+            phone=phone,
+            birth_date=birth_date,
+            marketing_consent=marketing_consent,
+            referred_by=referrer,
+            enrolled_at=enrolled_at or timezone.now(),
+        )
+        for _ in range(5):
+            member.referral_code = referral_code_generate()
+            try:
+                with transaction.atomic():
+                    member.save(force_insert=True)
+                break
+            except IntegrityError as exc:
+                # Distinguish a referral-code collision (retry) from a race on email/external id.
+                if _email_taken(email):
+                    raise Conflict(
+                        "email_taken", "Another member already uses this email.", field="email"
+                    ) from exc
+                if Member.objects.filter(external_id=external_id).exists():
+                    raise Conflict(
+                        "member_exists", "A member with this external id already exists."
+                    ) from exc
+        else:  # pragma: no cover - 31^8 codes; five collisions in a row means something is wrong
+            raise ServiceError("referral_code_exhausted", "Could not allocate a referral code.")
+        audit_record(actor=actor, action="member.enrol", target=member, member=member)
+    return member
+
+
+def member_update(*, member: Member, actor: Actor, reason: str = "", **fields: Any) -> Member:
+    """Change a member's contact details; records the changed fields in the audit log."""
+    if member.is_erased:
+        raise Gone("member_erased", "This member's data has been erased.")
+    unknown = set(fields) - set(CONTACT_FIELDS)
+    if unknown:
+        raise ServiceError(
+            "validation_error",
+            f"Unknown field: {sorted(unknown)[0]}",
+            status=400,
+            field=sorted(unknown)[0],
+        )
+    if "email" in fields:
+        fields["email"] = _normalise_email(fields["email"])
+        if not fields["email"]:
+            raise ServiceError(
+                "validation_error", "Email cannot be blank.", status=400, field="email"
+            )
+    changes = {
+        name: (getattr(member, name), value)
+        for name, value in fields.items()
+        if getattr(member, name) != value
+    }
+    if not changes:
+        return member
+    with transaction.atomic():
+        if "email" in changes and _email_taken(fields["email"], exclude_pk=member.pk):
+            raise Conflict("email_taken", "Another member already uses this email.", field="email")
+        for name, (_old, new) in changes.items():
+            setattr(member, name, new)
+        try:
+            with transaction.atomic():
+                member.save(update_fields=[*changes, "updated_at"])
+        except IntegrityError as exc:
+            raise Conflict(
+                "email_taken", "Another member already uses this email.", field="email"
+            ) from exc
+        audit_record(
+            actor=actor,
+            action="member.update",
+            target=member,
+            member=member,
+            changes=changes,
+            reason=reason,
+        )
+    return member
+
+
+def member_set_status(*, member: Member, status: str, actor: Actor, reason: str) -> Member:
+    """Suspend or reactivate a member (erasure has its own service)."""
+    if member.is_erased:
+        raise Gone("member_erased", "This member's data has been erased.")
+    if status not in (Member.Status.ACTIVE, Member.Status.SUSPENDED):
+        raise ServiceError(
+            "validation_error", "Status must be active or suspended.", field="status"
+        )
+    with transaction.atomic():
+        old = member.status
+        member.status = status
+        member.save(update_fields=["status", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="member.status",
+            target=member,
+            member=member,
+            changes={"status": (old, status)},
+            reason=reason,
+        )
+    return member
+
+
+def member_erase(*, member: Member, actor: Actor, reason: str = "erasure request") -> Member:
+    """Blank the member's personal data (right to erasure); keep the row and all that points at it.
+
+    Idempotent: erasing an erased member changes nothing.
+    """
+    if member.is_erased:
+        return member
+    with transaction.atomic():
+        member = Member.objects.select_for_update().get(pk=member.pk)
+        if member.is_erased:
+            return member
+        member.email = None
+        member.first_name = ""
+        member.last_name = ""
+        member.phone = ""
+        member.birth_date = None
+        member.marketing_consent = False
+        member.status = Member.Status.ERASED
+        member.erased_at = timezone.now()
+        member.save()
+        # The audit entry names the fields, never their old values: they are what was erased.
+        audit_record(
+            actor=actor,
+            action="member.erase",
+            target=member,
+            member=member,
+            reason=reason,
+            changes=dict.fromkeys(CONTACT_FIELDS, ("(erased)", None)),
+        )
+    return member
