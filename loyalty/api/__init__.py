@@ -1,0 +1,1 @@
+"""Storefront API views of the loyalty app (members' summary, orders, refunds, transactions)."""
