@@ -68,6 +68,10 @@ class Member(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        permissions = [
+            ("erase_member", "Can erase a member's personal data"),
+            ("export_member", "Can export members"),
+        ]
         constraints = [
             models.UniqueConstraint(Lower("email"), name="member_email_ci_unique"),
             models.CheckConstraint(

@@ -83,6 +83,13 @@ class Posting(ActorFields):
 
     class Meta:
         ordering = ["-effective_at", "-id"]
+        permissions = [
+            ("adjust_points", "Can adjust points within the customer-service limits"),
+            ("adjust_points_unlimited", "Can adjust points without limits"),
+            ("approve_adjustment", "Can approve or reject an adjustment request"),
+            ("reverse_posting", "Can reverse a posting"),
+            ("export_posting", "Can export the ledger"),
+        ]
         triggers = [
             pgtrigger.Protect(
                 name="posting_append_only", operation=pgtrigger.Update | pgtrigger.Delete

@@ -46,6 +46,10 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-placed_at", "-id"]
+        permissions = [
+            ("import_orders", "Can import historical orders"),
+            ("run_jobs", "Can run the daily jobs"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_gte_0"),
             models.CheckConstraint(
