@@ -19,7 +19,7 @@ Invariants (database-enforced where marked [db]):
 - [db] `idempotency_key` unique: the same posting is never made twice.
 - [db] a posting is reversed at most once (`reverses` is unique).
 - [db] 0 ≤ lot.remaining ≤ lot.points; 0 ≤ debt.remaining ≤ debt.points; allocations > 0.
-- Σ allocations of a debit + its debt.points = −debit.points.
+- Σ allocations of a debit + its debt.remaining = −debit.points (settling moves debt to lots).
 - Σ allocations from a lot = lot.points − lot.remaining.
 - account.available + account.pending = Σ postings.points.
 """

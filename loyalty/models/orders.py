@@ -30,8 +30,13 @@ class Order(models.Model):
     currency = models.CharField(max_length=3)
     total = models.DecimalField(max_digits=12, decimal_places=2)
     eligible_total = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    # Program-currency units per order-currency unit when the order was recorded (1 if the same).
+    exchange_rate = models.DecimalField(max_digits=14, decimal_places=6, default=Decimal("1"))
     # Eligible spend in the program currency: what points and tiers are computed on.
     eligible_amount = models.DecimalField(max_digits=12, decimal_places=2)
+    # Cumulative refunds: in the order's currency (bounded by eligible_total or total), and the
+    # same converted to the program currency (what lowers qualifying spend for tiers).
+    refunded_total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
     refunded_amount = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
     items = models.JSONField(default=list, blank=True)
     channel = models.CharField(max_length=32, blank=True)
@@ -62,6 +67,14 @@ class Order(models.Model):
             models.CheckConstraint(
                 condition=Q(points_reversed__gte=0), name="order_points_reversed_gte_0"
             ),
+            models.CheckConstraint(
+                condition=Q(refunded_total__gte=0)
+                & (
+                    Q(eligible_total__isnull=True, refunded_total__lte=F("total"))
+                    | Q(refunded_total__lte=F("eligible_total"))
+                ),
+                name="order_refunded_total_in_range",
+            ),
         ]
         indexes = [
             models.Index(fields=["member", "placed_at"], name="order_member_placed_idx"),
@@ -70,6 +83,10 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return self.order_id
+
+    @property
+    def eligible_in_order_currency(self):
+        return self.total if self.eligible_total is None else self.eligible_total
 
     @property
     def points_earned(self) -> int:

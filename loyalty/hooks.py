@@ -1,0 +1,49 @@
+"""Registries through which higher apps (rewards, campaigns) take part in loyalty's flows.
+
+Lower apps never import higher ones; instead a higher app registers a provider here in its
+`AppConfig.ready()`. Providers run inside the caller's transaction, under the member's account lock,
+and must only write through loyalty's services.
+
+- `order_bonus_providers`: called as `provider(order=, member=, base_points=, settings=, actor=)`
+  after an order's base and tier points are posted; returns a list of `OrderBonus` to post as
+  `campaign_bonus` postings (one per campaign). Bonuses from several providers add up.
+- `order_recorded_listeners`: called as `listener(order=, member=, actor=)` once the order and all
+  its postings exist (e.g. a referral waiting for a first order).
+- `daily_job_steps`: named steps `run_daily_jobs` runs after its own (coupon expiry, birthdays).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class OrderBonus:
+    campaign_code: str
+    points: int
+    description: str = ""
+
+
+order_bonus_providers: list[Callable[..., list[OrderBonus]]] = []
+order_recorded_listeners: list[Callable[..., None]] = []
+
+
+def register_order_bonus_provider(provider: Callable[..., list[OrderBonus]]) -> None:
+    if provider not in order_bonus_providers:
+        order_bonus_providers.append(provider)
+
+
+def register_order_recorded_listener(listener: Callable[..., None]) -> None:
+    if listener not in order_recorded_listeners:
+        order_recorded_listeners.append(listener)
+
+
+# Extra steps of the daily jobs, run after loyalty's own (maturity, expiry, tiers), in order:
+# `step(as_of=date, cutoff=datetime, actor=Actor) -> int` (how many things it did).
+daily_job_steps: list[tuple[str, Callable[..., int]]] = []
+
+
+def register_daily_job_step(name: str, step: Callable[..., int]) -> None:
+    if all(existing != name for existing, _ in daily_job_steps):
+        daily_job_steps.append((name, step))

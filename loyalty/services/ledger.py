@@ -1,0 +1,397 @@
+"""Ledger primitives: post credits and debits, mature and expire lots, settle debts.
+
+Every function here is a primitive: it asserts it runs inside a transaction and expects the caller
+to hold the member's account lock (`account_lock`), taken first, before any other row of that
+member. All changes to a member's postings, lots, debts and cached balance happen under that lock,
+so the cached balance can never drift from the postings (`audit_ledger` proves it).
+
+Spending order: lots that expire soonest first (never-expiring last), then the oldest. A refund
+reversal takes the order's own still-pending points first. What no lot covers becomes a `Debt`
+(only where the caller allows it); every credit that becomes available pays debts off first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import F, Q
+from django.utils import timezone
+
+from config.errors import ServiceError
+from loyalty.models import Account, Debt, Lot, LotAllocation, Posting
+from loyalty.models.ledger import PostingKind
+from members.actors import Actor
+
+# Credits that count towards "lifetime earned" (a cancelled redemption gives back, not earns).
+EARNING_KINDS = frozenset(
+    {PostingKind.EARN, PostingKind.TIER_BONUS, PostingKind.CAMPAIGN_BONUS, PostingKind.ADJUST}
+)
+
+
+def _assert_in_transaction() -> None:
+    assert connection.in_atomic_block, "ledger primitives must run inside transaction.atomic()"
+
+
+def account_lock(*, member_id: int) -> Account:
+    """Lock (creating it if needed) the member's account row for the rest of the transaction.
+
+    This is the first lock any change to a member's points takes; nothing else of the member's is
+    locked before it, so two transactions can never wait on each other in opposite orders.
+    """
+    _assert_in_transaction()
+    account = Account.objects.select_for_update().filter(member_id=member_id).first()
+    if account is None:
+        Account.objects.bulk_create([Account(member_id=member_id)], ignore_conflicts=True)
+        account = Account.objects.select_for_update().get(member_id=member_id)
+    return account
+
+
+def accounts_lock(*, member_ids: Iterable[int]) -> dict[int, Account]:
+    """Lock several members' accounts, in primary-key order (the fixed lock order)."""
+    _assert_in_transaction()
+    ids = sorted(set(member_ids))
+    Account.objects.bulk_create([Account(member_id=i) for i in ids], ignore_conflicts=True)
+    return {
+        a.member_id: a
+        for a in Account.objects.select_for_update().filter(member_id__in=ids).order_by("pk")
+    }
+
+
+@dataclass
+class NewCredit:
+    """One credit to post (see `credits_post`)."""
+
+    kind: str
+    points: int
+    idempotency_key: str
+    available_at: dt.datetime
+    expires_at: dt.datetime | None
+    effective_at: dt.datetime | None = None
+    reason: str = ""
+    description: str = ""
+    order_id: int | None = None
+    source_type: str = ""
+    source_id: str = ""
+    campaign_code: str = ""
+    reward_code: str = ""
+    reverses_id: int | None = None
+
+
+def credits_post(
+    *, account: Account, credits: list[NewCredit], actor: Actor, now: dt.datetime | None = None
+) -> list[Posting]:
+    """Post credits to a locked account: one posting and one lot each, balance updated.
+
+    Credits whose `available_at` has passed are available at once (and pay off debt first); the
+    others are pending until the maturity job. Zero-point credits are skipped.
+    """
+    _assert_in_transaction()
+    now = now or timezone.now()
+    credits = [c for c in credits if c.points]
+    if not credits:
+        return []
+    actor_fields = actor.as_fields()
+    postings = Posting.objects.bulk_create(
+        [
+            Posting(
+                member_id=account.member_id,
+                kind=c.kind,
+                points=c.points,
+                created_at=now,
+                effective_at=c.effective_at or now,
+                available_at=c.available_at,
+                expires_at=c.expires_at,
+                order_id=c.order_id,
+                source_type=c.source_type,
+                source_id=c.source_id,
+                campaign_code=c.campaign_code,
+                reward_code=c.reward_code,
+                reverses_id=c.reverses_id,
+                idempotency_key=c.idempotency_key,
+                reason=c.reason,
+                description=c.description,
+                **actor_fields,
+            )
+            for c in credits
+        ]
+    )
+    if connection.vendor != "postgresql" and any(p.pk is None for p in postings):
+        # Backends without RETURNING for bulk inserts: read the ids back by idempotency key.
+        ids = dict(
+            Posting.objects.filter(
+                idempotency_key__in=[p.idempotency_key for p in postings]
+            ).values_list("idempotency_key", "pk")
+        )
+        for p in postings:
+            p.pk = p.id = ids[p.idempotency_key]
+    lots = Lot.objects.bulk_create(
+        [
+            Lot(
+                posting_id=p.pk,
+                member_id=account.member_id,
+                points=p.points,
+                remaining=p.points,
+                available_at=p.available_at,
+                expires_at=p.expires_at,
+                matured=p.available_at <= now,
+            )
+            for p in postings
+        ]
+    )
+    pending = sum(lot.points for lot in lots if not lot.matured)
+    available = sum(lot.points for lot in lots if lot.matured)
+    earned = sum(p.points for p in postings if p.kind in EARNING_KINDS)
+    _account_add(account, available=available, pending=pending, lifetime_earned=earned)
+    if available:
+        debts_settle(account=account)
+    return postings
+
+
+def credit_post(*, account: Account, credit: NewCredit, actor: Actor, now=None) -> Posting:
+    return credits_post(account=account, credits=[credit], actor=actor, now=now)[0]
+
+
+def _account_add(account: Account, *, available: int = 0, pending: int = 0, lifetime_earned=0):
+    """Apply deltas to the locked account row (F() expressions) and mirror them in memory."""
+    if not (available or pending or lifetime_earned):
+        return
+    Account.objects.filter(pk=account.pk).update(
+        available=F("available") + available,
+        pending=F("pending") + pending,
+        lifetime_earned=F("lifetime_earned") + lifetime_earned,
+        updated_at=timezone.now(),
+    )
+    account.available += available
+    account.pending += pending
+    account.lifetime_earned += lifetime_earned
+
+
+def _spendable_lots(member_id: int, *, now: dt.datetime):
+    """A member's open, available, unexpired lots in spending order (FIFO by expiry)."""
+    return (
+        Lot.objects.filter(member_id=member_id, remaining__gt=0, matured=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .order_by(F("expires_at").asc(nulls_last=True), "available_at", "pk")
+    )
+
+
+def spendable_points(*, member_id: int, now: dt.datetime | None = None) -> int:
+    """Points that can be spent now: available, unexpired lots, less any debt."""
+    from django.db.models import Sum
+
+    now = now or timezone.now()
+    lots = _spendable_lots(member_id, now=now).aggregate(s=Sum("remaining"))["s"] or 0
+    debt = (
+        Debt.objects.filter(member_id=member_id, remaining__gt=0).aggregate(s=Sum("remaining"))["s"]
+        or 0
+    )
+    return lots - debt
+
+
+@dataclass
+class DebitResult:
+    posting: Posting
+    from_available: int
+    from_pending: int
+    debt: int
+
+
+def debit_post(
+    *,
+    account: Account,
+    kind: str,
+    points: int,
+    idempotency_key: str,
+    actor: Actor,
+    allow_debt: bool,
+    first_lots: Iterable[Lot] = (),
+    effective_at: dt.datetime | None = None,
+    reason: str = "",
+    description: str = "",
+    order_id: int | None = None,
+    refund_id: int | None = None,
+    source_type: str = "",
+    source_id: str = "",
+    campaign_code: str = "",
+    reward_code: str = "",
+    reverses_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> DebitResult:
+    """Post a debit of `points` (> 0) to a locked account, consuming lots.
+
+    `first_lots` are consumed before the member's spendable lots (a refund takes its order's
+    pending points first; a reversal its own lot). Without enough points: a `Debt` for the rest
+    when `allow_debt`, else `insufficient_points`. The caller decides any cap beforehand.
+    """
+    _assert_in_transaction()
+    assert points > 0, "debit_post takes a positive amount"
+    now = now or timezone.now()
+    plan: list[tuple[Lot, int]] = []
+    left = points
+    seen: set[int] = set()
+    for lot in first_lots:
+        if left == 0:
+            break
+        if lot.remaining <= 0 or lot.pk in seen:
+            continue
+        if lot.matured and lot.expires_at is not None and lot.expires_at <= now:
+            continue
+        take = min(lot.remaining, left)
+        plan.append((lot, take))
+        seen.add(lot.pk)
+        left -= take
+    if left:
+        for lot in _spendable_lots(account.member_id, now=now).iterator(chunk_size=100):
+            if lot.pk in seen:
+                continue
+            take = min(lot.remaining, left)
+            plan.append((lot, take))
+            left -= take
+            if left == 0:
+                break
+    if left and not allow_debt:
+        raise ServiceError(
+            "insufficient_points",
+            f"Not enough points: {points} needed, {points - left} available.",
+            extra={"available": points - left, "required": points},
+        )
+    posting = Posting.objects.create(
+        member_id=account.member_id,
+        kind=kind,
+        points=-points,
+        created_at=now,
+        effective_at=effective_at or now,
+        order_id=order_id,
+        refund_id=refund_id,
+        source_type=source_type,
+        source_id=source_id,
+        campaign_code=campaign_code,
+        reward_code=reward_code,
+        reverses_id=reverses_id,
+        idempotency_key=idempotency_key,
+        reason=reason,
+        description=description,
+        **actor.as_fields(),
+    )
+    _allocate(posting, plan)
+    from_pending = sum(take for lot, take in plan if not lot.matured)
+    from_available = points - left - from_pending
+    if left:
+        Debt.objects.create(
+            posting=posting, member_id=account.member_id, points=left, remaining=left
+        )
+    _account_add(account, available=-(from_available + left), pending=-from_pending)
+    return DebitResult(
+        posting=posting, from_available=from_available, from_pending=from_pending, debt=left
+    )
+
+
+def _allocate(posting: Posting, plan: list[tuple[Lot, int]]) -> None:
+    if not plan:
+        return
+    LotAllocation.objects.bulk_create(
+        [LotAllocation(posting_id=posting.pk, lot_id=lot.pk, points=take) for lot, take in plan]
+    )
+    for lot, take in plan:
+        Lot.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take)
+        lot.remaining -= take
+
+
+def debts_settle(*, account: Account) -> int:
+    """Pay off the member's debts from their available lots (oldest debt first). Returns points.
+
+    The available balance does not change: debt and lots fall by the same amount.
+    """
+    _assert_in_transaction()
+    debts = list(Debt.objects.filter(member_id=account.member_id, remaining__gt=0).order_by("pk"))
+    if not debts:
+        return 0
+    settled = 0
+    lots = list(_spendable_lots(account.member_id, now=timezone.now())[:1000])
+    li = 0
+    for debt in debts:
+        plan: list[tuple[Lot, int]] = []
+        while debt.remaining > 0 and li < len(lots):
+            lot = lots[li]
+            take = min(debt.remaining, lot.remaining)
+            if take > 0:
+                plan.append((lot, take))
+                debt.remaining -= take
+                settled += take
+                lot.remaining -= take
+            if lot.remaining == 0:
+                li += 1
+        if not plan:
+            break
+        LotAllocation.objects.bulk_create(
+            [LotAllocation(posting_id=debt.pk, lot_id=lot.pk, points=t) for lot, t in plan]
+        )
+        for lot, t in plan:
+            Lot.objects.filter(pk=lot.pk).update(remaining=F("remaining") - t)
+        Debt.objects.filter(pk=debt.pk).update(remaining=debt.remaining)
+    return settled
+
+
+def lots_mature(*, account: Account, cutoff: dt.datetime) -> int:
+    """Make the member's pending lots due by `cutoff` available; pay debts from them."""
+    _assert_in_transaction()
+    due = Lot.objects.filter(member_id=account.member_id, matured=False, available_at__lte=cutoff)
+    points = sum(due.values_list("remaining", flat=True))
+    count = due.update(matured=True)
+    if count:
+        _account_add(account, available=points, pending=-points)
+        if points:
+            debts_settle(account=account)
+    return count
+
+
+def lots_expire(*, account: Account, cutoff: dt.datetime, actor: Actor) -> int:
+    """Expire what is left of the member's available lots whose expiry is at or before `cutoff`.
+
+    One `expire` posting per lot, keyed by the lot, so a lot expires once however often this runs.
+    """
+    _assert_in_transaction()
+    due = list(
+        Lot.objects.filter(
+            member_id=account.member_id,
+            matured=True,
+            remaining__gt=0,
+            expires_at__isnull=False,
+            expires_at__lte=cutoff,
+        ).order_by("expires_at", "pk")
+    )
+    now = timezone.now()
+    expired = 0
+    for lot in due:
+        posting = Posting.objects.create(
+            member_id=account.member_id,
+            kind=PostingKind.EXPIRE,
+            points=-lot.remaining,
+            created_at=now,
+            effective_at=lot.expires_at,
+            idempotency_key=f"expire:lot:{lot.pk}",
+            source_type="expiry",
+            source_id=str(lot.pk),
+            description=f"{lot.remaining} points expired",
+            reason="points lifetime reached",
+            **actor.as_fields(),
+        )
+        _allocate(posting, [(lot, lot.remaining)])
+        expired += posting.points
+    if expired:
+        _account_add(account, available=expired)
+    return len(due)
+
+
+def member_settle_due(*, account: Account, actor: Actor, now: dt.datetime | None = None) -> None:
+    """Bring a locked account up to date before spending: mature due lots, expire lapsed ones.
+
+    The daily job does this for everyone; doing it here too means a member can spend points the
+    moment they become available and can never spend a point past its expiry.
+    """
+    now = now or timezone.now()
+    lots_mature(account=account, cutoff=now)
+    lots_expire(account=account, cutoff=now, actor=actor)

@@ -1,0 +1,419 @@
+"""Record orders and refunds: the earning rules of `docs/rules.md`, in one place.
+
+- Eligible amount = `eligible_total` if sent, else `total`, converted to the program currency.
+- Base points = floor(eligible × earn_rate); tier bonus = floor(base × (multiplier − 1)), at the
+  tier held when the order is recorded; campaign bonuses come from `loyalty.hooks` providers, one
+  posting per campaign. All are pending until `placed_at + pending_days`, then expire
+  `points_lifetime_days` after that (0: never).
+- An order earns once: a repeat with the same content returns the first result; other content is
+  `order_conflict`. The same for refunds (`refund_conflict`).
+- Refund reversal = floor(order_points × refunded_so_far / eligible) − reversed_so_far, on
+  cumulative amounts so that refunding in parts reverses exactly what refunding at once would.
+  It takes the order's pending points first, then available ones; beyond that a debt, or, when
+  negative balances are off, a recorded shortfall.
+
+The functions `earn_breakdown` and `refund_reversal_points` are the single definition of these
+rules; the bulk import uses them too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from config.errors import Conflict, NotFound, ServiceError
+from loyalty import hooks
+from loyalty.models import Account, ExchangeRate, Lot, Order, ProgramSettings, Refund
+from loyalty.models.ledger import PostingKind
+from loyalty.selectors.program import program_settings
+from loyalty.services import tiers
+from loyalty.services.ledger import NewCredit, account_lock, credits_post, debit_post
+from members.actors import Actor
+from members.models import Member
+
+CENT = Decimal("0.01")
+
+
+def _floor_points(value: Decimal) -> int:
+    return int(value.to_integral_value(rounding=ROUND_FLOOR))
+
+
+def _fingerprint(payload: dict) -> str:
+    blob = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _money(value: Decimal) -> str:
+    return str(Decimal(value).quantize(CENT))
+
+
+def earn_breakdown(
+    *, eligible_amount: Decimal, earn_rate: Decimal, multiplier: Decimal
+) -> tuple[int, int]:
+    """(base points, tier bonus) for an eligible amount in the program currency."""
+    base = max(_floor_points(eligible_amount * earn_rate), 0)
+    bonus = max(_floor_points(base * (multiplier - 1)), 0)
+    return base, bonus
+
+
+def earn_dates(
+    *, placed_at: dt.datetime, settings: ProgramSettings
+) -> tuple[dt.datetime, dt.datetime | None]:
+    """(available_at, expires_at) of points earned on an order placed at `placed_at`."""
+    available_at = placed_at + dt.timedelta(days=settings.pending_days)
+    lifetime = settings.points_lifetime_days
+    return available_at, (available_at + dt.timedelta(days=lifetime) if lifetime else None)
+
+
+def refund_reversal_points(
+    *, order_points: int, refunded_so_far: Decimal, eligible: Decimal, reversed_so_far: int
+) -> int:
+    """Points a refund reverses, computed on cumulative amounts (rounding never drifts)."""
+    if eligible <= 0 or order_points <= 0:
+        return 0
+    target = _floor_points(Decimal(order_points) * refunded_so_far / eligible)
+    return max(target - reversed_so_far, 0)
+
+
+def _exchange_rate(currency: str, settings: ProgramSettings) -> Decimal:
+    if currency == settings.currency:
+        return Decimal("1")
+    rate = ExchangeRate.objects.filter(currency=currency).values_list("rate", flat=True).first()
+    if rate is None:
+        raise ServiceError(
+            "currency_mismatch",
+            f"Orders in {currency} are not accepted: the program's currency is "
+            f"{settings.currency} and no exchange rate is configured for {currency}.",
+            field="currency",
+        )
+    return rate
+
+
+@dataclass
+class OrderResult:
+    order: Order
+    created: bool
+    base: int
+    tier_bonus: int
+    campaign_bonus: list[tuple[str, int]] = field(default_factory=list)
+    account: Account | None = None
+
+    @property
+    def total(self) -> int:
+        return self.base + self.tier_bonus + sum(p for _, p in self.campaign_bonus)
+
+
+def _order_result(order: Order, *, created: bool, account: Account | None = None) -> OrderResult:
+    campaign = list(
+        order.postings.filter(kind=PostingKind.CAMPAIGN_BONUS)
+        .order_by("pk")
+        .values_list("campaign_code", "points")
+    )
+    return OrderResult(
+        order=order,
+        created=created,
+        base=order.points_base,
+        tier_bonus=order.points_tier_bonus,
+        campaign_bonus=campaign,
+        account=account or Account.objects.filter(member_id=order.member_id).first(),
+    )
+
+
+def order_record(
+    *,
+    order_id: str,
+    member: Member,
+    placed_at: dt.datetime,
+    currency: str,
+    total: Decimal,
+    actor: Actor,
+    eligible_total: Decimal | None = None,
+    items: list[dict] | None = None,
+    channel: str = "",
+    source: str = Order.Source.API,
+    now: dt.datetime | None = None,
+) -> OrderResult:
+    """Record an order and post what it earns. Idempotent by `order_id`."""
+    items = items or []
+    fingerprint = _fingerprint(
+        {
+            "member": member.external_id,
+            "placed_at": placed_at.isoformat(),
+            "currency": currency,
+            "total": _money(total),
+            "eligible_total": None if eligible_total is None else _money(eligible_total),
+            "items": items,
+            "channel": channel,
+        }
+    )
+    existing = Order.objects.filter(order_id=order_id).first()
+    if existing is not None:
+        return _replay_order(existing, fingerprint)
+    if total < 0 or (eligible_total is not None and eligible_total < 0):
+        raise ServiceError(
+            "validation_error",
+            "Amounts cannot be negative.",
+            status=400,
+            field="total" if total < 0 else "eligible_total",
+        )
+    if eligible_total is not None and eligible_total > total:
+        raise ServiceError(
+            "validation_error",
+            "eligible_total cannot exceed total.",
+            status=400,
+            field="eligible_total",
+        )
+    if member.is_erased:
+        raise ServiceError("member_erased", "This member's data has been erased.", status=410)
+    settings = program_settings()
+    rate = _exchange_rate(currency, settings)
+    eligible = total if eligible_total is None else eligible_total
+    eligible_amount = (eligible * rate).quantize(CENT, rounding=ROUND_FLOOR)
+    available_at, expires_at = earn_dates(placed_at=placed_at, settings=settings)
+    now = now or timezone.now()
+
+    try:
+        with transaction.atomic():
+            account = account_lock(member_id=member.pk)
+            # Re-check under the lock: a twin request for the same member may have just committed.
+            existing = Order.objects.filter(order_id=order_id).first()
+            if existing is not None:
+                return _replay_order(existing, fingerprint)
+            tier_code, multiplier = tiers.tier_for_order(member_id=member.pk)
+            base, tier_bonus = earn_breakdown(
+                eligible_amount=eligible_amount,
+                earn_rate=settings.earn_rate,
+                multiplier=multiplier,
+            )
+            order = Order.objects.create(
+                order_id=order_id,
+                member=member,
+                placed_at=placed_at,
+                currency=currency,
+                total=total,
+                eligible_total=eligible_total,
+                exchange_rate=rate,
+                eligible_amount=eligible_amount,
+                items=items,
+                channel=channel,
+                points_base=base,
+                points_tier_bonus=tier_bonus,
+                tier_code=tier_code,
+                fingerprint=fingerprint,
+                source=source,
+                created_at=now,
+            )
+            common = {
+                "available_at": available_at,
+                "expires_at": expires_at,
+                "effective_at": placed_at,
+                "order_id": order.pk,
+                "source_type": "order",
+                "source_id": order_id,
+            }
+            credits = [
+                NewCredit(
+                    kind=PostingKind.EARN,
+                    points=base,
+                    idempotency_key=f"order:{order_id}:earn",
+                    description=f"Order {order_id}",
+                    **common,
+                ),
+                NewCredit(
+                    kind=PostingKind.TIER_BONUS,
+                    points=tier_bonus,
+                    idempotency_key=f"order:{order_id}:tier",
+                    description=f"Tier bonus ({tier_code} ×{multiplier}) on order {order_id}",
+                    **common,
+                ),
+            ]
+            campaign: list[tuple[str, int]] = []
+            for provider in hooks.order_bonus_providers:
+                for bonus in provider(
+                    order=order, member=member, base_points=base, settings=settings, actor=actor
+                ):
+                    if bonus.points <= 0:
+                        continue
+                    campaign.append((bonus.campaign_code, bonus.points))
+                    credits.append(
+                        NewCredit(
+                            kind=PostingKind.CAMPAIGN_BONUS,
+                            points=bonus.points,
+                            idempotency_key=f"order:{order_id}:campaign:{bonus.campaign_code}",
+                            description=bonus.description or f"Campaign {bonus.campaign_code}",
+                            campaign_code=bonus.campaign_code,
+                            **common,
+                        )
+                    )
+            credits_post(account=account, credits=credits, actor=actor, now=now)
+            if campaign:
+                order.points_campaign = sum(p for _, p in campaign)
+                Order.objects.filter(pk=order.pk).update(points_campaign=order.points_campaign)
+            tiers.tier_after_order(member_id=member.pk, order=order, actor=actor)
+            for listener in hooks.order_recorded_listeners:
+                listener(order=order, member=member, actor=actor)
+    except IntegrityError:
+        # The same order_id recorded for another member at the same instant: the unique
+        # constraint held; answer as a repeat would.
+        existing = Order.objects.filter(order_id=order_id).first()
+        if existing is None:
+            raise
+        return _replay_order(existing, fingerprint)
+    return OrderResult(
+        order=order,
+        created=True,
+        base=base,
+        tier_bonus=tier_bonus,
+        campaign_bonus=campaign,
+        account=account,
+    )
+
+
+def _replay_order(order: Order, fingerprint: str) -> OrderResult:
+    if order.fingerprint != fingerprint:
+        raise Conflict(
+            "order_conflict",
+            f"Order {order.order_id} was already recorded with different content.",
+        )
+    return _order_result(order, created=False)
+
+
+@dataclass
+class RefundResult:
+    refund: Refund
+    created: bool
+    account: Account | None
+
+
+def refund_record(
+    *,
+    order_id: str,
+    refund_id: str,
+    amount: Decimal,
+    actor: Actor,
+    refunded_at: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+) -> RefundResult:
+    """Record a (partial) refund of an order and reverse the points it had earned."""
+    fingerprint = _fingerprint(
+        {
+            "order_id": order_id,
+            "amount": _money(amount),
+            "refunded_at": refunded_at.isoformat() if refunded_at else None,
+        }
+    )
+    existing = Refund.objects.filter(refund_id=refund_id).first()
+    if existing is not None:
+        return _replay_refund(existing, fingerprint, order_id)
+    if amount <= 0:
+        raise ServiceError(
+            "validation_error", "A refund amount must be positive.", status=400, field="amount"
+        )
+    order = Order.objects.filter(order_id=order_id).first()
+    if order is None:
+        raise NotFound("order_not_found", f"No order {order_id!r}.")
+    now = now or timezone.now()
+    settings = program_settings()
+    with transaction.atomic():
+        account = account_lock(member_id=order.member_id)
+        existing = Refund.objects.filter(refund_id=refund_id).first()
+        if existing is not None:
+            return _replay_refund(existing, fingerprint, order_id)
+        order = Order.objects.get(pk=order.pk)  # fresh, under the member's lock
+        eligible = order.eligible_in_order_currency
+        refunded_total = order.refunded_total + amount
+        if refunded_total > eligible:
+            raise ServiceError(
+                "refund_exceeds_order",
+                f"Refunds of order {order_id} would total {refunded_total}, more than its "
+                f"eligible amount {eligible} ({order.refunded_total} already refunded).",
+                field="amount",
+            )
+        refunded_amount = min(
+            (refunded_total * order.exchange_rate).quantize(CENT, rounding=ROUND_FLOOR),
+            order.eligible_amount,
+        )
+        to_reverse = refund_reversal_points(
+            order_points=order.points_earned,
+            refunded_so_far=refunded_total,
+            eligible=eligible,
+            reversed_so_far=order.points_reversed,
+        )
+        refund = Refund.objects.create(
+            refund_id=refund_id,
+            order=order,
+            amount=amount,
+            refunded_at=refunded_at or now,
+            fingerprint=fingerprint,
+            created_at=now,
+        )
+        reversed_points, shortfall = 0, 0
+        if to_reverse:
+            order_lots = list(
+                Lot.objects.filter(posting__order=order, remaining__gt=0).order_by("matured", "pk")
+            )
+            pending_first = [lot for lot in order_lots if not lot.matured]
+            cap = to_reverse
+            if not settings.allow_negative_balance:
+                from loyalty.services.ledger import spendable_points
+
+                reachable = spendable_points(member_id=order.member_id, now=now) + sum(
+                    lot.remaining for lot in pending_first
+                )
+                cap = max(min(to_reverse, reachable), 0)
+            if cap:
+                debit_post(
+                    account=account,
+                    kind=PostingKind.REFUND_REVERSAL,
+                    points=cap,
+                    idempotency_key=f"refund:{refund_id}:reversal",
+                    actor=actor,
+                    allow_debt=settings.allow_negative_balance,
+                    first_lots=pending_first,
+                    effective_at=refunded_at or now,
+                    order_id=order.pk,
+                    refund_id=refund.pk,
+                    source_type="refund",
+                    source_id=refund_id,
+                    description=f"Refund {refund_id} of order {order_id}",
+                    now=now,
+                )
+            reversed_points, shortfall = cap, to_reverse - cap
+        Refund.objects.filter(pk=refund.pk).update(
+            points_reversed=reversed_points, shortfall=shortfall
+        )
+        refund.points_reversed, refund.shortfall = reversed_points, shortfall
+        Order.objects.filter(pk=order.pk).update(
+            refunded_total=refunded_total,
+            refunded_amount=refunded_amount,
+            points_reversed=order.points_reversed + to_reverse,
+        )
+    if shortfall:
+        import logging
+
+        logging.getLogger("loyalty").warning(
+            "refund %s of order %s: %s points could not be reversed (negative balances are off)",
+            refund_id,
+            order_id,
+            shortfall,
+        )
+    return RefundResult(refund=refund, created=True, account=account)
+
+
+def _replay_refund(refund: Refund, fingerprint: str, order_id: str) -> RefundResult:
+    if refund.fingerprint != fingerprint or refund.order.order_id != order_id:
+        raise Conflict(
+            "refund_conflict",
+            f"Refund {refund.refund_id} was already recorded with different content.",
+        )
+    return RefundResult(
+        refund=refund,
+        created=False,
+        account=Account.objects.filter(member_id=refund.order.member_id).first(),
+    )

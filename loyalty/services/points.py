@@ -1,0 +1,249 @@
+"""Use cases that move points outside orders: adjust, spend, give back, reverse.
+
+Each runs in its own transaction, takes the member's account lock first, brings the account up to
+date (due lots matured, lapsed lots expired) and then posts. `points_spend` and
+`points_return` are what the rewards app builds redemptions on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from config.errors import Conflict, ServiceError
+from loyalty.models import Lot, Posting
+from loyalty.models.ledger import PostingKind
+from loyalty.selectors.program import program_settings
+from loyalty.services.ledger import (
+    NewCredit,
+    account_lock,
+    credit_post,
+    debit_post,
+    member_settle_due,
+    spendable_points,
+)
+from members.actors import Actor
+from members.models import Member
+
+
+def _require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ServiceError("validation_error", "A reason is required.", status=400, field="reason")
+    return reason
+
+
+def _lifetime_expiry(now: dt.datetime) -> dt.datetime | None:
+    days = program_settings().points_lifetime_days
+    return now + dt.timedelta(days=days) if days else None
+
+
+def points_adjust_post(
+    *,
+    member: Member,
+    points: int,
+    reason: str,
+    actor: Actor,
+    idempotency_key: str,
+    now: dt.datetime | None = None,
+) -> Posting:
+    """Post a manual adjustment (credit or debit) now. Limits are the caller's business
+    (`loyalty.services.adjustments`); a debit cannot take the balance below zero."""
+    reason = _require_reason(reason)
+    if not points:
+        raise ServiceError(
+            "validation_error", "Points must not be zero.", status=400, field="points"
+        )
+    now = now or timezone.now()
+    with transaction.atomic():
+        existing = Posting.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+        account = account_lock(member_id=member.pk)
+        member_settle_due(account=account, actor=actor, now=now)
+        if points > 0:
+            return credit_post(
+                account=account,
+                credit=NewCredit(
+                    kind=PostingKind.ADJUST,
+                    points=points,
+                    idempotency_key=idempotency_key,
+                    available_at=now,
+                    expires_at=_lifetime_expiry(now),
+                    reason=reason,
+                    description="Adjustment",
+                    source_type="adjustment",
+                ),
+                actor=actor,
+                now=now,
+            )
+        return debit_post(
+            account=account,
+            kind=PostingKind.ADJUST,
+            points=-points,
+            idempotency_key=idempotency_key,
+            actor=actor,
+            allow_debt=False,
+            reason=reason,
+            description="Adjustment",
+            source_type="adjustment",
+            now=now,
+        ).posting
+
+
+def points_spend(
+    *,
+    member: Member,
+    points: int,
+    actor: Actor,
+    idempotency_key: str,
+    reward_code: str = "",
+    source_type: str = "redemption",
+    source_id: str = "",
+    description: str = "",
+    now: dt.datetime | None = None,
+) -> Posting:
+    """Spend available points (soonest-expiring first). `insufficient_points` if short.
+
+    Must be called inside the caller's transaction (a redemption also takes stock and issues a
+    coupon in the same one): the account lock is held until that transaction ends.
+    """
+    if points <= 0:
+        raise ServiceError(
+            "validation_error", "Points must be positive.", status=400, field="points"
+        )
+    now = now or timezone.now()
+    account = account_lock(member_id=member.pk)
+    member_settle_due(account=account, actor=actor, now=now)
+    return debit_post(
+        account=account,
+        kind=PostingKind.REDEEM,
+        points=points,
+        idempotency_key=idempotency_key,
+        actor=actor,
+        allow_debt=False,
+        reward_code=reward_code,
+        source_type=source_type,
+        source_id=source_id,
+        description=description or f"Redeemed {reward_code}".strip(),
+        now=now,
+    ).posting
+
+
+def points_return(
+    *,
+    spend: Posting,
+    actor: Actor,
+    idempotency_key: str,
+    reason: str = "",
+    now: dt.datetime | None = None,
+) -> Posting:
+    """Give back the points of a spend (a cancelled redemption), once.
+
+    The points come back as a new available lot that expires when the latest of the lots they
+    were taken from would have (never earlier than now), so cancelling cannot extend or shorten a
+    point's life beyond what it had.
+    """
+    now = now or timezone.now()
+    existing = Posting.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+    account = account_lock(member_id=spend.member_id)
+    existing = Posting.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+    lots = Lot.objects.filter(allocations__posting=spend)
+    if lots.filter(expires_at__isnull=True).exists():
+        expires_at = None
+    else:
+        expires_at = lots.aggregate(m=Max("expires_at"))["m"] or _lifetime_expiry(now)
+    return credit_post(
+        account=account,
+        credit=NewCredit(
+            kind=PostingKind.CANCEL_REDEMPTION,
+            points=-spend.points,
+            idempotency_key=idempotency_key,
+            available_at=now,
+            expires_at=expires_at,
+            reason=reason,
+            description=f"Returned: {spend.description}",
+            reward_code=spend.reward_code,
+            source_type=spend.source_type,
+            source_id=spend.source_id,
+        ),
+        actor=actor,
+        now=now,
+    )
+
+
+def posting_reverse(
+    *, posting: Posting, reason: str, actor: Actor, now: dt.datetime | None = None
+) -> Posting:
+    """Reverse a posting with a reason (Supervisors), once.
+
+    A credit is taken back from what is left of its own lot first, then from other available
+    points; beyond the balance it becomes a debt if negative balances are allowed, else it is
+    refused. A debit is given back as an available lot.
+    """
+    reason = _require_reason(reason)
+    now = now or timezone.now()
+    if posting.kind in (PostingKind.REVERSAL, PostingKind.EXPIRE):
+        raise ServiceError(
+            "not_reversible",
+            "Reversals and expiries cannot be reversed; adjust the balance instead.",
+        )
+    with transaction.atomic():
+        account = account_lock(member_id=posting.member_id)
+        if Posting.objects.filter(reverses=posting).exists():
+            raise Conflict("already_reversed", f"Posting {posting.pk} was already reversed.")
+        member_settle_due(account=account, actor=actor, now=now)
+        key = f"reverse:{posting.pk}"
+        description = f"Reversal of posting #{posting.pk} ({posting.get_kind_display()})"
+        if posting.points > 0:
+            own = list(Lot.objects.filter(posting=posting, remaining__gt=0))
+            return debit_post(
+                account=account,
+                kind=PostingKind.REVERSAL,
+                points=posting.points,
+                idempotency_key=key,
+                actor=actor,
+                allow_debt=program_settings().allow_negative_balance,
+                first_lots=own,
+                reason=reason,
+                description=description,
+                order_id=posting.order_id,
+                source_type="reversal",
+                source_id=str(posting.pk),
+                reverses_id=posting.pk,
+                now=now,
+            ).posting
+        return credit_post(
+            account=account,
+            credit=NewCredit(
+                kind=PostingKind.REVERSAL,
+                points=-posting.points,
+                idempotency_key=key,
+                available_at=now,
+                expires_at=_lifetime_expiry(now),
+                reason=reason,
+                description=description,
+                order_id=posting.order_id,
+                source_type="reversal",
+                source_id=str(posting.pk),
+                reverses_id=posting.pk,
+            ),
+            actor=actor,
+            now=now,
+        )
+
+
+__all__ = [
+    "points_adjust_post",
+    "points_return",
+    "points_spend",
+    "posting_reverse",
+    "spendable_points",
+]
