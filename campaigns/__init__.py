@@ -1,4 +1,6 @@
-"""Campaigns: rules that award bonus points — multipliers, member days, birthdays, actions, referrals.
+"""Campaigns: rules that award bonus points.
+
+Multipliers, member days, birthdays, actions, referrals.
 
 The top app: it may import every other; nothing imports it. It takes part in the order path
 through the registry `loyalty.hooks` offers.

@@ -5,3 +5,14 @@ class CampaignsConfig(AppConfig):
     name = "campaigns"
     verbose_name = "Campaigns"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Campaigns take part in loyalty's flows through its registries (loyalty never imports us).
+        from campaigns.services import actions, calendar, orders, referrals
+        from loyalty import hooks
+
+        hooks.register_order_bonus_provider(orders.order_bonuses)
+        hooks.register_order_recorded_listener(orders.order_recorded)
+        hooks.register_member_enrolled_listener(actions.signup_awards)
+        hooks.register_daily_job_step("birthdays_anniversaries", calendar.calendar_awards)
+        hooks.register_daily_job_step("referral_rewards", referrals.referrals_reward_due)

@@ -9,6 +9,8 @@ and must only write through loyalty's services.
   `campaign_bonus` postings (one per campaign). Bonuses from several providers add up.
 - `order_recorded_listeners`: called as `listener(order=, member=, actor=)` once the order and all
   its postings exist (e.g. a referral waiting for a first order).
+- `member_enrolled_listeners`: called as `listener(member=, actor=)` inside the storefront's
+  enrolment transaction (sign-up bonuses, referrals). Imports and backfills do not call them.
 - `daily_job_steps`: named steps `run_daily_jobs` runs after its own (coupon expiry, birthdays).
 """
 
@@ -47,3 +49,11 @@ daily_job_steps: list[tuple[str, Callable[..., int]]] = []
 def register_daily_job_step(name: str, step: Callable[..., int]) -> None:
     if all(existing != name for existing, _ in daily_job_steps):
         daily_job_steps.append((name, step))
+
+
+member_enrolled_listeners: list[Callable[..., None]] = []
+
+
+def register_member_enrolled_listener(listener: Callable[..., None]) -> None:
+    if listener not in member_enrolled_listeners:
+        member_enrolled_listeners.append(listener)

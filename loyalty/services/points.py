@@ -242,8 +242,54 @@ def posting_reverse(
 
 __all__ = [
     "points_adjust_post",
+    "points_award",
     "points_return",
     "points_spend",
     "posting_reverse",
     "spendable_points",
 ]
+
+
+def points_award(
+    *,
+    member: Member,
+    points: int,
+    campaign_code: str,
+    idempotency_key: str,
+    actor: Actor,
+    description: str = "",
+    source_type: str = "campaign",
+    source_id: str = "",
+    now: dt.datetime | None = None,
+) -> Posting:
+    """Award bonus points outside an order (an action, a birthday, a referral), available at once.
+
+    Runs inside the caller's transaction; takes the member's account lock (the caller holds it
+    already if it locked first, which is the fixed order: account, then campaign rows). Once per
+    idempotency key.
+    """
+    if points <= 0:
+        raise ServiceError(
+            "validation_error", "Points must be positive.", status=400, field="points"
+        )
+    now = now or timezone.now()
+    existing = Posting.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+    account = account_lock(member_id=member.pk)
+    return credit_post(
+        account=account,
+        credit=NewCredit(
+            kind=PostingKind.CAMPAIGN_BONUS,
+            points=points,
+            idempotency_key=idempotency_key,
+            available_at=now,
+            expires_at=_lifetime_expiry(now),
+            description=description or f"Campaign {campaign_code}",
+            campaign_code=campaign_code,
+            source_type=source_type,
+            source_id=source_id,
+        ),
+        actor=actor,
+        now=now,
+    )

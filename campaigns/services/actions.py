@@ -1,0 +1,93 @@
+"""Fixed bonuses for actions the storefront reports (reviews, follows, newsletter, profile, custom
+codes) and for sign-up. Each award happens once per (campaign, member, reference)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+from django.utils import timezone
+
+from campaigns.models import Campaign
+from campaigns.services.awards import NO_CAMPAIGN, award_grant, campaigns_live, member_targeted
+from config.errors import ServiceError
+from members.actors import Actor
+from members.models import Member
+
+# Actions that only the program itself triggers; the storefront can't report them as activities.
+SYSTEM_ACTIONS = {
+    Campaign.Action.SIGNUP,
+    Campaign.Action.FIRST_ORDER,
+    Campaign.Action.BIRTHDAY,
+    Campaign.Action.ANNIVERSARY,
+}
+
+
+@dataclass
+class ActivityResult:
+    points_awarded: int = 0
+    awards: list[tuple[str, int]] = field(default_factory=list)
+    reason: str | None = None
+
+
+def activity_record(
+    *, member: Member, type: str, reference: str, actor: Actor, now: dt.datetime | None = None
+) -> ActivityResult:
+    """Award every live action campaign for this activity type (bonuses add up)."""
+    now = now or timezone.now()
+    type = (type or "").strip()
+    if not type:
+        raise ServiceError("validation_error", "type is required.", status=400, field="type")
+    if type in SYSTEM_ACTIONS:
+        raise ServiceError(
+            "validation_error",
+            f"{type!r} is awarded by the program itself, not reported as an activity.",
+            status=400,
+            field="type",
+        )
+    campaigns = campaigns_live(kind=Campaign.Kind.ACTION, at=now).filter(
+        Q(action=type, action_code="") | Q(action=Campaign.Action.CUSTOM, action_code=type)
+    )
+    result = ActivityResult()
+    reasons = []
+    for campaign in campaigns:
+        if not member_targeted(campaign, member_id=member.pk):
+            continue
+        award, reason = award_grant(
+            campaign=campaign,
+            member=member,
+            points=campaign.points,
+            reference=f"{type}:{reference}",
+            actor=actor,
+            description=f"{campaign.name} ({type} {reference})",
+            now=now,
+        )
+        if award:
+            result.awards.append((campaign.code, award.points))
+            result.points_awarded += award.points
+        else:
+            reasons.append(reason)
+    if not result.awards:
+        result.reason = reasons[0] if reasons else NO_CAMPAIGN
+    return result
+
+
+def signup_awards(*, member: Member, actor: Actor) -> None:
+    """`loyalty.hooks` enrolment listener: sign-up bonuses, then the referral's part."""
+    from campaigns.services.referrals import referral_enrolled
+
+    now = timezone.now()
+    for campaign in campaigns_live(kind=Campaign.Kind.ACTION, at=now).filter(
+        action=Campaign.Action.SIGNUP
+    ):
+        if member_targeted(campaign, member_id=member.pk):
+            award_grant(
+                campaign=campaign,
+                member=member,
+                points=campaign.points,
+                reference="signup",
+                actor=actor,
+                description=f"{campaign.name}: welcome",
+            )
+    referral_enrolled(member=member, actor=actor)

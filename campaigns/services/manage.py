@@ -1,0 +1,178 @@
+"""Marketing's writes to campaigns (create, change, switch off), audited; and the read-outs the
+admin shows before and after: who a campaign targets, what a multiplier would have cost over the
+last 30 days, and what a campaign has done.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from campaigns.models import Campaign, CampaignAward
+from config.errors import ServiceError
+from loyalty.models import Order
+from loyalty.selectors.program import program_settings
+from members.actors import Actor
+from members.models import Member
+from members.services import audit_record
+
+TRACKED = (
+    "name",
+    "kind",
+    "is_active",
+    "starts_at",
+    "ends_at",
+    "budget_points",
+    "per_member_limit",
+    "multiplier",
+    "weekdays",
+    "day_of_month",
+    "categories",
+    "action",
+    "action_code",
+    "points",
+    "referee_points",
+    "referee_trigger",
+    "referrer_points",
+    "monthly_referral_limit",
+)
+
+
+def campaign_validate(campaign: Campaign) -> None:
+    """Rules a form cannot express alone; raises `ServiceError` naming the field."""
+
+    def bad(field: str, message: str):
+        raise ServiceError("validation_error", message, status=400, field=field)
+
+    if any(not isinstance(d, int) or not 1 <= d <= 7 for d in campaign.weekdays or []):
+        bad("weekdays", "Weekdays are ISO numbers 1 (Monday) to 7 (Sunday).")
+    if campaign.kind == Campaign.Kind.MULTIPLIER and campaign.multiplier <= 1:
+        bad("multiplier", "A multiplier campaign needs a multiplier above 1.")
+    if campaign.kind == Campaign.Kind.ACTION:
+        if not campaign.action:
+            bad("action", "Choose the action that earns the bonus.")
+        if campaign.action == Campaign.Action.CUSTOM and not campaign.action_code:
+            bad("action_code", "A custom action needs the code the storefront will send.")
+        if campaign.points <= 0:
+            bad("points", "An action campaign awards a positive number of points.")
+    if campaign.kind == Campaign.Kind.REFERRAL and not (
+        campaign.referee_points or campaign.referrer_points
+    ):
+        bad("referrer_points", "A referral campaign gives the referrer or the new member points.")
+    if campaign.ends_at and campaign.starts_at and campaign.ends_at <= campaign.starts_at:
+        bad("ends_at", "The campaign must end after it starts.")
+
+
+def campaign_save(*, campaign: Campaign, actor: Actor, tiers=None) -> Campaign:
+    """Create or change a campaign (with its target tiers), audited field by field."""
+    campaign_validate(campaign)
+    with transaction.atomic():
+        before = (
+            Campaign.objects.filter(pk=campaign.pk).values(*TRACKED).first()
+            if campaign.pk
+            else None
+        )
+        campaign.save()
+        if tiers is not None:
+            campaign.tiers.set(tiers)
+        changes = {
+            f: ((before or {}).get(f), getattr(campaign, f))
+            for f in TRACKED
+            if before is None or before.get(f) != getattr(campaign, f)
+        }
+        audit_record(
+            actor=actor,
+            action="campaign.create" if before is None else "campaign.change",
+            target=campaign,
+            changes=changes,
+        )
+    return campaign
+
+
+@dataclass
+class CampaignPreview:
+    targeted_members: int
+    orders_last_30_days: int
+    cost_points_last_30_days: int | None
+    cost_money_last_30_days: Decimal | None
+
+
+def campaign_preview(*, campaign: Campaign, now: dt.datetime | None = None) -> CampaignPreview:
+    """Who the campaign targets and, for a multiplier, what it would have cost in 30 days."""
+    from campaigns.services.orders import multiplier_applies, qualifying_base
+
+    now = now or timezone.now()
+    tier_ids = list(campaign.tiers.values_list("pk", flat=True)) if campaign.pk else []
+    members = Member.objects.filter(status=Member.Status.ACTIVE)
+    if tier_ids:
+        members = members.filter(_effective_tier_in(tier_ids, today=timezone.localdate(now)))
+    targeted = members.count()
+    settings = program_settings()
+    if campaign.kind != Campaign.Kind.MULTIPLIER:
+        return CampaignPreview(targeted, 0, None, None)
+    orders = Order.objects.filter(placed_at__gt=now - dt.timedelta(days=30), placed_at__lte=now)
+    if tier_ids:
+        orders = orders.filter(member__in=members)
+    cost = 0
+    count = 0
+    for order in orders.only(
+        "placed_at", "items", "eligible_amount", "exchange_rate", "points_base", "order_id"
+    ).iterator(chunk_size=2000):
+        if not multiplier_applies(campaign, order):
+            continue
+        base = qualifying_base(
+            campaign, order, base_points=order.points_base, earn_rate=settings.earn_rate
+        )
+        cost += int((base * (campaign.multiplier - 1)) // 1)
+        count += 1
+    return CampaignPreview(
+        targeted, count, cost, (Decimal(cost) * settings.point_value).quantize(Decimal("0.01"))
+    )
+
+
+def _effective_tier_in(tier_ids: list[int], *, today: dt.date) -> Q:
+    """Members whose tier today (an unexpired override wins; no state row: entry tier) is listed."""
+    from loyalty.models import Tier
+
+    overridden = Q(tier_state__override_until__gte=today)
+    q = (overridden & Q(tier_state__override_tier_id__in=tier_ids)) | (
+        ~overridden & Q(tier_state__tier_id__in=tier_ids)
+    )
+    entry = Tier.objects.filter(rank=0, pk__in=tier_ids).exists()
+    return q | Q(tier_state__isnull=True) if entry else q
+
+
+@dataclass
+class CampaignResults:
+    points_awarded: int
+    members_reached: int
+    orders: int
+    revenue: Decimal
+    cost: Decimal
+    budget_left: int | None
+    currency: str
+
+
+def campaign_results(*, campaign: Campaign) -> CampaignResults:
+    awards = CampaignAward.objects.filter(campaign=campaign)
+    totals = awards.aggregate(points=Sum("points"), members=Count("member", distinct=True))
+    order_ids = awards.filter(order__isnull=False).values("order_id")
+    orders = Order.objects.filter(pk__in=order_ids).aggregate(
+        n=Count("pk"), revenue=Sum("eligible_amount")
+    )
+    settings = program_settings()
+    points = totals["points"] or 0
+    return CampaignResults(
+        points_awarded=points,
+        members_reached=totals["members"] or 0,
+        orders=orders["n"] or 0,
+        revenue=(orders["revenue"] or Decimal("0")).quantize(Decimal("0.01")),
+        cost=(Decimal(points) * settings.point_value).quantize(Decimal("0.01")),
+        budget_left=campaign.budget_left,
+        currency=settings.currency,
+    )
