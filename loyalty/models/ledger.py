@@ -214,6 +214,9 @@ class Debt(models.Model):
             models.Index(fields=["member"], name="debt_open_idx", condition=Q(remaining__gt=0)),
         ]
 
+    def __str__(self) -> str:
+        return f"debt {self.pk}: {self.remaining}/{self.points}"
+
 
 class Account(models.Model):
     """A member's cached balance; the row whose lock serialises every change to their points."""

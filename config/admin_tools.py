@@ -1,0 +1,54 @@
+"""Admin helpers shared by every app's admin (imports no app).
+
+- `EstimatedCountPaginator`: the changelist of a big table must not run `COUNT(*)` over all of
+  it on every page view. When the list is unfiltered and the table is big, PostgreSQL's planner
+  estimate (`pg_class.reltuples`, kept fresh by autovacuum) stands in for the count; filtered
+  lists (a search, a status) are counted exactly, since their indexes make that cheap.
+- `service_error_message`: how a `ServiceError` reads in an admin message.
+"""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.db import connections
+from django.utils.functional import cached_property
+
+from config.errors import ServiceError
+
+
+class EstimatedCountPaginator(Paginator):
+    """A paginator whose count is the planner's estimate for an unfiltered big table."""
+
+    # Below this many rows the exact count is cheap and an estimate would only confuse.
+    exact_below = 50_000
+
+    count_is_estimate = False
+
+    @cached_property
+    def count(self) -> int:
+        estimate = self._estimate()
+        if estimate is not None and estimate >= self.exact_below:
+            self.count_is_estimate = True
+            return estimate
+        return super().count
+
+    def _estimate(self) -> int | None:
+        queryset = self.object_list
+        query = getattr(queryset, "query", None)
+        if query is None or query.where or query.combinator or query.distinct:
+            return None
+        connection = connections[queryset.db]
+        if connection.vendor != "postgresql":
+            return None
+        table = connection.ops.quote_name(queryset.model._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [table]
+            )
+            row = cursor.fetchone()
+        # -1: never vacuumed or analysed yet; then count for real.
+        return int(row[0]) if row and row[0] >= 0 else None
+
+
+def service_error_message(exc: ServiceError) -> str:
+    return f"{exc.message} ({exc.code})"
