@@ -71,3 +71,9 @@ def demo_campaigns_ensure() -> int:
         campaign_save(campaign=Campaign(starts_at=start, **spec), actor=actor)
         created += 1
     return created
+
+
+def load(*, out) -> None:
+    """`load_demo` step."""
+    created = demo_campaigns_ensure()
+    out.write(f"Campaigns: {created} created, {Campaign.objects.count()} in all.")
