@@ -14,3 +14,7 @@ urlpatterns = [
     path("api/v1/", include("config.api.urls")),
     path("healthz", healthz, name="healthz"),
 ]
+
+# Under /api/ even Django's own 404 and 500 pages are problem+json (config.api.errors).
+handler404 = "config.api.errors.not_found"
+handler500 = "config.api.errors.server_error"

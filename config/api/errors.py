@@ -11,7 +11,8 @@ from http import HTTPStatus
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import OperationalError
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.response import Response
 
@@ -23,6 +24,20 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_BASE = "https://loyalty.example/problems/"
 
 
+def problem_body(
+    *, status: int, code: str, detail: str, errors: list[dict] | None = None, extra=None
+) -> dict:
+    return {
+        "type": TYPE_BASE + code,
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "errors": errors or [],
+        **(extra or {}),
+    }
+
+
 def problem_response(
     *,
     status: int,
@@ -32,18 +47,30 @@ def problem_response(
     headers: dict | None = None,
     extra: dict | None = None,
 ) -> Response:
-    body = {
-        "type": TYPE_BASE + code,
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        "code": code,
-        "errors": errors or [],
-        **(extra or {}),
-    }
+    body = problem_body(status=status, code=code, detail=detail, errors=errors, extra=extra)
     response = Response(body, status=status, headers=headers)
     response.content_type = PROBLEM_CONTENT_TYPE
     return response
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request, exception=None):
+    """Django's `handler404`: problem+json under `/api/` (an unknown path, or an id with a "/")."""
+    if not _is_api(request):
+        return defaults.page_not_found(request, exception)
+    body = problem_body(status=404, code="not_found", detail="No such endpoint.")
+    return JsonResponse(body, status=404, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def server_error(request):
+    """Django's `handler500`: problem+json under `/api/`; the error itself is logged by Django."""
+    if not _is_api(request):
+        return defaults.server_error(request)
+    body = problem_body(status=500, code="server_error", detail="Something went wrong on our side.")
+    return JsonResponse(body, status=500, content_type=PROBLEM_CONTENT_TYPE)
 
 
 def _flatten(detail, prefix: str = "") -> list[dict]:
@@ -51,6 +78,9 @@ def _flatten(detail, prefix: str = "") -> list[dict]:
     out: list[dict] = []
     if isinstance(detail, dict):
         for key, value in detail.items():
+            if isinstance(key, int):  # a list serializer's errors, keyed by item index
+                out.extend(_flatten(value, f"{prefix}[{key}]"))
+                continue
             name = key if key != "non_field_errors" else ""
             path = f"{prefix}.{name}" if prefix and name else (prefix or name)
             out.extend(_flatten(value, path))

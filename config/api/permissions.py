@@ -12,6 +12,11 @@ class HasStorefrontApiKey(BaseHasAPIKey):
 
     model = APIKey
 
+    def get_key(self, request) -> str | None:
+        # Only `Authorization: Api-Key <key>`, whatever API_KEY_CUSTOM_HEADER may say: that setting
+        # would make the library read the whole header value, "Api-Key " included, as the key.
+        return self.key_parser.get_from_authorization(request)
+
     def has_permission(self, request, view) -> bool:
         key = self.get_key(request)
         if not key:

@@ -1,7 +1,9 @@
 """The storefront API's routes, `/api/v1/...`. Each app contributes its own views."""
 
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config.api.ping import PingView
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
@@ -10,4 +12,8 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[]),
         name="api-docs",
     ),
+    path("ping", PingView.as_view(), name="api-ping"),
+    path("", include("loyalty.api.urls")),
+    path("", include("rewards.urls")),
+    path("", include("campaigns.urls")),
 ]

@@ -98,7 +98,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["config.api.permissions.HasStorefrontApiKey"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "config.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -107,7 +107,6 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "COERCE_DECIMAL_TO_STRING": True,
 }
-API_KEY_CUSTOM_HEADER = "HTTP_AUTHORIZATION"
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Loyalty Back Office — Storefront API",
@@ -118,10 +117,21 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "APPEND_COMPONENTS": {
         "securitySchemes": {
-            "ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "Authorization"}
+            "ApiKeyAuth": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": "`Authorization: Api-Key <key>` (keys: `manage.py create_api_key`).",
+            }
         }
     },
     "SECURITY": [{"ApiKeyAuth": []}],
+    # Stable component names for enums whose field name (`status`) several models share.
+    "ENUM_NAME_OVERRIDES": {
+        "MemberStatusEnum": "members.models.Member.Status",
+        "RewardKindEnum": "rewards.models.RewardKind",
+        "RedemptionStatusEnum": "rewards.models.RedemptionStatus",
+    },
 }
 
 IMPORT_EXPORT_USE_TRANSACTIONS = True
