@@ -5,3 +5,12 @@ class LoyaltyConfig(AppConfig):
     name = "loyalty"
     verbose_name = "Loyalty program"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from loyalty import hooks
+        from members.services import idempotency_purge
+
+        # Stored API answers are kept 24 hours (the contract), then purged by the daily jobs.
+        hooks.register_daily_job_step(
+            "idempotency_purge", lambda *, as_of, cutoff, actor: idempotency_purge()
+        )

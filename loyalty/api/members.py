@@ -29,6 +29,7 @@ from config.api.schema import problems
 from config.api.serializers import AwareDateTimeField, StrictSerializer
 from config.errors import Conflict, Gone, NotFound, ServiceError
 from loyalty.selectors.members import member_summary
+from loyalty.services.enrolment import program_member_enrol
 from members import services as member_services
 from members.actors import Actor
 from members.models import Member
@@ -263,7 +264,8 @@ def _enrol_or_update(*, external_id: str, fields: dict, actor: Actor) -> tuple[M
     except NotFound:
         try:
             enrolment = {**fields, "email": fields.get("email", "")}
-            member = member_services.member_enrol(external_id=external_id, actor=actor, **enrolment)
+            # Through the program so campaigns (sign-up bonus, referral) take part.
+            member = program_member_enrol(external_id=external_id, actor=actor, **enrolment)
             return member, True
         except Conflict as conflict:
             # Lost a race to a twin PUT that enrolled this id a moment ago (the service reports
