@@ -1,6 +1,6 @@
 """What each staff role may do with the loyalty app's models (see `members.roles` for the scheme).
 
-Marketing owns the program's rules (settings, exchange rates; tiers and perks when they exist)
+Marketing owns the program's rules (settings, exchange rates, tiers and perks)
 and reads orders and the ledger for reports. Customer service reads the ledger and orders and
 adjusts points within the limits; Supervisor also without limits, approves adjustment requests
 and reverses postings. Operator imports orders, runs the daily jobs and exports the ledger.
@@ -19,6 +19,10 @@ _ORDERS_VIEW = ["view_order", "view_refund"]
 # Adjustment requests have only a view permission: they are made and decided through services
 # (deciding is `approve_adjustment`); agents follow their own requests.
 _SERVICE = [*_LEDGER_VIEW, *_ORDERS_VIEW, "adjust_points", "view_adjustmentrequest"]
+# Tiers and perks: everyone sees them, Marketing edits them; members' tier states and the tier
+# history change only through the services. Overriding a member's tier: Marketing, Supervisor.
+_TIERS_VIEW = ["view_tier", "view_perk", "view_membertier", "view_tierchange"]
+_TIERS_EDIT = [f"{a}_{m}" for m in ("tier", "perk") for a in ("add", "change", "delete")]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     MARKETING: [
@@ -31,13 +35,18 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_ORDERS_VIEW,
         "view_posting",
         "view_account",
+        *_TIERS_VIEW,
+        *_TIERS_EDIT,
+        "override_tier",
     ],
-    CUSTOMER_SERVICE: _SERVICE,
+    CUSTOMER_SERVICE: [*_SERVICE, *_TIERS_VIEW],
     SUPERVISOR: [
         *_SERVICE,
         "adjust_points_unlimited",
         "approve_adjustment",
         "reverse_posting",
+        *_TIERS_VIEW,
+        "override_tier",
     ],
     OPERATOR: [
         "import_orders",
@@ -46,6 +55,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_ORDERS_VIEW,
         "view_posting",
         "view_account",
+        # Imports: the run records (read-only) and the column-mapping profiles.
+        "view_importrun",
+        "view_importprofile",
+        "add_importprofile",
+        "change_importprofile",
+        "delete_importprofile",
+        *_TIERS_VIEW,
     ],
 }
 
@@ -57,4 +73,10 @@ NO_ROLE = [
         for model in ("posting", "lot", "lotallocation", "debt", "account", "order", "refund")
         for action in ("add", "change", "delete")
     ),
+    # Import runs are written by the import itself, never edited.
+    "add_importrun",
+    "change_importrun",
+    "delete_importrun",
+    # Tier states and the tier history: written by the tier services only.
+    *(f"{a}_{m}" for m in ("membertier", "tierchange") for a in ("add", "change", "delete")),
 ]

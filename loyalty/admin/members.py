@@ -1,0 +1,258 @@
+"""The member's page, loyalty side: balance, postings, orders, adjustment requests, "Adjust points".
+
+`members.admin.MemberAdmin` owns the page (identity, contact details, status, erasure, audit
+trail); this module replaces its registration with `LoyaltyMemberAdmin`, a subclass that adds the
+loyalty blocks ("sections") above the audit trail and the "Adjust points" tool and view.
+
+Adding a block is one line: a section is a callable `(request, member) -> MemberPanel | None`
+(None when the user may not see it), and the page renders `LoyaltyMemberAdmin.loyalty_sections`
+in order, e.g. from `loyalty/admin/tiers.py`:
+
+    LoyaltyMemberAdmin.loyalty_sections.insert(1, tier_section)   # right after the balance
+
+Each section costs a fixed number of queries (one or two), whatever the member's history, so the
+page stays fast for a member with years of postings (asserted in
+tests/loyalty/test_admin_member.py).
+
+"Adjust points" calls `loyalty.services.adjustments.adjustment_request`, which posts at once or,
+for an agent over a limit, keeps the adjustment as a request for a Supervisor; the message says
+which happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import path, reverse
+
+from config.admin_tools import service_error_message
+from config.errors import ServiceError
+from loyalty.admin.base import action_page, member_change_url
+from loyalty.forms import AdjustPointsForm
+from loyalty.models import AdjustmentRequest, Order
+from loyalty.selectors.ledger import member_postings
+from loyalty.selectors.members import EXPIRING_WINDOW, member_points
+from loyalty.selectors.program import program_settings
+from loyalty.services.adjustments import (
+    PERM_APPROVE,
+    PERM_LIMITED,
+    PERM_UNLIMITED,
+    adjusted_today,
+    adjustment_request,
+)
+from members.actors import Actor
+from members.admin import MemberAdmin, MemberPanel, MemberTool
+from members.models import Member
+
+RECENT_POSTINGS = 20
+RECENT_ORDERS = 10
+OPEN_REQUESTS = 20
+EXPIRING_DATES_SHOWN = 5
+
+MemberSection = Callable[[HttpRequest, Member], MemberPanel | None]
+
+
+def _changelist(model_name: str, member: Member, **filters: str) -> str:
+    query = "&".join([f"member__id__exact={member.pk}", *(f"{k}={v}" for k, v in filters.items())])
+    return f"{reverse(f'admin:loyalty_{model_name}_changelist')}?{query}"
+
+
+def balance_section(request: HttpRequest, member: Member) -> MemberPanel | None:
+    """Available, pending, expiring in the next 90 days, lifetime earned (2 queries)."""
+    user = request.user
+    if not (user.has_perm("loyalty.view_account") or user.has_perm("loyalty.view_posting")):
+        return None
+    points = member_points(member=member)
+    expiring = points["expiring"]
+    return MemberPanel(
+        title="Points",
+        template="admin/loyalty/member/balance.html",
+        context={
+            **points,
+            "expiring_total": sum(row["points"] for row in expiring),
+            "expiring_dates": expiring[:EXPIRING_DATES_SHOWN],
+            "expiring_more": len(expiring) > EXPIRING_DATES_SHOWN,
+            "expiring_days": EXPIRING_WINDOW.days,
+        },
+    )
+
+
+def postings_section(request: HttpRequest, member: Member) -> MemberPanel | None:
+    """The latest postings, with a link to all of them in the ledger (1 query)."""
+    if not request.user.has_perm("loyalty.view_posting"):
+        return None
+    rows = list(member_postings(member_id=member.pk)[: RECENT_POSTINGS + 1])
+    return MemberPanel(
+        title="Recent postings",
+        template="admin/loyalty/member/postings.html",
+        context={
+            "postings": rows[:RECENT_POSTINGS],
+            "has_more": len(rows) > RECENT_POSTINGS,
+            "list_url": _changelist("posting", member),
+        },
+    )
+
+
+def orders_section(request: HttpRequest, member: Member) -> MemberPanel | None:
+    """The latest orders, with a link to all of them (1 query)."""
+    if not request.user.has_perm("loyalty.view_order"):
+        return None
+    rows = list(
+        Order.objects.filter(member_id=member.pk).order_by("-placed_at", "-id")[: RECENT_ORDERS + 1]
+    )
+    return MemberPanel(
+        title="Recent orders",
+        template="admin/loyalty/member/orders.html",
+        context={
+            "orders": rows[:RECENT_ORDERS],
+            "has_more": len(rows) > RECENT_ORDERS,
+            "list_url": _changelist("order", member),
+        },
+    )
+
+
+def requests_section(request: HttpRequest, member: Member) -> MemberPanel | None:
+    """Adjustment requests still waiting for a Supervisor (1 query; hidden when none)."""
+    user = request.user
+    if not (
+        user.has_perm("loyalty.view_adjustmentrequest")
+        or user.has_perm(PERM_APPROVE)
+        or user.has_perm(PERM_LIMITED)
+    ):
+        return None
+    rows = list(
+        AdjustmentRequest.objects.filter(
+            member_id=member.pk, status=AdjustmentRequest.Status.PENDING
+        ).order_by("-requested_at", "-id")[: OPEN_REQUESTS + 1]
+    )
+    if not rows:
+        return None
+    return MemberPanel(
+        title="Open adjustment requests",
+        template="admin/loyalty/member/requests.html",
+        context={
+            "requests": rows[:OPEN_REQUESTS],
+            "has_more": len(rows) > OPEN_REQUESTS,
+            "can_decide": user.has_perm(PERM_APPROVE),
+            "list_url": _changelist("adjustmentrequest", member, status__exact="pending"),
+        },
+    )
+
+
+admin.site.unregister(Member)
+
+
+@admin.register(Member)
+class LoyaltyMemberAdmin(MemberAdmin):
+    # Rendered in this order, above the audit trail. Append or insert to add a block.
+    loyalty_sections: list[MemberSection] = [
+        balance_section,
+        postings_section,
+        orders_section,
+        requests_section,
+    ]
+
+    def get_member_panels(self, request, member: Member) -> list[MemberPanel]:
+        loyalty = [
+            panel
+            for section in self.loyalty_sections
+            if (panel := section(request, member)) is not None
+        ]
+        return [*loyalty, *super().get_member_panels(request, member)]
+
+    def get_member_tools(self, request, member: Member) -> list[MemberTool]:
+        tools = list(super().get_member_tools(request, member))
+        if not member.is_erased and self.has_adjust_permission(request):
+            url = reverse("admin:members_member_adjust_points", args=[member.pk])
+            tools.insert(0, MemberTool(label="Adjust points", url=url))
+        return tools
+
+    def has_adjust_permission(self, request) -> bool:
+        return request.user.has_perm(PERM_UNLIMITED) or request.user.has_perm(PERM_LIMITED)
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/adjust-points/",
+                self.admin_site.admin_view(self.adjust_points_view),
+                name="members_member_adjust_points",
+            ),
+            *super().get_urls(),
+        ]
+
+    def adjust_points_view(self, request, object_id):
+        if not self.has_adjust_permission(request):
+            raise PermissionDenied
+        member, redirect = self._member_or_redirect(request, object_id)
+        if redirect:
+            return redirect
+        form = AdjustPointsForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                outcome = adjustment_request(
+                    member=member,
+                    points=form.cleaned_data["points"],
+                    reason=form.cleaned_data["reason"],
+                    actor=Actor.staff(request.user),
+                    idempotency_key=form.idempotency_key,
+                )
+            except ServiceError as exc:
+                # Shown on the form, which keeps what was typed (and its one-time token).
+                self.message_user(request, service_error_message(exc), messages.ERROR)
+            else:
+                if outcome.posted:
+                    posting = outcome.posting
+                    self.message_user(
+                        request,
+                        f"Posted {posting.points:+d} points to {member.external_id} "
+                        f"(posting #{posting.pk}).",
+                        messages.SUCCESS,
+                    )
+                else:
+                    held = outcome.request
+                    self.message_user(
+                        request,
+                        f"Not posted yet: {held.points:+d} points is {held.held_because}. "
+                        f"Adjustment request #{held.pk} was created and waits for a "
+                        "Supervisor's approval.",
+                        messages.WARNING,
+                    )
+                return HttpResponseRedirect(member_change_url(member.pk))
+        return action_page(
+            self,
+            request,
+            form=form,
+            title=f"Adjust points of {member.external_id}",
+            intro=(
+                "Credit (positive) or debit (negative) the member's points, with a reason. "
+                "A debit cannot take the balance below zero."
+            ),
+            summary=self._adjust_summary(request, member),
+            submit_label="Adjust points",
+            back_url=member_change_url(member.pk),
+            back_label=str(member),
+        )
+
+    def _adjust_summary(self, request, member: Member) -> list[tuple[str, object]]:
+        points = member_points(member=member)
+        summary: list[tuple[str, object]] = [
+            ("Available", points["available"]),
+            ("Pending", points["pending"]),
+        ]
+        if request.user.has_perm(PERM_UNLIMITED):
+            summary.append(("Your limits", "none"))
+        else:
+            settings = program_settings()
+            used = adjusted_today(user_id=request.user.pk)
+            summary += [
+                ("Your limit per adjustment", settings.service_adjustment_limit),
+                (
+                    "Your daily limit",
+                    f"{settings.service_daily_limit} ({used} used today); above a limit the "
+                    "adjustment waits for a Supervisor's approval",
+                ),
+            ]
+        return summary

@@ -1,0 +1,154 @@
+"""Changes to the program's rules: the settings record and exchange rates, every one audited.
+
+Marketing edits these in the admin; the admin's `save_model` / `delete_model` call these services
+and never write the rows themselves. Each change appends one `members.AuditEntry` naming who did
+it and every changed field as `[old, new]`; a save that changes nothing records nothing.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from config.errors import ServiceError
+from loyalty.models import ExchangeRate, ProgramSettings
+from members.actors import Actor
+from members.services import audit_record
+
+# What staff may change; `updated_at` is kept by the model and the primary key is fixed at 1.
+PROGRAM_SETTINGS_FIELDS = (
+    "currency",
+    "earn_rate",
+    "point_value",
+    "pending_days",
+    "points_lifetime_days",
+    "allow_negative_balance",
+    "qualification",
+    "tier_hold_days",
+    "service_adjustment_limit",
+    "service_daily_limit",
+)
+
+
+def _validation_error(exc: ValidationError) -> ServiceError:
+    errors = [
+        {"field": field, "message": message}
+        for field, messages in exc.message_dict.items()
+        for message in messages
+    ]
+    first = errors[0]
+    return ServiceError(
+        "validation_error", first["message"], status=400, field=first["field"], errors=errors
+    )
+
+
+def _full_clean(obj) -> None:
+    try:
+        obj.full_clean()
+    except ValidationError as exc:
+        raise _validation_error(exc) from None
+
+
+def program_settings_update(*, actor: Actor, reason: str = "", **changes: Any) -> ProgramSettings:
+    """Change some of the program settings; audit `{field: [old, new]}` for each one changed.
+
+    Unknown fields are refused (`validation_error`), values are validated as the model defines
+    them (a negative earn rate, a currency that is not three letters). The row is locked while it
+    changes, so two editors never lose each other's change to a stale read.
+    """
+    unknown = sorted(set(changes) - set(PROGRAM_SETTINGS_FIELDS))
+    if unknown:
+        raise ServiceError(
+            "validation_error", f"Unknown setting: {unknown[0]}", status=400, field=unknown[0]
+        )
+    if "currency" in changes:
+        changes["currency"] = str(changes["currency"]).strip().upper()
+    with transaction.atomic():
+        ProgramSettings.objects.get_or_create(pk=1)
+        current = ProgramSettings.objects.select_for_update().get(pk=1)
+        diff = {
+            name: (getattr(current, name), value)
+            for name, value in changes.items()
+            if getattr(current, name) != value
+        }
+        if not diff:
+            return current
+        for name, (_old, new) in diff.items():
+            setattr(current, name, new)
+        if "currency" in diff and len(current.currency) != 3:
+            raise ServiceError(
+                "validation_error",
+                "The currency is a three-letter ISO 4217 code.",
+                status=400,
+                field="currency",
+            )
+        _full_clean(current)
+        current.save(update_fields=[*diff, "updated_at"])
+        audit_record(
+            actor=actor,
+            action="program_settings.update",
+            target=current,
+            changes=diff,
+            reason=reason,
+        )
+    return current
+
+
+def exchange_rate_set(*, currency: str, rate: Decimal, actor: Actor) -> ExchangeRate:
+    """Create or change the rate for `currency` (program-currency units per unit); audited."""
+    currency = currency.strip().upper()
+    if len(currency) != 3 or not currency.isalpha():
+        raise ServiceError(
+            "validation_error",
+            "The currency is a three-letter ISO 4217 code.",
+            status=400,
+            field="currency",
+        )
+    if not isinstance(rate, Decimal) or rate <= 0:
+        raise ServiceError(
+            "validation_error", "The rate must be a positive decimal.", status=400, field="rate"
+        )
+    with transaction.atomic():
+        existing = ExchangeRate.objects.select_for_update().filter(currency=currency).first()
+        if existing is None:
+            rate_obj = ExchangeRate(currency=currency, rate=rate)
+            _full_clean(rate_obj)
+            rate_obj.save(force_insert=True)
+            audit_record(
+                actor=actor,
+                action="exchange_rate.create",
+                target=rate_obj,
+                changes={"currency": (None, currency), "rate": (None, rate)},
+            )
+            return rate_obj
+        if existing.rate == rate:
+            return existing
+        old = existing.rate
+        existing.rate = rate
+        _full_clean(existing)
+        existing.save(update_fields=["rate", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="exchange_rate.update",
+            target=existing,
+            changes={"rate": (old, rate)},
+        )
+    return existing
+
+
+def exchange_rate_delete(*, exchange_rate: ExchangeRate, actor: Actor) -> None:
+    """Remove a rate (orders in that currency are refused again from now on); audited."""
+    with transaction.atomic():
+        current = ExchangeRate.objects.select_for_update().filter(pk=exchange_rate.pk).first()
+        if current is None:
+            return
+        audit_record(
+            actor=actor,
+            action="exchange_rate.delete",
+            target=current,
+            changes={"currency": (current.currency, None), "rate": (current.rate, None)},
+        )
+        current.delete()
