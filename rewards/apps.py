@@ -5,3 +5,16 @@ class RewardsConfig(AppConfig):
     name = "rewards"
     verbose_name = "Rewards"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from loyalty.config_sections import register_section
+        from loyalty.hooks import register_daily_job_step
+        from rewards.config import rewards_apply, rewards_export, rewards_validate
+        from rewards.services.redemptions import coupons_expire_daily_step
+
+        # Unused coupons past their validity expire in the daily jobs (no points back).
+        register_daily_job_step("expire_coupons", coupons_expire_daily_step)
+        # The `rewards` section of `manage.py program_config`.
+        register_section(
+            "rewards", exporter=rewards_export, validator=rewards_validate, applier=rewards_apply
+        )

@@ -1,0 +1,338 @@
+"""The reward catalogue, its stock movements, and the redemptions members make.
+
+- A `Reward` is something points buy. Its `kind` says what the coupon it issues does:
+  `fixed_discount` (`value` off, in the program currency), `percent_discount` (`value` percent
+  off), `free_shipping`, `free_product` (the product `sku`; `value` is its worth, optional) and
+  `points_discount` (the member chooses how many points to turn into money off one order, at the
+  program's `point_value`, within `min_share`..`max_share` of the order and from `min_points`).
+- `stock` is what is left to give; NULL means unlimited. It changes only in the same transaction
+  as a `StockMovement` recording who changed it, by how much and why (a redemption takes one, a
+  cancellation or an expired coupon gives it back, staff adjust it with a reason).
+- A `Redemption` is one spend of points on one reward: the coupon it issued, the spend posting
+  (and, if cancelled, the posting that gave the points back) and its lifecycle
+  `issued -> used | cancelled | expired`, each final.
+
+Invariants (database-enforced where marked [db]):
+- [db] `Reward.code` and `Redemption.coupon_code` are unique; stock ≥ 0; points ≥ 0; money ≥ 0;
+  each kind carries the fields it needs (a SKU for a free product, shares for points_discount...).
+- [db] a redemption's status matches its timestamps (used ⇔ used_at and order, cancelled ⇔
+  cancelled_at and the return posting); its spend posting is its own (one-to-one).
+- [db] stock movements are append-only (PostgreSQL trigger), like the ledger.
+- Stock, the member's points and the redemption change together or not at all; the lock order is
+  the member's loyalty account first, then the redemption row, then the reward row.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pgtrigger
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from loyalty.models import Posting, Tier
+from members.models import ActorFields, Member
+
+
+class RewardKind(models.TextChoices):
+    FIXED_DISCOUNT = "fixed_discount", "Fixed amount off"
+    PERCENT_DISCOUNT = "percent_discount", "Percentage off"
+    FREE_SHIPPING = "free_shipping", "Free shipping"
+    FREE_PRODUCT = "free_product", "Free product"
+    POINTS_DISCOUNT = "points_discount", "Points as discount"
+
+
+class Reward(models.Model):
+    Kind = RewardKind
+
+    code = models.CharField(
+        max_length=64, unique=True, help_text="Stable code the storefront and the config file use."
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    kind = models.CharField(max_length=20, choices=RewardKind.choices)
+    sku = models.CharField(
+        "SKU", max_length=64, blank=True, help_text="The product a free_product reward gives."
+    )
+    points_cost = models.PositiveIntegerField(
+        default=0, help_text="Points one redemption costs (points_discount: chosen by the member)."
+    )
+    value = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="fixed_discount: money off; percent_discount: percent off; free_product: the "
+        "product's worth (optional); empty for free_shipping and points_discount.",
+    )
+    stock = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Coupons left to issue; empty = unlimited."
+    )
+    per_member_limit = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Most redemptions per member (cancelled ones do not count); empty = no limit.",
+    )
+    # Compared by rank: a member may redeem if the tier they hold now ranks at least this high.
+    min_tier = models.ForeignKey(
+        Tier,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Lowest tier that may redeem; empty = every member.",
+    )
+    active_from = models.DateTimeField(null=True, blank=True)
+    active_to = models.DateTimeField(null=True, blank=True)
+    coupon_valid_days = models.PositiveIntegerField(
+        default=90,
+        validators=[MinValueValidator(1)],
+        help_text="Days an issued coupon stays valid.",
+    )
+    # points_discount only.
+    min_points = models.PositiveIntegerField(
+        null=True, blank=True, help_text="points_discount: fewest points per redemption."
+    )
+    min_share = models.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="points_discount: smallest discount as a share of the order (0.10 = 10%).",
+    )
+    max_share = models.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="points_discount: largest discount as a share of the order (0.50 = 50%).",
+    )
+    is_active = models.BooleanField(
+        default=True, help_text="Switch off to withdraw the reward without deleting it."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["points_cost", "code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(stock__gte=0), name="reward_stock_gte_0"),
+            models.CheckConstraint(condition=Q(value__gte=0), name="reward_value_gte_0"),
+            models.CheckConstraint(
+                condition=Q(kind__in=[k.value for k in RewardKind]), name="reward_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind=RewardKind.POINTS_DISCOUNT) | Q(points_cost__gt=0),
+                name="reward_points_cost_gt_0",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=RewardKind.FIXED_DISCOUNT) | Q(value__isnull=False, value__gt=0),
+                name="reward_fixed_discount_value",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=RewardKind.PERCENT_DISCOUNT)
+                | Q(value__isnull=False, value__gt=0, value__lte=100),
+                name="reward_percent_discount_value",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=RewardKind.FREE_PRODUCT) | ~Q(sku=""),
+                name="reward_free_product_sku",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=RewardKind.POINTS_DISCOUNT)
+                | Q(
+                    # NULL would slip through a CHECK: spell the NOT NULLs out.
+                    min_points__isnull=False,
+                    min_share__isnull=False,
+                    max_share__isnull=False,
+                    min_points__gte=1,
+                    min_share__gte=0,
+                    max_share__gt=0,
+                    max_share__lte=1,
+                    min_share__lte=models.F("max_share"),
+                ),
+                name="reward_points_discount_bounds",
+            ),
+            models.CheckConstraint(
+                condition=Q(per_member_limit__isnull=True) | Q(per_member_limit__gte=1),
+                name="reward_per_member_limit_gte_1",
+            ),
+            models.CheckConstraint(
+                condition=Q(coupon_valid_days__gte=1), name="reward_coupon_valid_days_gte_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(active_from__isnull=True)
+                | Q(active_to__isnull=True)
+                | Q(active_from__lt=models.F("active_to")),
+                name="reward_window_ordered",
+            ),
+        ]
+        indexes = [models.Index(fields=["is_active", "active_to"], name="reward_active_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.code} · {self.name}"
+
+    @property
+    def has_stock_limit(self) -> bool:
+        return self.stock is not None
+
+    def is_live(self, now) -> bool:
+        """Switched on and inside its active window at `now`."""
+        return (
+            self.is_active
+            and (self.active_from is None or self.active_from <= now)
+            and (self.active_to is None or now < self.active_to)
+        )
+
+
+class StockMovement(ActorFields):
+    """One change of a reward's stock: by how much, what it became, who did it and why."""
+
+    class Kind(models.TextChoices):
+        REDEMPTION = "redemption", "Redeemed"
+        CANCELLATION = "cancellation", "Redemption cancelled"
+        EXPIRY = "expiry", "Coupon expired"
+        ADJUSTMENT = "adjustment", "Adjusted by staff"
+        SET = "set", "Stock set"
+
+    reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="stock_movements")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    delta = models.IntegerField(help_text="Change of the stock (0 when switching to unlimited).")
+    stock_after = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Stock after this movement; empty = unlimited."
+    )
+    redemption = models.ForeignKey(
+        "rewards.Redemption",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="stock_movements",
+    )
+    reason = models.CharField(max_length=500)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        triggers = [
+            pgtrigger.Protect(
+                name="stock_movement_append_only", operation=pgtrigger.Update | pgtrigger.Delete
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(stock_after__gte=0), name="stock_movement_after_gte_0"
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="stock_movement_has_reason"),
+        ]
+        indexes = [models.Index(fields=["reward", "-at"], name="stock_movement_reward_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.reward_id} {self.delta:+d} ({self.kind})"
+
+
+class RedemptionStatus(models.TextChoices):
+    ISSUED = "issued", "Issued"
+    USED = "used", "Used"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+
+
+class Redemption(ActorFields):
+    Status = RedemptionStatus
+
+    # Known before the row is written, so the spend posting can name it; unguessable in URLs.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="redemptions")
+    reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="redemptions")
+    # Copied from the reward when issued: later edits of the reward do not change a coupon.
+    kind = models.CharField(max_length=20, choices=RewardKind.choices)
+    points_spent = models.PositiveIntegerField()
+    value = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3)
+    sku = models.CharField("SKU", max_length=64, blank=True)
+    coupon_code = models.CharField(max_length=32, unique=True)
+    status = models.CharField(
+        max_length=10, choices=RedemptionStatus.choices, default=RedemptionStatus.ISSUED
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_order_id = models.CharField(max_length=64, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=500, blank=True)
+    expired_at = models.DateTimeField(null=True, blank=True)
+    # points_discount: the order total the discount was sized against.
+    order_total = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    spend_posting = models.OneToOneField(
+        Posting, on_delete=models.PROTECT, related_name="redemption_spent"
+    )
+    return_posting = models.OneToOneField(
+        Posting,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="redemption_returned",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("cancel_redemption", "Can cancel an unused redemption (points and stock come back)"),
+            ("export_redemption", "Can export redemptions"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(points_spent__gte=0), name="redemption_points_gte_0"
+            ),
+            models.CheckConstraint(condition=Q(value__gte=0), name="redemption_value_gte_0"),
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in RedemptionStatus]),
+                name="redemption_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status=RedemptionStatus.USED)
+                    & Q(used_at__isnull=False)
+                    & ~Q(used_order_id="")
+                )
+                | (~Q(status=RedemptionStatus.USED) & Q(used_at__isnull=True)),
+                name="redemption_used_consistent",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status=RedemptionStatus.CANCELLED)
+                    & Q(cancelled_at__isnull=False, return_posting__isnull=False)
+                )
+                | (
+                    ~Q(status=RedemptionStatus.CANCELLED)
+                    & Q(cancelled_at__isnull=True, return_posting__isnull=True)
+                ),
+                name="redemption_cancelled_consistent",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status=RedemptionStatus.EXPIRED) & Q(expired_at__isnull=False))
+                | (~Q(status=RedemptionStatus.EXPIRED) & Q(expired_at__isnull=True)),
+                name="redemption_expired_consistent",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["member", "-created_at"], name="redemption_member_idx"),
+            models.Index(fields=["reward", "member"], name="redemption_reward_member_idx"),
+            models.Index(fields=["reward", "created_at"], name="redemption_reward_time_idx"),
+            # The expiry job: issued coupons by expiry.
+            models.Index(
+                fields=["expires_at"],
+                name="redemption_issued_expiry_idx",
+                condition=Q(status=RedemptionStatus.ISSUED),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.coupon_code} ({self.get_status_display()})"

@@ -1,0 +1,93 @@
+"""Staff forms of the rewards admin: they check shape; the services enforce the rules."""
+
+from __future__ import annotations
+
+from django import forms
+
+from rewards.models import Reward
+
+# Far beyond any real stock, well inside a 32-bit integer column.
+MAX_STOCK = 10_000_000
+
+_REASON_WIDGET = forms.Textarea(attrs={"rows": 3, "cols": 60})
+
+
+def _clean_reason(value: str) -> str:
+    reason = " ".join(value.split())
+    if not reason:
+        raise forms.ValidationError("A reason is required.", code="required")
+    return reason
+
+
+class RewardForm(forms.ModelForm):
+    """The catalogue entry. `stock` is editable when adding only; later through "Stock…"."""
+
+    class Meta:
+        model = Reward
+        fields = (
+            "code",
+            "name",
+            "description",
+            "kind",
+            "sku",
+            "points_cost",
+            "value",
+            "stock",
+            "per_member_limit",
+            "min_tier",
+            "active_from",
+            "active_to",
+            "coupon_valid_days",
+            "min_points",
+            "min_share",
+            "max_share",
+            "is_active",
+        )
+
+
+class StockForm(forms.Form):
+    """Change a reward's stock: add or remove some, set a number, or make it unlimited."""
+
+    ADJUST, SET, UNLIMITED = "adjust", "set", "unlimited"
+
+    action = forms.ChoiceField(
+        choices=[
+            (ADJUST, "Add or remove (a change, e.g. 50 or -3)"),
+            (SET, "Set to a number"),
+            (UNLIMITED, "Make unlimited"),
+        ],
+        widget=forms.RadioSelect,
+        initial=ADJUST,
+    )
+    amount = forms.IntegerField(
+        required=False,
+        min_value=-MAX_STOCK,
+        max_value=MAX_STOCK,
+        help_text="The change (add or remove) or the new stock (set).",
+    )
+    reason = forms.CharField(
+        max_length=500, widget=_REASON_WIDGET, help_text="Why (kept with the stock movement)."
+    )
+
+    def clean_reason(self) -> str:
+        return _clean_reason(self.cleaned_data["reason"])
+
+    def clean(self):
+        cleaned = super().clean()
+        action, amount = cleaned.get("action"), cleaned.get("amount")
+        if action == self.ADJUST and not amount:
+            self.add_error("amount", "Enter a change other than zero.")
+        if action == self.SET and (amount is None or amount < 0):
+            self.add_error("amount", "Enter the new stock: a whole number, 0 or more.")
+        return cleaned
+
+
+class CancelRedemptionForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500,
+        widget=_REASON_WIDGET,
+        help_text="Why (kept with the redemption and the posting that gives the points back).",
+    )
+
+    def clean_reason(self) -> str:
+        return _clean_reason(self.cleaned_data["reason"])

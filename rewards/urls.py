@@ -1,0 +1,29 @@
+"""Routes of the rewards app's storefront API, included under `/api/v1/` by `config.api.urls`."""
+
+from django.urls import path
+
+from rewards.api import (
+    MemberRedemptionCreateApi,
+    RedemptionCancelApi,
+    RedemptionUseApi,
+    RewardListApi,
+)
+
+urlpatterns = [
+    path("rewards", RewardListApi.as_view(), name="api-rewards"),
+    path(
+        "members/<str:external_id>/redemptions",
+        MemberRedemptionCreateApi.as_view(),
+        name="api-member-redemptions",
+    ),
+    path(
+        "redemptions/<str:redemption_id>/use",
+        RedemptionUseApi.as_view(),
+        name="api-redemption-use",
+    ),
+    path(
+        "redemptions/<str:redemption_id>/cancel",
+        RedemptionCancelApi.as_view(),
+        name="api-redemption-cancel",
+    ),
+]
