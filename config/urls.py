@@ -1,8 +1,9 @@
-"""Top-level routes: the admin, the storefront API, the health check."""
+"""Top-level routes: the admin and its dashboard, the storefront API, the health check."""
 
 from django.contrib import admin
 from django.urls import include, path
 
+from campaigns.dashboard import dashboard_view
 from config.health import healthz
 
 admin.site.site_header = "Loyalty Back Office"
@@ -10,6 +11,8 @@ admin.site.site_title = "Loyalty Back Office"
 admin.site.index_title = "Program administration"
 
 urlpatterns = [
+    # Before the admin's own routes, whose catch-all would answer for it; inside its login.
+    path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api.urls")),
     path("healthz", healthz, name="healthz"),

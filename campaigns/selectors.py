@@ -1,0 +1,149 @@
+"""Reads for the program dashboard that need the apps above loyalty: campaigns and rewards.
+
+Set-based, one query per function whatever the number of awards, orders or redemptions
+(correlated subqueries per campaign or a grouped count per reward). Definitions, also in
+`docs/dashboard.md`:
+
+- A campaign is listed for a period when it is switched on and its window overlaps the period,
+  or when it awarded points in the period (even if switched off since).
+- Its figures count the awards posted in the period, dated like the ledger (`effective_at`: an
+  order's bonus by when the order was placed), so they add up to the ledger's campaign bonus.
+- Cost = points awarded × point value. Revenue = Σ eligible amount of the distinct orders that
+  carried its bonus. Return = revenue ÷ cost (None when the cost is 0). It is attributed revenue,
+  not proven extra revenue: those orders might have been placed without the bonus.
+- Redemptions are dated by when the coupon was issued; points are net of cancelled ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import (
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+)
+from django.db.models.functions import Coalesce
+
+from campaigns.models import Campaign, CampaignAward
+from loyalty.models import Order
+from loyalty.selectors.reports import CENT, ReportPeriod, money
+
+try:
+    from rewards.models import Redemption, RedemptionStatus
+except ImportError:  # the dashboard leaves the rewards section out rather than break
+    Redemption = RedemptionStatus = None
+
+_MONEY = DecimalField(max_digits=14, decimal_places=2)
+
+
+def _aggregate(queryset, function: str, field: str, output_field, *, distinct: bool = False):
+    """`function(field)` over the whole (correlated) queryset, as a scalar subquery (0 if none).
+
+    A plain `Func` is no aggregate to the ORM, so it adds no GROUP BY: one row, one value.
+    """
+    template = "%(function)s(DISTINCT %(expressions)s)" if distinct else None
+    extra = {"template": template} if template else {}
+    value = Func(F(field), function=function, output_field=output_field, **extra)
+    subquery = Subquery(queryset.order_by().annotate(value=value).values("value"))
+    return Coalesce(subquery, 0, output_field=output_field)
+
+
+@dataclass(frozen=True)
+class CampaignLine:
+    campaign: Campaign
+    points: int
+    members: int
+    orders: int
+    revenue: Decimal
+    cost: Decimal
+
+    @property
+    def return_ratio(self) -> Decimal | None:
+        """Revenue per 1.00 of cost; None when nothing was spent."""
+        if not self.cost:
+            return None
+        return (self.revenue / self.cost).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def campaign_report(*, period: ReportPeriod, point_value: Decimal) -> list[CampaignLine]:
+    """Campaigns live in the period or with awards in it, most points first. One query."""
+    in_period = Q(posting__effective_at__gt=period.start, posting__effective_at__lte=period.end)
+    awards = CampaignAward.objects.filter(in_period, campaign_id=OuterRef("pk"))
+    # Distinct orders: two awards of one campaign may name the same order (a referral's two sides).
+    award_orders = CampaignAward.objects.filter(
+        in_period, campaign_id=OuterRef(OuterRef("pk"))
+    ).values("order_id")
+    orders = Order.objects.filter(pk__in=award_orders)
+    live = Q(is_active=True, starts_at__lte=period.end) & (
+        Q(ends_at__isnull=True) | Q(ends_at__gt=period.start)
+    )
+    campaigns = (
+        Campaign.objects.filter(live | Exists(awards))
+        .only("code", "name", "kind", "is_active", "starts_at", "ends_at")
+        .annotate(
+            period_points=_aggregate(awards, "SUM", "points", IntegerField()),
+            period_members=_aggregate(awards, "COUNT", "member_id", IntegerField(), distinct=True),
+            period_orders=_aggregate(awards, "COUNT", "order_id", IntegerField(), distinct=True),
+            period_revenue=_aggregate(orders, "SUM", "eligible_amount", _MONEY),
+        )
+        .order_by("-period_points", "code")
+    )
+    return [
+        CampaignLine(
+            campaign=c,
+            points=c.period_points,
+            members=c.period_members,
+            orders=c.period_orders,
+            revenue=Decimal(c.period_revenue).quantize(CENT),
+            cost=money(c.period_points, point_value),
+        )
+        for c in campaigns
+    ]
+
+
+@dataclass(frozen=True)
+class RewardLine:
+    code: str
+    name: str
+    redemptions: int  # coupons issued in the period
+    used: int  # of those, used on an order so far
+    cancelled: int  # of those, cancelled so far (points given back)
+    points: int  # points spent on those not cancelled
+
+
+def reward_report(*, period: ReportPeriod) -> list[RewardLine] | None:
+    """Redemptions issued in the period, by reward, most first; None without the rewards app."""
+    if Redemption is None:
+        return None
+    status = RedemptionStatus
+    rows = (
+        Redemption.objects.filter(period.q("created_at"))
+        .values("reward_id", "reward__code", "reward__name")
+        .annotate(
+            n=Count("pk"),
+            used=Count("pk", filter=Q(status=status.USED)),
+            cancelled=Count("pk", filter=Q(status=status.CANCELLED)),
+            points=Sum("points_spent", filter=~Q(status=status.CANCELLED), default=0),
+        )
+        .order_by("-n", "reward__code")
+    )
+    return [
+        RewardLine(
+            code=r["reward__code"],
+            name=r["reward__name"],
+            redemptions=r["n"],
+            used=r["used"],
+            cancelled=r["cancelled"],
+            points=r["points"],
+        )
+        for r in rows
+    ]
