@@ -19,13 +19,16 @@ from campaigns.services.actions import activity_record
 from config.api.idempotency import IDEMPOTENCY_PROBLEMS, idempotent
 from config.api.schema import problems
 from config.api.serializers import StrictSerializer
+from loyalty.api.members import EXTERNAL_ID_PARAMETER, _checked_external_id
 from members.actors import Actor
 from members.selectors import member_get_for_api
 
 
 class ActivityInputSerializer(StrictSerializer):
+    # The alphabet of `Campaign.action_code` (a slug, case kept), so every code a campaign can
+    # define can be reported.
     type = serializers.RegexField(
-        r"^[a-z0-9_\-]{1,64}$",
+        r"^[A-Za-z0-9_\-]{1,64}$",
         help_text="review, social_follow, newsletter_signup, profile_completed, or a custom "
         "action code defined by a campaign.",
     )
@@ -51,6 +54,7 @@ class ActivityApi(APIView):
     @extend_schema(
         operation_id="activities_create",
         summary="Report a member's activity and award campaign bonuses",
+        parameters=[EXTERNAL_ID_PARAMETER],
         request=ActivityInputSerializer,
         responses={
             201: ActivityOutputSerializer,
@@ -58,8 +62,10 @@ class ActivityApi(APIView):
             **problems(
                 {
                     **IDEMPOTENCY_PROBLEMS,
+                    400: ["validation_error", "malformed_json"],
                     404: ["member_not_found"],
                     410: ["member_erased"],
+                    503: ["database_busy"],
                 }
             ),
         },
@@ -69,7 +75,7 @@ class ActivityApi(APIView):
     def post(self, request, external_id: str):
         data = ActivityInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        member = member_get_for_api(external_id=external_id)
+        member = member_get_for_api(external_id=_checked_external_id(external_id))
         result = activity_record(
             member=member,
             type=data.validated_data["type"],

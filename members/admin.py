@@ -49,6 +49,7 @@ from config.admin_tools import EstimatedCountPaginator, service_error_message
 from config.errors import ServiceError
 from members import services
 from members.actors import Actor
+from members.exports import ExportAdminMixin, MemberResource
 from members.models import AuditEntry, Member
 from members.selectors import member_search
 
@@ -153,7 +154,9 @@ class MemberEraseForm(ReasonForm):
 
 
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin):
+class MemberAdmin(ExportAdminMixin, admin.ModelAdmin):
+    # Export (CSV, XLSX; formulas escaped) for holders of `members.export_member` (Operator).
+    resource_classes = [MemberResource]
     list_display = ("external_id", "name", "email", "status", "enrolled_at")
     list_display_links = ("external_id",)
     list_filter = ("status", "enrolled_at")

@@ -40,6 +40,8 @@ from rewards.models import Redemption, RedemptionStatus, RewardKind
 
 # --- fields -----------------------------------------------------------------------------------
 
+MAX_POINTS = 2_147_483_647  # the ledger's `IntegerField`s
+
 
 class PointsField(serializers.IntegerField):
     """A whole number of points as a JSON integer: `"500"`, `500.0` and `true` are refused."""
@@ -214,13 +216,19 @@ class RewardListQuerySerializer(StrictSerializer):
         required=False, max_length=64, help_text="A member's external_id."
     )
     page = serializers.IntegerField(required=False, min_value=1)
-    page_size = serializers.IntegerField(required=False, min_value=1, max_value=200)
+    # Above 200 is served as 200 by the paginator, as on every list (docs/api.md, Pagination).
+    page_size = serializers.IntegerField(required=False, min_value=1)
 
 
 class RedemptionCreateSerializer(StrictSerializer):
     reward = serializers.CharField(max_length=64, help_text="The reward's code.")
+    # Bounded by the ledger's integer columns: a bigger number can name no balance, and unbounded
+    # it overflowed the discount arithmetic (a 500 for bad input).
     points = PointsField(
-        required=False, min_value=1, help_text="points_discount only: the points to spend."
+        required=False,
+        min_value=1,
+        max_value=MAX_POINTS,
+        help_text="points_discount only: the points to spend.",
     )
     order_total = MoneyField(
         required=False, help_text="points_discount only: the order the discount is for."

@@ -12,6 +12,23 @@ DEBUG = False
 # `base` falls back to SQLite for development; production names its database, with no default.
 env("DATABASE_URL")
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)  # noqa: F405
+# Contention ends in a prompt `503` with `Retry-After` (config/api/errors.py), never in a worker
+# stuck until gunicorn kills it: a row-lock wait longer than DB_LOCK_TIMEOUT fails (API requests
+# hold a member's lock for milliseconds; 5 s means something is wrong). DB_STATEMENT_TIMEOUT
+# bounds any one statement; it is off by default because the same settings run the long reports
+# and jobs (`audit_ledger`, imports): set it for the web processes only, below gunicorn's
+# --timeout (e.g. DB_STATEMENT_TIMEOUT=20s). See docs/api.md, "Contention".
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):  # noqa: F405
+    _options = DATABASES["default"].setdefault("OPTIONS", {})  # noqa: F405
+    _options["options"] = " ".join(
+        part
+        for part in (
+            _options.get("options", ""),
+            f"-c lock_timeout={env('DB_LOCK_TIMEOUT', default='5s')}",
+            f"-c statement_timeout={env('DB_STATEMENT_TIMEOUT', default='0')}",
+        )
+        if part
+    )
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 
 if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=True):

@@ -25,11 +25,13 @@ from django.utils.html import format_html, format_html_join
 from config.admin_tools import service_error_message
 from config.errors import ServiceError
 from loyalty.admin.base import ReadOnlyAdmin, action_page, member_link
+from loyalty.exports import PostingResource
 from loyalty.forms import ReversePostingForm
 from loyalty.models import Account, Debt, Lot, Order, Posting, Refund
 from loyalty.models.ledger import PostingKind
 from loyalty.services.points import posting_reverse
 from members.actors import Actor
+from members.exports import ExportAdminMixin
 from members.models import Member
 
 PERM_REVERSE = "loyalty.reverse_posting"
@@ -56,7 +58,9 @@ class _MemberColumn:
 
 
 @admin.register(Posting)
-class PostingAdmin(_MemberColumn, ReadOnlyAdmin):
+class PostingAdmin(ExportAdminMixin, _MemberColumn, ReadOnlyAdmin):
+    # Export (CSV, XLSX; formulas escaped) for holders of `loyalty.export_posting` (Operator).
+    resource_classes = [PostingResource]
     change_form_template = "admin/loyalty/posting/change_form.html"
     list_display = (
         "id",

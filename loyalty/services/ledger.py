@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import F, Q
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from config.errors import ServiceError
@@ -94,31 +95,49 @@ def credits_post(
     if not credits:
         return []
     actor_fields = actor.as_fields()
-    postings = Posting.objects.bulk_create(
-        [
-            Posting(
-                member_id=account.member_id,
-                kind=c.kind,
-                points=c.points,
-                created_at=now,
-                effective_at=c.effective_at or now,
-                available_at=c.available_at,
-                expires_at=c.expires_at,
-                order_id=c.order_id,
-                source_type=c.source_type,
-                source_id=c.source_id,
-                campaign_code=c.campaign_code,
-                reward_code=c.reward_code,
-                reverses_id=c.reverses_id,
-                idempotency_key=c.idempotency_key,
-                reason=c.reason,
-                description=c.description,
-                **actor_fields,
-            )
-            for c in credits
-        ]
-    )
-    if connection.vendor != "postgresql" and any(p.pk is None for p in postings):
+    postings = [
+        Posting(
+            member_id=account.member_id,
+            kind=c.kind,
+            points=c.points,
+            created_at=now,
+            effective_at=c.effective_at or now,
+            available_at=c.available_at,
+            expires_at=c.expires_at,
+            order_id=c.order_id,
+            source_type=c.source_type,
+            source_id=c.source_id,
+            campaign_code=c.campaign_code,
+            reward_code=c.reward_code,
+            reverses_id=c.reverses_id,
+            idempotency_key=c.idempotency_key,
+            reason=c.reason,
+            description=c.description,
+            **actor_fields,
+        )
+        for c in credits
+    ]
+    # A lot is available at once when its credit's available_at has passed.
+    matured = [p.available_at <= now for p in postings]
+    available = sum(p.points for p, m in zip(postings, matured, strict=True) if m)
+    pending = sum(p.points for p, m in zip(postings, matured, strict=True) if not m)
+    earned = sum(p.points for p in postings if p.kind in EARNING_KINDS)
+    if connection.vendor == "postgresql":
+        _credits_write_postgresql(
+            account, postings, now=now, available=available, pending=pending, earned=earned
+        )
+    else:
+        _credits_write(account, postings, matured=matured)
+        _account_add(account, available=available, pending=pending, lifetime_earned=earned)
+    if available:
+        debts_settle(account=account, now=now)
+    return postings
+
+
+def _credits_write(account: Account, postings: list[Posting], *, matured: list[bool]) -> None:
+    """The postings and their lots, through the ORM (any backend)."""
+    Posting.objects.bulk_create(postings)
+    if any(p.pk is None for p in postings):
         # Backends without RETURNING for bulk inserts: read the ids back by idempotency key.
         ids = dict(
             Posting.objects.filter(
@@ -127,7 +146,7 @@ def credits_post(
         )
         for p in postings:
             p.pk = p.id = ids[p.idempotency_key]
-    lots = Lot.objects.bulk_create(
+    Lot.objects.bulk_create(
         [
             Lot(
                 posting_id=p.pk,
@@ -136,18 +155,71 @@ def credits_post(
                 remaining=p.points,
                 available_at=p.available_at,
                 expires_at=p.expires_at,
-                matured=p.available_at <= now,
+                matured=m,
             )
-            for p in postings
+            for p, m in zip(postings, matured, strict=True)
         ]
     )
-    pending = sum(lot.points for lot in lots if not lot.matured)
-    available = sum(lot.points for lot in lots if lot.matured)
-    earned = sum(p.points for p in postings if p.kind in EARNING_KINDS)
-    _account_add(account, available=available, pending=pending, lifetime_earned=earned)
-    if available:
-        debts_settle(account=account)
-    return postings
+
+
+def _credits_write_postgresql(
+    account: Account,
+    postings: list[Posting],
+    *,
+    now: dt.datetime,
+    available: int,
+    pending: int,
+    earned: int,
+) -> None:
+    """The postings, their lots and the balance in ONE statement on PostgreSQL.
+
+    Every earn goes through here, so it is the hot path of `POST /orders`: one round trip instead
+    of three. The rows are exactly those of `_credits_write` + `_account_add` (the posting INSERT
+    is Django's own, from the model's fields; lots mirror their postings, matured when
+    `available_at <= now`, the same test as above); `audit_ledger` checks both paths alike.
+    """
+    qn = connection.ops.quote_name
+    query = InsertQuery(Posting)
+    query.insert_values([f for f in Posting._meta.concrete_fields if not f.primary_key], postings)
+    [(insert_sql, insert_params)] = query.get_compiler(connection=connection).as_sql()
+    lot = {name: qn(Lot._meta.get_field(name).column) for name in LOT_COLUMNS}
+    acc = {name: qn(Account._meta.get_field(name).column) for name in ACCOUNT_COLUMNS}
+    sql = (
+        f"WITH p AS ({insert_sql} RETURNING id, idempotency_key, points, available_at, "
+        f"expires_at), "
+        f"l AS (INSERT INTO {qn(Lot._meta.db_table)} ({', '.join(lot.values())}) "
+        f"SELECT id, %s, points, points, available_at, expires_at, available_at <= %s FROM p), "
+        f"a AS (UPDATE {qn(Account._meta.db_table)} SET "
+        f"{acc['available']} = {acc['available']} + %s, "
+        f"{acc['pending']} = {acc['pending']} + %s, "
+        f"{acc['lifetime_earned']} = {acc['lifetime_earned']} + %s, "
+        f"{acc['updated_at']} = %s WHERE {acc['member']} = %s) "
+        f"SELECT idempotency_key, id FROM p"
+    )
+    params = (
+        *insert_params,
+        account.member_id,
+        now,
+        available,
+        pending,
+        earned,
+        timezone.now(),
+        account.member_id,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = dict(cursor.fetchall())
+    for p in postings:
+        p.pk = p.id = ids[p.idempotency_key]
+        p._state.adding = False
+    account.available += available
+    account.pending += pending
+    account.lifetime_earned += earned
+
+
+# Column order of the lot INSERT in `_credits_write_postgresql` (its SELECT follows it).
+LOT_COLUMNS = ("posting", "member", "points", "remaining", "available_at", "expires_at", "matured")
+ACCOUNT_COLUMNS = ("available", "pending", "lifetime_earned", "updated_at", "member")
 
 
 def credit_post(*, account: Account, credit: NewCredit, actor: Actor, now=None) -> Posting:
@@ -300,17 +372,19 @@ def _allocate(posting: Posting, plan: list[tuple[Lot, int]]) -> None:
         lot.remaining -= take
 
 
-def debts_settle(*, account: Account) -> int:
+def debts_settle(*, account: Account, now: dt.datetime | None = None) -> int:
     """Pay off the member's debts from their available lots (oldest debt first). Returns points.
 
-    The available balance does not change: debt and lots fall by the same amount.
+    The available balance does not change: debt and lots fall by the same amount. `now` is the
+    caller's clock (a lot that has expired by then pays nothing), the same one the credit or the
+    maturity run used.
     """
     _assert_in_transaction()
     debts = list(Debt.objects.filter(member_id=account.member_id, remaining__gt=0).order_by("pk"))
     if not debts:
         return 0
     settled = 0
-    lots = list(_spendable_lots(account.member_id, now=timezone.now())[:1000])
+    lots = list(_spendable_lots(account.member_id, now=now or timezone.now())[:1000])
     li = 0
     for debt in debts:
         plan: list[tuple[Lot, int]] = []
@@ -344,7 +418,7 @@ def lots_mature(*, account: Account, cutoff: dt.datetime) -> int:
     if count:
         _account_add(account, available=points, pending=-points)
         if points:
-            debts_settle(account=account)
+            debts_settle(account=account, now=cutoff)
     return count
 
 

@@ -10,7 +10,8 @@
 - Refund reversal = floor(order_points × refunded_so_far / eligible) − reversed_so_far, on
   cumulative amounts so that refunding in parts reverses exactly what refunding at once would.
   It takes the order's pending points first, then available ones; beyond that a debt, or, when
-  negative balances are off, a recorded shortfall.
+  negative balances are off, a recorded shortfall. Never more than the order still holds: points
+  a Supervisor already reversed are not taken back again (`order_points_held`).
 
 The functions `earn_breakdown` and `refund_reversal_points` are the single definition of these
 rules; the bulk import uses them too.
@@ -24,7 +25,10 @@ import json
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Sum
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from config.errors import Conflict, NotFound, ServiceError
@@ -103,6 +107,11 @@ class OrderResult:
     tier_bonus: int
     campaign_bonus: list[tuple[str, int]] = field(default_factory=list)
     account: Account | None = None
+    # When the order's points become (became) available: what the storefront shows as "on".
+    available_at: dt.datetime | None = None
+    # The member's tier code once the order is recorded (an upgrade it caused included); "" when
+    # no tier is configured.
+    tier_code: str = ""
 
     @property
     def total(self) -> int:
@@ -110,11 +119,18 @@ class OrderResult:
 
 
 def _order_result(order: Order, *, created: bool, account: Account | None = None) -> OrderResult:
-    campaign = list(
-        order.postings.filter(kind=PostingKind.CAMPAIGN_BONUS)
+    credits = list(
+        order.postings.filter(
+            kind__in=[PostingKind.EARN, PostingKind.TIER_BONUS, PostingKind.CAMPAIGN_BONUS]
+        )
         .order_by("pk")
-        .values_list("campaign_code", "points")
+        .values_list("kind", "campaign_code", "points", "available_at")
     )
+    campaign = [(code, points) for kind, code, points, _ in credits if kind == "campaign_bonus"]
+    if credits:
+        available_at = credits[0][3]
+    else:  # an order that earned nothing: when its points would have become available
+        available_at, _ = earn_dates(placed_at=order.placed_at, settings=program_settings())
     return OrderResult(
         order=order,
         created=created,
@@ -122,6 +138,8 @@ def _order_result(order: Order, *, created: bool, account: Account | None = None
         tier_bonus=order.points_tier_bonus,
         campaign_bonus=campaign,
         account=account or Account.objects.filter(member_id=order.member_id).first(),
+        available_at=available_at,
+        tier_code=tiers.tier_for_order(member_id=order.member_id)[0],
     )
 
 
@@ -152,27 +170,33 @@ def order_record(
             "channel": channel,
         }
     )
-    existing = Order.objects.filter(order_id=order_id).first()
-    if existing is not None:
-        return _replay_order(existing, fingerprint)
-    if total < 0 or (eligible_total is not None and eligible_total < 0):
-        raise ServiceError(
-            "validation_error",
-            "Amounts cannot be negative.",
-            status=400,
-            field="total" if total < 0 else "eligible_total",
-        )
-    if eligible_total is not None and eligible_total > total:
-        raise ServiceError(
-            "validation_error",
-            "eligible_total cannot exceed total.",
-            status=400,
-            field="eligible_total",
-        )
-    if member.is_erased:
-        raise ServiceError("member_erased", "This member's data has been erased.", status=410)
-    settings = program_settings()
-    rate = _exchange_rate(currency, settings)
+    try:
+        if total < 0 or (eligible_total is not None and eligible_total < 0):
+            raise ServiceError(
+                "validation_error",
+                "Amounts cannot be negative.",
+                status=400,
+                field="total" if total < 0 else "eligible_total",
+            )
+        if eligible_total is not None and eligible_total > total:
+            raise ServiceError(
+                "validation_error",
+                "eligible_total cannot exceed total.",
+                status=400,
+                field="eligible_total",
+            )
+        if member.is_erased:
+            raise ServiceError("member_erased", "This member's data has been erased.", status=410)
+        settings = program_settings()
+        rate = _exchange_rate(currency, settings)
+    except ServiceError:
+        # A repeat of an order already recorded is answered as such even if it could not be
+        # recorded today (the member erased since, a rate removed): the repeat wins. Looked up
+        # only here, so that a new order (the common case) costs no query for it.
+        existing = _existing_order(order_id)
+        if existing is not None:
+            return _replay_order(existing, fingerprint)
+        raise
     eligible = total if eligible_total is None else eligible_total
     eligible_amount = (eligible * rate).quantize(CENT, rounding=ROUND_FLOOR)
     available_at, expires_at = earn_dates(placed_at=placed_at, settings=settings)
@@ -181,17 +205,13 @@ def order_record(
     try:
         with transaction.atomic():
             account = account_lock(member_id=member.pk)
-            # Re-check under the lock: a twin request for the same member may have just committed.
-            existing = Order.objects.filter(order_id=order_id).first()
-            if existing is not None:
-                return _replay_order(existing, fingerprint)
             tier_code, multiplier = tiers.tier_for_order(member_id=member.pk)
             base, tier_bonus = earn_breakdown(
                 eligible_amount=eligible_amount,
                 earn_rate=settings.earn_rate,
                 multiplier=multiplier,
             )
-            order = Order.objects.create(
+            order = Order(
                 order_id=order_id,
                 member=member,
                 placed_at=placed_at,
@@ -209,6 +229,14 @@ def order_record(
                 source=source,
                 created_at=now,
             )
+            # Insert unless the order_id is taken, in one statement: a twin for the same member
+            # that committed while we waited for the lock is seen here, and one for another
+            # member still in flight is waited for; either way the repeat is answered as such.
+            if not _order_insert(order):
+                existing = _existing_order(order_id)
+                if existing is None:  # refused for another reason (SQLite's OR IGNORE)
+                    raise IntegrityError(f"order {order_id} could not be inserted")
+                return _replay_order(existing, fingerprint)
             common = {
                 "available_at": available_at,
                 "expires_at": expires_at,
@@ -255,13 +283,16 @@ def order_record(
             if campaign:
                 order.points_campaign = sum(p for _, p in campaign)
                 Order.objects.filter(pk=order.pk).update(points_campaign=order.points_campaign)
-            tiers.tier_after_order(member_id=member.pk, order=order, actor=actor)
+            upgrade = tiers.tier_after_order(member_id=member.pk, order=order, actor=actor)
+            # The tier held now: the one the order earned at, unless the order moved it (then
+            # read again, since an active override still wins over the upgraded tier).
+            tier_now = tiers.tier_for_order(member_id=member.pk)[0] if upgrade else tier_code
             for listener in hooks.order_recorded_listeners:
                 listener(order=order, member=member, actor=actor)
     except IntegrityError:
         # The same order_id recorded for another member at the same instant: the unique
         # constraint held; answer as a repeat would.
-        existing = Order.objects.filter(order_id=order_id).first()
+        existing = _existing_order(order_id)
         if existing is None:
             raise
         return _replay_order(existing, fingerprint)
@@ -272,7 +303,37 @@ def order_record(
         tier_bonus=tier_bonus,
         campaign_bonus=campaign,
         account=account,
+        available_at=available_at,
+        tier_code=tier_now,
     )
+
+
+def _order_insert(order: Order) -> bool:
+    """INSERT the order unless its `order_id` is already taken; True (and its pk set) if it was.
+
+    `ON CONFLICT DO NOTHING ... RETURNING id` on PostgreSQL (`INSERT OR IGNORE` on SQLite): the
+    probe for a repeat and the insert in one round trip, with no IntegrityError to recover from.
+    """
+    query = InsertQuery(Order, on_conflict=OnConflict.IGNORE)
+    query.insert_values([f for f in Order._meta.concrete_fields if not f.primary_key], [order])
+    compiler = query.get_compiler(connection=connection)
+    compiler.returning_fields = [Order._meta.pk]
+    [(sql, params)] = compiler.as_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    order.pk = row[0]
+    order._state.adding, order._state.db = False, connection.alias
+    return True
+
+
+def _existing_order(order_id: str) -> Order | None:
+    """The order recorded under `order_id`, if any; the probe itself reads one indexed column."""
+    pk = Order.objects.filter(order_id=order_id).order_by().values_list("pk", flat=True)[:1]
+    pk = next(iter(pk), None)
+    return None if pk is None else Order.objects.get(pk=pk)
 
 
 def _replay_order(order: Order, fingerprint: str) -> OrderResult:
@@ -282,6 +343,20 @@ def _replay_order(order: Order, fingerprint: str) -> OrderResult:
             f"Order {order.order_id} was already recorded with different content.",
         )
     return _order_result(order, created=False)
+
+
+def order_points_sum(*, order: Order, kinds: list[str]) -> int:
+    """Σ points of the order's postings of these kinds (a reversal carries its target's order)."""
+    return order.postings.filter(kind__in=kinds).aggregate(s=Sum("points"))["s"] or 0
+
+
+def order_points_held(*, order: Order) -> int:
+    """What the member still holds of an order's points: earned, less what refunds took back and
+    what Supervisors reversed (plus what they gave back). Never more is taken back than this."""
+    taken = -order_points_sum(
+        order=order, kinds=[PostingKind.REFUND_REVERSAL, PostingKind.REVERSAL]
+    )
+    return order.points_earned - taken
 
 
 @dataclass
@@ -344,6 +419,11 @@ def refund_record(
             refunded_so_far=refunded_total,
             eligible=eligible,
             reversed_so_far=order.points_reversed,
+        )
+        # Points a Supervisor already reversed (posting_reverse) are not taken back twice.
+        staff_taken = -order_points_sum(order=order, kinds=[PostingKind.REVERSAL])
+        to_reverse = min(
+            to_reverse, max(order.points_earned - order.points_reversed - staff_taken, 0)
         )
         refund = Refund.objects.create(
             refund_id=refund_id,

@@ -25,6 +25,7 @@ from loyalty.services.ledger import (
     member_settle_due,
     spendable_points,
 )
+from loyalty.services.orders import order_points_held
 from members.actors import Actor
 from members.models import Member
 
@@ -146,13 +147,20 @@ def points_return(
     The points come back as a new available lot that expires when the latest of the lots they
     were taken from would have (never earlier than now), so cancelling cannot extend or shorten a
     point's life beyond what it had.
+
+    Once per spend, whatever the key: the return `reverses` the spend (unique in the database), so
+    a second return under another key, or one after a Supervisor reversed the spend, gives back
+    nothing and answers with the posting that already did.
     """
     now = now or timezone.now()
     existing = Posting.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
     account = account_lock(member_id=spend.member_id)
-    existing = Posting.objects.filter(idempotency_key=idempotency_key).first()
+    existing = (
+        Posting.objects.filter(idempotency_key=idempotency_key).first()
+        or Posting.objects.filter(reverses=spend).first()
+    )
     if existing is not None:
         return existing
     lots = Lot.objects.filter(allocations__posting=spend)
@@ -160,6 +168,8 @@ def points_return(
         expires_at = None
     else:
         expires_at = lots.aggregate(m=Max("expires_at"))["m"] or _lifetime_expiry(now)
+        if expires_at is not None:
+            expires_at = max(expires_at, now)
     return credit_post(
         account=account,
         credit=NewCredit(
@@ -173,6 +183,7 @@ def points_return(
             reward_code=spend.reward_code,
             source_type=spend.source_type,
             source_id=spend.source_id,
+            reverses_id=spend.pk,
         ),
         actor=actor,
         now=now,
@@ -186,7 +197,8 @@ def posting_reverse(
 
     A credit is taken back from what is left of its own lot first, then from other available
     points; beyond the balance it becomes a debt if negative balances are allowed, else it is
-    refused. A debit is given back as an available lot.
+    refused. A debit is given back as an available lot. A credit of an order is reversed only as
+    far as the order's refunds (and earlier reversals) have not already taken its points back.
     """
     reason = _require_reason(reason)
     now = now or timezone.now()
@@ -199,15 +211,24 @@ def posting_reverse(
         account = account_lock(member_id=posting.member_id)
         if Posting.objects.filter(reverses=posting).exists():
             raise Conflict("already_reversed", f"Posting {posting.pk} was already reversed.")
+        points = posting.points
+        if points > 0 and posting.order_id is not None:
+            # An order's points are taken back once: not again what its refunds already took.
+            points = min(points, order_points_held(order=posting.order))
+            if points <= 0:
+                raise ServiceError(
+                    "not_reversible",
+                    f"Refunds of order {posting.order.order_id} already took these points back.",
+                )
         member_settle_due(account=account, actor=actor, now=now)
         key = f"reverse:{posting.pk}"
         description = f"Reversal of posting #{posting.pk} ({posting.get_kind_display()})"
-        if posting.points > 0:
+        if points > 0:
             own = list(Lot.objects.filter(posting=posting, remaining__gt=0))
             return debit_post(
                 account=account,
                 kind=PostingKind.REVERSAL,
-                points=posting.points,
+                points=points,
                 idempotency_key=key,
                 actor=actor,
                 allow_debt=program_settings().allow_negative_balance,

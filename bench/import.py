@@ -1,0 +1,190 @@
+"""Historical orders import, end to end: orders/s and the importing process's peak memory.
+
+One command each (PostgreSQL: a private cluster is created and thrown away; SQLite: a fresh
+database file in a temporary folder):
+
+    scripts/with-postgres.sh .venv/bin/python bench/import.py --orders 1000000
+    .venv/bin/python bench/import.py --orders 100000            # SQLite
+
+What it does:
+1. Migrates a fresh database and creates the demo tier ladder (`loyalty.demo.demo_tiers_ensure`),
+   so that the tier evaluation at the end of the import is real (`--no-tiers` leaves it out).
+2. Writes a seeded canonical `orders` CSV of N orders over N/10 customers, over two years, 20%
+   with an eligible total, 5% refunded (`loyalty.importing.synthetic`; cached in var/bench/).
+3. Runs `manage.py import_orders FILE -v 2` in a child process, alone, and measures its wall time
+   and its peak resident memory (`ru_maxrss` from `wait4`, i.e. of that process only).
+4. Prints orders/s (orders created / wall time of the whole command, start-up included), the
+   peak, the import's own phases, and checks the ledger (`audit_ledger`, `--no-audit` to skip).
+
+Options: `--orders N` (default 100000), `--seed S`, `--chunk-size N`, `--no-tiers`,
+`--no-audit`, `--admin-rows N` (also time the admin path on an N-row file through the admin's
+views with the test client). Figures and commands: docs/benchmarks.md, "Historical import".
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+MANAGE = [PYTHON, str(ROOT / "manage.py")]
+
+
+def environment(tmp: Path) -> dict:
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
+    if not env.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        env["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
+    return env
+
+
+def django_setup(env: dict) -> None:
+    os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")})
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def run_measured(command: list[str], env: dict) -> tuple[float, int, str, int]:
+    """(wall seconds, peak RSS in MiB, stdout, exit status) of one child process."""
+    started = time.monotonic()
+    child = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    output = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.monotonic() - started
+    return wall, usage.ru_maxrss // 1024, output, os.waitstatus_to_exitcode(status)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--chunk-size", type=int, default=10_000)
+    parser.add_argument("--no-tiers", action="store_true")
+    parser.add_argument("--no-audit", action="store_true")
+    parser.add_argument("--admin-rows", type=int, default=0)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
+        tmp = Path(tmp)
+        env = environment(tmp)
+        engine = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
+        subprocess.run([*MANAGE, "migrate", "--noinput", "-v", "0"], env=env, cwd=ROOT, check=True)
+        django_setup(env)
+        from django.db import connection
+        from django.utils import timezone
+
+        from loyalty.importing.synthetic import orders_csv_write
+
+        if not args.no_tiers:
+            from loyalty.demo import demo_tiers_ensure
+
+            demo_tiers_ensure()
+        cache = ROOT / "var" / "bench"
+        cache.mkdir(parents=True, exist_ok=True)
+        end = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+        path = cache / f"orders-{args.orders}-{args.seed}-{end:%Y%m%d}.csv"
+        if not path.exists():
+            started = time.monotonic()
+            orders_csv_write(path, orders=args.orders, seed=args.seed, end=end)
+            print(
+                f"wrote {path.name} ({path.stat().st_size / 2**20:.1f} MiB) "
+                f"in {time.monotonic() - started:.1f}s"
+            )
+        version = (
+            connection.cursor().connection.info.server_version
+            if engine == "PostgreSQL"
+            else __import__("sqlite3").sqlite_version
+        )
+        connection.close()
+
+        command = [
+            *MANAGE,
+            "import_orders",
+            str(path),
+            "--no-progress",
+            "-v",
+            "2",
+            "--chunk-size",
+            str(args.chunk_size),
+        ]
+        wall, peak, output, status = run_measured(command, env)
+        print(output.rstrip())
+        if status != 0:
+            print(f"bench: the import exited with {status}")
+            return 1
+        created = next(
+            int(line.split()[-1].replace(",", ""))
+            for line in output.splitlines()
+            if line.strip().startswith("orders created")
+        )
+        print()
+        print(
+            f"engine: {engine} {version}; orders: {args.orders:,}; tiers: "
+            f"{'off' if args.no_tiers else 'demo ladder'}"
+        )
+        print(
+            f"wall: {wall:.1f}s (whole command, Python start-up included); "
+            f"{created / wall:,.0f} orders/s; peak RSS of the importing process: {peak} MiB"
+        )
+
+        if args.admin_rows:
+            admin_bench(args.admin_rows, env, tmp)
+
+        if not args.no_audit:
+            started = time.monotonic()
+            audit = subprocess.run(
+                [*MANAGE, "audit_ledger"], env=env, cwd=ROOT, capture_output=True, text=True
+            )
+            print(
+                f"audit_ledger ({time.monotonic() - started:.0f}s): "
+                f"{audit.stdout.strip().splitlines()[-1] if audit.stdout else audit.stderr}"
+            )
+            if audit.returncode != 0:
+                return 1
+    return 0
+
+
+def admin_bench(rows: int, env: dict, tmp: Path) -> None:
+    """The admin path on an N-row file: upload + dry-run preview, then confirm (test client)."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.test.utils import setup_test_environment
+    from django.urls import reverse
+
+    from loyalty.importing.synthetic import orders_csv_write
+
+    setup_test_environment()  # the test client's host, and the template context it returns
+    path = orders_csv_write(tmp / "admin.csv", orders=rows, seed=99, prefix="ADM")
+    user_model = get_user_model()
+    admin, _ = user_model.objects.get_or_create(
+        username="bench-admin", defaults={"is_staff": True, "is_superuser": True}
+    )
+    client = Client()
+    client.force_login(admin)
+    url = reverse("admin:loyalty_importrun_import")
+    started = time.monotonic()
+    with open(path, "rb") as handle:
+        preview = client.post(url, {"file": handle, "format": "auto", "profile": ""})
+    previewed = time.monotonic()
+    token = preview.context["token"]
+    confirm = client.post(url, {"token": token})
+    done = time.monotonic()
+    print(
+        f"admin path, {rows:,} rows: preview {previewed - started:.1f}s, confirm "
+        f"{done - previewed:.1f}s, {rows / (done - started):,.0f} rows/s end to end "
+        f"(HTTP {preview.status_code} then {confirm.status_code})"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,399 @@
+"""Admin of the historical import: the run records, the column-mapping profiles, and the import.
+
+The import page (`Import runs` → `Import orders`) is the admin's way in for files up to
+`IMPORT_ADMIN_MAX_MB` (bigger files: the page says to use `manage.py import_orders`). It is the
+same code as the command, end to end (`loyalty.importing.pipeline.import_orders`):
+1. upload: the file is stored under var/imports/ and checked with a dry run; the preview lists
+   what would be written and every bad row (row, column, value, reason), with the full error
+   report to download;
+2. confirm: the real import of that very file (a signed token names it and its checksum), with
+   or without skipping the bad rows; the run's page opens with the result.
+Runs are read-only; profiles are created and changed through `import_profile_save` (audited).
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core import signing
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from loyalty.admin.base import ReadOnlyAdmin
+from loyalty.importing.pipeline import SHOWN_ERRORS, import_orders
+from loyalty.importing.profiles import (
+    BUILTIN,
+    PROFILE_FIELDS,
+    import_profile_delete,
+    import_profile_save,
+)
+from loyalty.importing.reader import file_checksum
+from loyalty.models import ImportProfile, ImportRun
+from members.actors import Actor
+
+TOKEN_SALT = "loyalty.admin.imports"
+TOKEN_MAX_AGE = 24 * 3600
+
+
+def uploads_dir() -> Path:
+    """Where uploads and error reports are kept (private; `IMPORT_UPLOAD_DIR` overrides it)."""
+    default = Path(settings.BASE_DIR) / "var" / "imports"
+    folder = Path(getattr(settings, "IMPORT_UPLOAD_DIR", default))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def max_bytes() -> int:
+    return settings.IMPORT_ADMIN_MAX_MB * 1024 * 1024
+
+
+def _profile_choices():
+    names = [*BUILTIN, *ImportProfile.objects.values_list("name", flat=True)]
+    return [("", "— from the format, or detected —"), *((n, n) for n in names)]
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(
+        help_text="A CSV export (UTF-8; comma, semicolon or tab). Nothing is written until you "
+        "confirm the preview."
+    )
+    format = forms.ChoiceField(
+        choices=[
+            ("auto", "Detect from the header"),
+            ("orders", "Orders: one row per order"),
+            ("lines", "Lines: one row per order line (profile online-retail unless chosen)"),
+            ("shopify", "Shopify orders export"),
+        ],
+        initial="auto",
+    )
+    profile = forms.ChoiceField(required=False)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["profile"].choices = _profile_choices()
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > max_bytes():
+            raise forms.ValidationError(
+                f"This file is {upload.size / 1024 / 1024:.1f} MB; the admin imports files up to "
+                f"{settings.IMPORT_ADMIN_MAX_MB} MB. Import it with the command instead: "
+                f"python manage.py import_orders {upload.name} --dry-run (then without "
+                "--dry-run)."
+            )
+        return upload
+
+
+class ImportConfirmForm(forms.Form):
+    token = forms.CharField(widget=forms.HiddenInput)
+    skip_invalid = forms.BooleanField(
+        required=False,
+        label="Skip the bad rows",
+        help_text="Import the good rows and keep an error report of the others. Without this, a "
+        "file with bad rows imports nothing.",
+    )
+
+
+@admin.register(ImportRun)
+class ImportRunAdmin(ReadOnlyAdmin):
+    list_display = (
+        "started_at",
+        "file_name",
+        "status",
+        "dry_run",
+        "format",
+        "via",
+        "actor_label",
+        "rows_read",
+        "orders_created",
+        "members_created",
+        "rows_rejected",
+        "duration_column",
+    )
+    list_filter = ("status", "dry_run", "format", "via")
+    search_fields = ("file_name", "checksum", "actor_label")
+    list_select_related = ("actor_user",)
+    date_hierarchy = "started_at"
+    readonly_fields = (
+        "status",
+        "message",
+        "file_name",
+        "file_size",
+        "checksum",
+        "format",
+        "profile",
+        "dry_run",
+        "skip_invalid",
+        "via",
+        "actor_kind",
+        "actor_label",
+        "started_at",
+        "finished_at",
+        "duration_column",
+        "rows_read",
+        "orders_created",
+        "orders_present",
+        "refunds_created",
+        "members_created",
+        "points_posted",
+        "rows_rejected",
+        "rows_skipped",
+        "error_report_link",
+        "pid",
+        "host",
+        "heartbeat_at",
+    )
+    fields = readonly_fields
+    change_list_template = "admin/loyalty/importrun/change_list.html"
+
+    @admin.display(description="duration")
+    def duration_column(self, run: ImportRun) -> str:
+        duration = run.duration
+        return f"{duration.total_seconds():.1f}s" if duration is not None else "—"
+
+    @admin.display(description="error report")
+    def error_report_link(self, run: ImportRun) -> str:
+        if not run.error_report:
+            return "—"
+        url = reverse("admin:loyalty_importrun_errors", args=[run.pk])
+        return format_html('<a href="{}">Download the error report (CSV)</a>', url)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return super().has_view_permission(request, obj) or request.user.has_perm(
+            "loyalty.import_orders"
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("import/", view(self.import_view), name="loyalty_importrun_import"),
+            path("<int:pk>/errors/", view(self.errors_view), name="loyalty_importrun_errors"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {
+            "can_import": request.user.has_perm("loyalty.import_orders"),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra)
+
+    # --- the import ----------------------------------------------------------------------------
+
+    def _page(self, request, template: str, context: dict, status: int = 200):
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request,
+            template,
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "max_mb": settings.IMPORT_ADMIN_MAX_MB,
+                **context,
+            },
+            status=status,
+        )
+
+    def import_view(self, request):
+        if not request.user.has_perm("loyalty.import_orders"):
+            raise PermissionDenied
+        if request.method == "POST" and "token" in request.POST:
+            return self._confirm(request)
+        form = ImportUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            return self._preview(request, form)
+        return self._page(
+            request,
+            "admin/loyalty/importrun/import_upload.html",
+            {"title": "Import historical orders", "form": form},
+            status=400 if form.errors else 200,
+        )
+
+    def _preview(self, request, form: ImportUploadForm):
+        upload = form.cleaned_data["file"]
+        key = uuid.uuid4().hex
+        stored = uploads_dir() / f"{key}.csv"
+        with open(stored, "wb") as handle:
+            for block in upload.chunks():
+                handle.write(block)
+        result = import_orders(
+            path=stored,
+            actor=Actor.staff(request.user),
+            fmt=form.cleaned_data["format"],
+            profile_name=form.cleaned_data["profile"] or None,
+            dry_run=True,
+            errors_path=uploads_dir() / f"{key}.errors.csv",
+            file_name=upload.name,
+            via="admin",
+        )
+        checksum, _ = file_checksum(stored)
+        token = signing.dumps(
+            {
+                "key": key,
+                "checksum": checksum,
+                "name": upload.name,
+                "format": result.format or form.cleaned_data["format"],
+                "profile": form.cleaned_data["profile"] or "",
+            },
+            salt=TOKEN_SALT,
+        )
+        readable = result.status != ImportRun.Status.FAILED
+        if not readable:
+            stored.unlink(missing_ok=True)
+        return self._page(
+            request,
+            "admin/loyalty/importrun/import_preview.html",
+            {
+                "title": f"Preview: {upload.name}",
+                "result": result,
+                "readable": readable,
+                "errors_shown": result.errors,
+                "errors_more": max(result.error_count - len(result.errors), 0),
+                "shown_limit": SHOWN_ERRORS,
+                "report_url": reverse("admin:loyalty_importrun_errors", args=[result.run.pk])
+                if result.error_report
+                else "",
+                "form": ImportConfirmForm(initial={"token": token}),
+                "token": token,
+            },
+        )
+
+    def _confirm(self, request):
+        form = ImportConfirmForm(request.POST)
+        try:
+            if not form.is_valid():
+                raise signing.BadSignature("no token")
+            data = signing.loads(form.cleaned_data["token"], salt=TOKEN_SALT, max_age=TOKEN_MAX_AGE)
+        except signing.BadSignature:
+            messages.error(
+                request, "This preview has expired or is not valid; upload the file again."
+            )
+            return HttpResponseRedirect(reverse("admin:loyalty_importrun_import"))
+        stored = uploads_dir() / f"{data['key']}.csv"
+        if not stored.is_file() or file_checksum(stored)[0] != data["checksum"]:
+            messages.error(request, "The uploaded file is gone; upload it again.")
+            return HttpResponseRedirect(reverse("admin:loyalty_importrun_import"))
+        try:
+            result = import_orders(
+                path=stored,
+                actor=Actor.staff(request.user),
+                fmt=data["format"],
+                profile_name=data["profile"] or None,
+                skip_invalid=form.cleaned_data["skip_invalid"],
+                errors_path=uploads_dir() / f"{data['key']}.import-errors.csv",
+                file_name=data["name"],
+                via="admin",
+            )
+        except Exception as exc:  # import_running: the same file is being imported right now
+            messages.error(request, getattr(exc, "message", str(exc)))
+            return HttpResponseRedirect(reverse("admin:loyalty_importrun_changelist"))
+        stored.unlink(missing_ok=True)
+        level = messages.SUCCESS if result.ok else messages.ERROR
+        messages.add_message(
+            request,
+            level,
+            f"{data['name']}: {result.status}. {result.orders_created:,} orders and "
+            f"{result.members_created:,} members created, {result.orders_present:,} already "
+            f"present, {result.rows_rejected:,} rows rejected. {result.message}".strip(),
+        )
+        return HttpResponseRedirect(reverse("admin:loyalty_importrun_change", args=[result.run.pk]))
+
+    def errors_view(self, request, pk: int):
+        run = ImportRun.objects.filter(pk=pk).first()
+        if run is None or not run.error_report:
+            raise Http404("No error report for this run.")
+        if not (
+            request.user.has_perm("loyalty.import_orders")
+            or request.user.has_perm("loyalty.view_importrun")
+        ):
+            raise PermissionDenied
+        report = Path(run.error_report).resolve()
+        folder = uploads_dir().resolve()
+        # Only reports the admin itself wrote are served: never an arbitrary path.
+        if folder not in report.parents or not report.is_file():
+            raise Http404("The error report of this run is not kept by the admin.")
+        return FileResponse(
+            open(report, "rb"),
+            as_attachment=True,
+            filename=f"import-{run.pk}-errors.csv",
+            content_type="text/csv",
+        )
+
+
+class ImportProfileForm(forms.ModelForm):
+    class Meta:
+        model = ImportProfile
+        fields = PROFILE_FIELDS
+
+
+@admin.register(ImportProfile)
+class ImportProfileAdmin(admin.ModelAdmin):
+    form = ImportProfileForm
+    list_display = (
+        "name",
+        "layout",
+        "description",
+        "col_order_id",
+        "col_customer_id",
+        "updated_at",
+    )
+    list_filter = ("layout",)
+    search_fields = ("name", "description")
+    list_select_related = ()
+    fieldsets = (
+        (None, {"fields": ("name", "description", "layout")}),
+        (
+            "Which column holds what",
+            {
+                "fields": (
+                    "col_order_id",
+                    "col_customer_id",
+                    "col_email",
+                    "col_first_name",
+                    "col_last_name",
+                    "col_placed_at",
+                    "date_format",
+                )
+            },
+        ),
+        (
+            "Money",
+            {
+                "fields": (
+                    "col_total",
+                    "col_eligible_total",
+                    "col_refunded_total",
+                    "col_quantity",
+                    "col_unit_price",
+                    "col_sku",
+                    "col_description",
+                    "col_currency",
+                    "fixed_currency",
+                )
+            },
+        ),
+        ("Refunds (lines layout)", {"fields": ("refund_marker", "refund_prefix")}),
+    )
+
+    def save_model(self, request, obj, form, change) -> None:
+        fields = {name: form.cleaned_data[name] for name in PROFILE_FIELDS}
+        saved = import_profile_save(
+            actor=Actor.staff(request.user),
+            profile=ImportProfile.objects.get(pk=obj.pk) if change else None,
+            **fields,
+        )
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj) -> None:
+        import_profile_delete(actor=Actor.staff(request.user), profile=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for profile in queryset:
+            import_profile_delete(actor=Actor.staff(request.user), profile=profile)

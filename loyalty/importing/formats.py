@@ -1,0 +1,785 @@
+"""Parsers: CSV records in, validated staged orders, refunds and lines out.
+
+One parser per layout, all writing the same staging shapes (see `staging.TABLES`):
+- `OrdersParser`: one row per order (the canonical format, or a profile mapping other names).
+  `refunded_total` is cumulative: the order's refunds so far, imported as one refund dated when
+  the order was placed (the file says how much, not when).
+- `LinesParser`: one row per order line (profile `online-retail`, or a staff profile); lines are
+  staged as they are and assembled into orders by `assemble.py`, which needs the whole customer
+  history to match cancellations.
+- `ShopifyParser`: Shopify's orders export: one row per line item, the order's own fields on the
+  first row of each order only (rows of an order are consecutive, as Shopify writes them).
+
+Every bad cell is reported with its row, column and value; a row with any error is never staged.
+An error in one line of an order rejects the whole order later (`order_id` travels with the error),
+so an order is never imported with lines missing.
+
+`order_fingerprint` and `refund_fingerprint` give exactly what `loyalty.services.orders` stores for
+the same order or refund, so that an order imported here and sent again by the storefront (or the
+reverse) is recognised as the same one, and other content as a conflict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from loyalty.importing import values
+from loyalty.importing.earning import Earning
+from loyalty.importing.profiles import LINES, ORDERS, Profile
+from loyalty.importing.reader import Record
+from loyalty.importing.staging import BulkWriter, db_datetime_converter, utc_text
+
+_enc = json.encoder.encode_basestring_ascii  # what json.dumps uses with ensure_ascii=True
+MAX_ERROR_VALUE = 200
+
+
+def order_fingerprint(
+    *,
+    member: str,
+    placed_at: dt.datetime,
+    currency: str,
+    total_cents: int,
+    eligible_cents: int | None,
+    items_sorted_json: str = "[]",
+) -> str:
+    """sha256 of the canonical JSON `order_record` hashes (channel empty, as imports send)."""
+    blob = (
+        '{"channel":"","currency":'
+        + _enc(currency)
+        + ',"eligible_total":'
+        + ("null" if eligible_cents is None else _enc(values.cents_text(eligible_cents)))
+        + ',"items":'
+        + items_sorted_json
+        + ',"member":'
+        + _enc(member)
+        + ',"placed_at":'
+        + _enc(placed_at.isoformat())
+        + ',"total":'
+        + _enc(values.cents_text(total_cents))
+        + "}"
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def items_json(items: list[dict]) -> tuple[str, str]:
+    """(as stored, as hashed: keys sorted) JSON of an order's items."""
+    if not items:
+        return "[]", "[]"
+    stored = json.dumps(items, separators=(",", ":"), default=str)
+    hashed = json.dumps(items, separators=(",", ":"), default=str, sort_keys=True)
+    return stored, hashed
+
+
+def refund_fingerprint(*, order_id: str, amount_cents: int, refunded_at: dt.datetime) -> str:
+    blob = (
+        '{"amount":'
+        + _enc(values.cents_text(amount_cents))
+        + ',"order_id":'
+        + _enc(order_id)
+        + ',"refunded_at":'
+        + _enc(refunded_at.isoformat())
+        + "}"
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def refund_id_for(order_id: str, suffix: str) -> str:
+    """A deterministic refund id (re-imports find it again), at most 64 characters."""
+    candidate = f"{order_id}{suffix}"
+    if len(candidate) <= 64:
+        return candidate
+    return f"imp-{hashlib.sha256(order_id.encode()).hexdigest()[:40]}{suffix}"[:64]
+
+
+@dataclass
+class Counters:
+    rows_read: int = 0
+    guest_rows: int = 0
+    not_earning: int = 0  # Shopify orders voided or pending
+    returns_before_history: int = 0
+    duplicate_rows: int = 0
+
+
+class StageBuffer:
+    """Collects staged rows and errors and writes them in batches."""
+
+    BATCH = 10_000
+    COLUMNS = {
+        "imp_orders": (
+            "row_no",
+            "order_id",
+            "ckey",
+            "email",
+            "first_name",
+            "last_name",
+            "placed_at",
+            "currency",
+            "total_cents",
+            "eligible_cents",
+            "items",
+            "fingerprint",
+            "id_col",
+            "placed_db",
+            "available_db",
+            "expires_db",
+            "matured",
+            "expired",
+            "rate",
+            "eligible_amount_cents",
+            "refunded_cents",
+            "refunded_amount_cents",
+            "base",
+            "bonus",
+            "tier_code",
+            "mult_text",
+            "rev_earn",
+            "rev_tier",
+        ),
+        "imp_refunds": (
+            "row_no",
+            "refund_id",
+            "order_id",
+            "ckey",
+            "amount_cents",
+            "refunded_at",
+            "fingerprint",
+            "cumulative",
+            "col",
+            "refunded_db",
+            "points_reversed",
+            "r_earn",
+            "r_tier",
+        ),
+        "imp_rows": (
+            "row_no",
+            "order_id",
+            "ckey",
+            "email",
+            "first_name",
+            "last_name",
+            "placed_at",
+            "currency",
+            "sku",
+            "description",
+            "quantity",
+            "price_cents",
+            "is_return",
+        ),
+        "imp_errors": ("row_no", "seq", "col", "value", "code", "message", "order_id"),
+    }
+
+    def __init__(self) -> None:
+        self.writers = {name: BulkWriter(name, cols) for name, cols in self.COLUMNS.items()}
+        self.buffers: dict[str, list[tuple]] = {name: [] for name in self.COLUMNS}
+        self.error_seq = 0
+        self.error_count = 0
+
+    def add(self, table: str, row: tuple) -> None:
+        buffer = self.buffers[table]
+        buffer.append(row)
+        if len(buffer) >= self.BATCH:
+            self.flush(table)
+
+    def error(
+        self,
+        row: int,
+        column: str,
+        value: str,
+        code: str,
+        message: str,
+        order_id: str | None = None,
+    ) -> None:
+        self.error_seq += 1
+        self.error_count += 1
+        shown = value if len(value) <= MAX_ERROR_VALUE else value[:MAX_ERROR_VALUE] + "…"
+        self.add("imp_errors", (row, self.error_seq, column, shown, code, message, order_id))
+
+    def flush(self, table: str | None = None) -> None:
+        for name in [table] if table else list(self.buffers):
+            if self.buffers[name]:
+                self.writers[name].write(self.buffers[name])
+                self.buffers[name] = []
+
+
+@dataclass
+class ParseContext:
+    stage: StageBuffer
+    program_currency: str
+    accepted_currencies: set[str]
+    now: dt.datetime
+    earning: Earning
+    decimal_comma: bool = False
+    counters: Counters = field(default_factory=Counters)
+    db_datetime: object = field(default_factory=db_datetime_converter)
+
+    def check_currency(self, code: str) -> str:
+        if code not in self.accepted_currencies:
+            raise values.CellError(
+                "currency_mismatch",
+                f"is not accepted: the program's currency is {self.program_currency} and no "
+                f"exchange rate is configured for {code}",
+            )
+        return code
+
+
+class _ColumnParser:
+    """Shared column lookup and error reporting."""
+
+    def __init__(self, ctx: ParseContext, header: list[str]) -> None:
+        self.ctx = ctx
+        self.header = header
+        self.index = {h.lower(): i for i, h in enumerate(header) if h}
+
+    def col(self, name: str | None) -> int | None:
+        if not name:
+            return None
+        return self.index.get(name.lower())
+
+    def report_problems(self, record: Record, order_id: str | None = None) -> bool:
+        """Report the reader's row-level problems; True if there were any."""
+        for index, code, message in record.problems:
+            column = self.header[index] if index is not None and index < len(self.header) else ""
+            value = record.fields[index] if index is not None else ""
+            self.ctx.stage.error(
+                record.row, column, value, code, f"row {record.row}: {message}", order_id
+            )
+        return bool(record.problems)
+
+    def cell_error(self, record: Record, index: int, exc: values.CellError, order_id=None):
+        column = self.header[index]
+        value = record.fields[index]
+        self.ctx.stage.error(
+            record.row,
+            column,
+            value,
+            exc.code,
+            f"row {record.row}, column '{column}': {_show(value)} {exc.message}",
+            order_id,
+        )
+
+
+def _show(value: str) -> str:
+    value = value if len(value) <= 60 else value[:57] + "..."
+    return f"'{value}'" if value else "(empty)"
+
+
+class OrdersParser(_ColumnParser):
+    """One row per order."""
+
+    def __init__(self, ctx: ParseContext, header: list[str], profile: Profile) -> None:
+        super().__init__(ctx, header)
+        self.profile = profile
+        self.dates = values.DateParser(list(profile.date_formats), now=ctx.now)
+        c = profile.columns
+        self.i_order = self.col(c.get("order_id"))
+        self.i_customer = self.col(c.get("customer_id"))
+        self.i_email = self.col(c.get("email"))
+        self.i_placed = self.col(c.get("placed_at"))
+        self.i_total = self.col(c.get("total"))
+        self.i_currency = self.col(c.get("currency")) if not profile.currency else None
+        self.i_eligible = self.col(c.get("eligible_total"))
+        self.i_refunded = self.col(c.get("refunded_total"))
+        self.i_first = self.col(c.get("first_name"))
+        self.i_last = self.col(c.get("last_name"))
+
+    def feed(self, record: Record) -> None:
+        fields = record.fields
+        ctx = self.ctx
+        raw_order = fields[self.i_order].strip() if self.i_order < len(fields) else ""
+        order_key = raw_order or None
+        if self.report_problems(record, order_key):
+            return
+        bad = False
+
+        def run(index, parse, *args, **kwargs):
+            nonlocal bad
+            if index is None:
+                return None
+            try:
+                return parse(fields[index], *args, **kwargs)
+            except values.CellError as exc:
+                bad = True
+                self.cell_error(record, index, exc, order_key)
+                return None
+
+        order_id = run(self.i_order, _order_id)
+        customer = run(self.i_customer, _required_customer)
+        email = run(self.i_email, values.email) or ""
+        placed_at = run(self.i_placed, self.dates)
+        decimal_comma = ctx.decimal_comma
+        total = run(self.i_total, values.money_cents, decimal_comma=decimal_comma)
+        if self.i_currency is not None:
+            currency = run(self.i_currency, lambda v: ctx.check_currency(values.currency(v)))
+        else:
+            currency = self.profile.currency or ctx.program_currency
+        eligible = None
+        if self.i_eligible is not None and fields[self.i_eligible].strip():
+            eligible = run(self.i_eligible, values.money_cents, decimal_comma=decimal_comma)
+        refunded = 0
+        if self.i_refunded is not None and fields[self.i_refunded].strip():
+            refunded = run(self.i_refunded, values.money_cents, decimal_comma=decimal_comma) or 0
+        first = run(self.i_first, values.text, max_length=150) or ""
+        last = run(self.i_last, values.text, max_length=150) or ""
+        if bad:
+            return
+        if eligible is not None and eligible > total:
+            self.cell_error(
+                record,
+                self.i_eligible,
+                values.CellError(
+                    "eligible_exceeds_total",
+                    f"is more than the order's total {fields[self.i_total]}",
+                ),
+                order_id,
+            )
+            return
+        earnable = total if eligible is None else eligible
+        if refunded > earnable:
+            self.cell_error(
+                record,
+                self.i_refunded,
+                values.CellError(
+                    "refund_exceeds_order",
+                    f"adds up to more than the order's eligible amount "
+                    f"{values.cents_text(earnable)}",
+                ),
+                order_id,
+            )
+            return
+        stage_order(
+            ctx,
+            row=record.row,
+            order_id=order_id,
+            ckey=customer,
+            email=email,
+            first=first,
+            last=last,
+            placed_at=placed_at,
+            currency=currency,
+            total=total,
+            eligible=eligible,
+            items=[],
+            col=self.header[self.i_order],
+            refunds=[
+                cumulative_refund(
+                    record.row, order_id, refunded, placed_at, self.header[self.i_refunded]
+                )
+            ]
+            if refunded
+            else [],
+        )
+
+
+def _order_id(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise values.CellError("required", "is empty; an order id is required")
+    if len(value) > 64:
+        raise values.CellError("too_long", f"is {len(value)} characters long; at most 64")
+    return value
+
+
+def _required_customer(value: str) -> str:
+    customer = values.customer_id(value)
+    if not customer:
+        raise values.CellError("required", "is empty; a customer id is required")
+    return customer
+
+
+def stage_order(
+    ctx: ParseContext,
+    *,
+    row: int,
+    order_id: str,
+    ckey: str,
+    email: str,
+    first: str,
+    last: str,
+    placed_at: dt.datetime,
+    currency: str,
+    total: int,
+    eligible: int | None,
+    items: list[dict],
+    col: str,
+    refunds: list[tuple] = (),
+) -> None:
+    """Stage an order and its refunds, with what they earn and reverse (`earning.Earning`).
+
+    `refunds`: (row, refund id, amount in cents, refunded at, cumulative, column), in the order
+    they happened.
+    """
+    stored, hashed = items_json(items)
+    fingerprint = order_fingerprint(
+        member=ckey,
+        placed_at=placed_at,
+        currency=currency,
+        total_cents=total,
+        eligible_cents=eligible,
+        items_sorted_json=hashed,
+    )
+    earning = ctx.earning
+    db_dt = ctx.db_datetime
+    numbers = earning.order(
+        placed_at=placed_at,
+        currency=currency,
+        eligible_cents=total if eligible is None else eligible,
+        refunds=[r[2] for r in refunds],
+    )
+    ctx.stage.add(
+        "imp_orders",
+        (
+            row,
+            order_id,
+            ckey,
+            email,
+            first,
+            last,
+            utc_text(placed_at),
+            currency,
+            total,
+            eligible,
+            stored,
+            fingerprint,
+            col,
+            db_dt(placed_at),
+            db_dt(numbers.available_at),
+            db_dt(numbers.expires_at),
+            int(numbers.matured),
+            int(numbers.expired),
+            str(numbers.rate),
+            numbers.eligible_amount_cents,
+            numbers.refunded_cents,
+            numbers.refunded_amount_cents,
+            numbers.base,
+            numbers.bonus,
+            earning.tier_code,
+            str(earning.multiplier),
+            numbers.rev_earn,
+            numbers.rev_tier,
+        ),
+    )
+    for (r_row, refund_id, amount, refunded_at, cumulative, r_col), split in zip(
+        refunds, numbers.refunds, strict=True
+    ):
+        ctx.stage.add(
+            "imp_refunds",
+            (
+                r_row,
+                refund_id,
+                order_id,
+                ckey,
+                amount,
+                utc_text(refunded_at),
+                refund_fingerprint(order_id=order_id, amount_cents=amount, refunded_at=refunded_at),
+                int(cumulative),
+                r_col,
+                db_dt(refunded_at),
+                *split,
+            ),
+        )
+
+
+def stage_ledger_refund(ctx, *, row, refund_id, order_id, ckey, cents, refunded_at, col) -> None:
+    """A refund of an order already in the ledger: `refund_record` will compute its reversal."""
+    ctx.stage.add(
+        "imp_refunds",
+        (
+            row,
+            refund_id,
+            order_id,
+            ckey,
+            cents,
+            utc_text(refunded_at),
+            refund_fingerprint(order_id=order_id, amount_cents=cents, refunded_at=refunded_at),
+            0,
+            col,
+            ctx.db_datetime(refunded_at),
+            0,
+            0,
+            0,
+        ),
+    )
+
+
+def cumulative_refund(row: int, order_id: str, cents: int, placed_at: dt.datetime, col: str):
+    """A file's "refunded so far" as one refund dated when the order was placed (the file says
+    how much, not when); its id names the total, so a later export with more adds the rest."""
+    return (row, refund_id_for(order_id, f"~R{cents}"), cents, placed_at, True, col)
+
+
+class LinesParser(_ColumnParser):
+    """One row per order line; guest lines (no customer) are counted and skipped."""
+
+    def __init__(self, ctx: ParseContext, header: list[str], profile: Profile) -> None:
+        super().__init__(ctx, header)
+        self.profile = profile
+        self.dates = values.DateParser(list(profile.date_formats), now=ctx.now)
+        c = profile.columns
+        self.i_order = self.col(c.get("order_id"))
+        self.i_customer = self.col(c.get("customer_id"))
+        self.i_placed = self.col(c.get("placed_at"))
+        self.i_qty = self.col(c.get("quantity"))
+        self.i_price = self.col(c.get("unit_price"))
+        self.i_amount = self.col(c.get("total"))
+        self.i_sku = self.col(c.get("sku"))
+        self.i_desc = self.col(c.get("description"))
+        self.i_currency = self.col(c.get("currency")) if not profile.currency else None
+        self.i_email = self.col(c.get("email"))
+        self.i_first = self.col(c.get("first_name"))
+        self.i_last = self.col(c.get("last_name"))
+        self.prefix = profile.refund_prefix
+        self.negative_is_return = profile.refund_negative_quantity
+
+    def feed(self, record: Record) -> None:
+        fields = record.fields
+        ctx = self.ctx
+        raw_order = fields[self.i_order].strip() if self.i_order < len(fields) else ""
+        if record.problems:
+            self.report_problems(record, raw_order or None)
+            return
+        try:
+            customer = values.customer_id(fields[self.i_customer])
+        except values.CellError as exc:
+            self.cell_error(record, self.i_customer, exc, raw_order or None)
+            return
+        if not customer:
+            ctx.counters.guest_rows += 1
+            return
+        bad = False
+        order_key = raw_order or None
+
+        def run(index, parse, *args, **kwargs):
+            nonlocal bad
+            if index is None:
+                return None
+            try:
+                return parse(fields[index], *args, **kwargs)
+            except values.CellError as exc:
+                bad = True
+                self.cell_error(record, index, exc, order_key)
+                return None
+
+        order_id = run(self.i_order, _order_id)
+        placed_at = run(self.i_placed, self.dates)
+        decimal_comma = ctx.decimal_comma
+        if self.i_qty is not None and self.i_price is not None:
+            qty = run(self.i_qty, values.quantity)
+            price = run(self.i_price, values.money_cents, decimal_comma=decimal_comma)
+        else:
+            qty = 1
+            price = run(
+                self.i_amount, values.money_cents, decimal_comma=decimal_comma, negative=True
+            )
+        sku = run(self.i_sku, values.text, max_length=64) or ""
+        description = run(self.i_desc, values.text, max_length=500) or ""
+        if self.i_currency is not None:
+            currency = run(self.i_currency, lambda v: ctx.check_currency(values.currency(v)))
+        else:
+            currency = self.profile.currency or ctx.program_currency
+        email = run(self.i_email, values.email) or ""
+        first = run(self.i_first, values.text, max_length=150) or ""
+        last = run(self.i_last, values.text, max_length=150) or ""
+        if bad:
+            return
+        is_return = bool(self.prefix and order_id.startswith(self.prefix)) or (
+            self.negative_is_return and qty * price < 0
+        )
+        ctx.stage.add(
+            "imp_rows",
+            (
+                record.row,
+                order_id,
+                customer,
+                email,
+                first,
+                last,
+                utc_text(placed_at),
+                currency,
+                sku,
+                description,
+                qty,
+                price,
+                int(is_return),
+            ),
+        )
+
+
+SHOPIFY_DATE_FORMATS = ("%Y-%m-%d %H:%M:%S %z", "iso")
+# Financial statuses that earn nothing: the money was never taken.
+SHOPIFY_NOT_EARNING = frozenset({"voided", "pending"})
+
+
+class ShopifyParser(_ColumnParser):
+    """Shopify's orders export; rows of one order are consecutive, order fields on the first."""
+
+    def __init__(self, ctx: ParseContext, header: list[str]) -> None:
+        super().__init__(ctx, header)
+        self.dates = values.DateParser(list(SHOPIFY_DATE_FORMATS), now=ctx.now)
+        col = self.col
+        self.i_name = col("Name")
+        self.i_email = col("Email")
+        self.i_status = col("Financial Status")
+        self.i_currency = col("Currency")
+        self.i_subtotal = col("Subtotal")
+        self.i_total = col("Total")
+        self.i_refunded = col("Refunded Amount")
+        self.i_created = col("Created at")
+        self.i_paid = col("Paid at")
+        self.i_billing = col("Billing Name")
+        self.i_qty = col("Lineitem quantity")
+        self.i_item = col("Lineitem name")
+        self.i_price = col("Lineitem price")
+        self.i_sku = col("Lineitem sku")
+        self.current: dict | None = None
+
+    def feed(self, record: Record) -> None:
+        fields = record.fields
+        name = fields[self.i_name].strip() if fields and self.i_name < len(fields) else ""
+        if self.current is not None and name != self.current["name"]:
+            self._finish()
+        if self.current is None:
+            self.current = {"name": name, "row": record.row, "bad": False, "items": [], "rows": 0}
+            first = True
+        else:
+            first = False
+        order = self.current
+        order["rows"] += 1
+        if record.problems:
+            self.report_problems(record, name or None)
+            order["bad"] = True
+            return
+        if first:
+            self._order_fields(record, order)
+        self._line(record, order)
+
+    def _run(self, record, order, index, parse, *args, **kwargs):
+        if index is None:
+            return None
+        try:
+            return parse(record.fields[index], *args, **kwargs)
+        except values.CellError as exc:
+            order["bad"] = True
+            self.cell_error(record, index, exc, order["name"] or None)
+            return None
+
+    def _order_fields(self, record: Record, order: dict) -> None:
+        run = self._run
+        order["order_id"] = run(record, order, self.i_name, _order_id)
+        order["email"] = run(record, order, self.i_email, values.email) or ""
+        order["status"] = record.fields[self.i_status].strip().lower()
+        created = self.i_created if self.i_created is not None else self.i_paid
+        order["placed_at"] = run(record, order, created, self.dates)
+        order["currency"] = run(
+            record,
+            order,
+            self.i_currency,
+            lambda v: self.ctx.check_currency(values.currency(v)),
+        )
+        order["subtotal"] = run(record, order, self.i_subtotal, values.money_cents)
+        order["total"] = run(record, order, self.i_total, values.money_cents)
+        refunded = 0
+        if self.i_refunded is not None and record.fields[self.i_refunded].strip():
+            refunded = run(record, order, self.i_refunded, values.money_cents) or 0
+        order["refunded"] = refunded
+        billing = ""
+        if self.i_billing is not None:
+            billing = run(record, order, self.i_billing, values.text, max_length=300) or ""
+        first, _, last = billing.partition(" ")
+        order["first_name"], order["last_name"] = first[:150], last.strip()[:150]
+        if order["bad"]:
+            return
+        if order["subtotal"] > order["total"]:
+            order["bad"] = True
+            self.cell_error(
+                record,
+                self.i_subtotal,
+                values.CellError("eligible_exceeds_total", "is more than the order's Total"),
+                order["order_id"],
+            )
+        elif refunded > order["total"]:
+            order["bad"] = True
+            self.cell_error(
+                record,
+                self.i_refunded,
+                values.CellError("refund_exceeds_order", "adds up to more than the order's Total"),
+                order["order_id"],
+            )
+
+    def _line(self, record: Record, order: dict) -> None:
+        if self.i_qty is None:
+            return
+        fields = record.fields
+        if not any(
+            fields[i].strip() for i in (self.i_qty, self.i_item, self.i_sku) if i is not None
+        ):
+            return
+        qty = self._run(record, order, self.i_qty, values.quantity)
+        price = None
+        if self.i_price is not None and fields[self.i_price].strip():
+            price = self._run(record, order, self.i_price, values.money_cents)
+        item_name = ""
+        if self.i_item is not None:
+            item_name = self._run(record, order, self.i_item, values.text, max_length=500) or ""
+        sku = ""
+        if self.i_sku is not None:
+            sku = self._run(record, order, self.i_sku, values.text, max_length=64) or ""
+        order["items"].append(
+            {
+                "sku": sku,
+                "name": item_name,
+                "quantity": qty,
+                "unit_price": None if price is None else values.cents_text(price),
+            }
+        )
+
+    def finish(self) -> None:
+        if self.current is not None:
+            self._finish()
+
+    def _finish(self) -> None:
+        order, self.current = self.current, None
+        ctx = self.ctx
+        if order["bad"]:
+            return
+        if not order["email"]:
+            ctx.counters.guest_rows += order["rows"]
+            return
+        if order["status"] in SHOPIFY_NOT_EARNING:
+            ctx.counters.not_earning += 1
+            return
+        subtotal = order["subtotal"]
+        # Shopify refunds shipping and taxes too; only the goods (Subtotal) ever earned.
+        refunded = min(order["refunded"], subtotal)
+        stage_order(
+            ctx,
+            row=order["row"],
+            order_id=order["order_id"],
+            ckey=order["email"],
+            email=order["email"],
+            first=order["first_name"],
+            last=order["last_name"],
+            placed_at=order["placed_at"],
+            currency=order["currency"],
+            total=order["total"],
+            eligible=subtotal,
+            items=order["items"],
+            col="Name",
+            refunds=[
+                cumulative_refund(
+                    order["row"], order["order_id"], refunded, order["placed_at"], "Refunded Amount"
+                )
+            ]
+            if refunded
+            else [],
+        )
+
+
+def parser_for(fmt: str, ctx: ParseContext, header: list[str], profile: Profile | None):
+    if fmt == ORDERS:
+        return OrdersParser(ctx, header, profile)
+    if fmt == LINES:
+        return LinesParser(ctx, header, profile)
+    return ShopifyParser(ctx, header)

@@ -1,0 +1,307 @@
+"""Staging tables and bulk writes: the import's only database-specific code.
+
+The file is parsed into temporary tables (`imp_*`, private to the importing connection, gone with
+it), checked there with set-based SQL, and read back member by member for writing. Keeping the
+staged rows in the database, not in Python, is what keeps memory flat whatever the file's size.
+
+Bulk writes go through `BulkWriter`: on PostgreSQL `COPY ... FROM STDIN` (psycopg 3), elsewhere
+`executemany`. Both take plain Python values; on SQLite datetimes are stored in Django's format
+(naive UTC text) so the ORM reads them back exactly as if it had written them.
+
+Money is staged as integer cents and times as fixed-width ISO 8601 text in UTC, so that sums are
+exact and sorting is chronological on every database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+from django.db import connection, models
+
+# Staged datetimes that are copied into the ledger's tables are kept in the database's own
+# format ("DT": timestamptz on PostgreSQL, Django's text on SQLite; see `db_datetime`), so that the
+# set-based INSERT ... SELECT copies them as they are. `placed_at` is also kept as sortable text.
+TABLES = {
+    "imp_rows": """
+        row_no BIGINT NOT NULL, order_id TEXT NOT NULL, ckey TEXT NOT NULL,
+        email TEXT NOT NULL, first_name TEXT NOT NULL, last_name TEXT NOT NULL,
+        placed_at TEXT NOT NULL, currency TEXT NOT NULL, sku TEXT NOT NULL,
+        description TEXT NOT NULL, quantity BIGINT NOT NULL, price_cents BIGINT NOT NULL,
+        is_return INTEGER NOT NULL, bad INTEGER NOT NULL DEFAULT 0
+    """,
+    "imp_orders": """
+        row_no BIGINT NOT NULL, order_id TEXT NOT NULL, ckey TEXT NOT NULL,
+        email TEXT NOT NULL, first_name TEXT NOT NULL, last_name TEXT NOT NULL,
+        placed_at TEXT NOT NULL, currency TEXT NOT NULL, total_cents BIGINT NOT NULL,
+        eligible_cents BIGINT, items TEXT NOT NULL, fingerprint TEXT NOT NULL,
+        id_col TEXT NOT NULL,
+        placed_db DT NOT NULL, available_db DT NOT NULL, expires_db DT,
+        matured INTEGER NOT NULL, expired INTEGER NOT NULL, rate TEXT NOT NULL,
+        eligible_amount_cents BIGINT NOT NULL, refunded_cents BIGINT NOT NULL,
+        refunded_amount_cents BIGINT NOT NULL, base INTEGER NOT NULL, bonus INTEGER NOT NULL,
+        tier_code TEXT NOT NULL, mult_text TEXT NOT NULL, rev_earn INTEGER NOT NULL,
+        rev_tier INTEGER NOT NULL,
+        bad INTEGER NOT NULL DEFAULT 0, present INTEGER NOT NULL DEFAULT 0, member_id BIGINT,
+        order_pk BIGINT, earn_pid BIGINT, tier_pid BIGINT, earn_xpid BIGINT, tier_xpid BIGINT
+    """,
+    # `cumulative`: the amount is the order's refunded total so far (orders and Shopify files),
+    # not one refund (a line file's cancellation).
+    "imp_refunds": """
+        row_no BIGINT NOT NULL, refund_id TEXT NOT NULL, order_id TEXT NOT NULL,
+        ckey TEXT NOT NULL, amount_cents BIGINT NOT NULL, refunded_at TEXT NOT NULL,
+        fingerprint TEXT NOT NULL, cumulative INTEGER NOT NULL, col TEXT NOT NULL,
+        refunded_db DT NOT NULL, points_reversed INTEGER NOT NULL, r_earn INTEGER NOT NULL,
+        r_tier INTEGER NOT NULL,
+        bad INTEGER NOT NULL DEFAULT 0, present INTEGER NOT NULL DEFAULT 0,
+        target TEXT NOT NULL DEFAULT '', apply_cents BIGINT NOT NULL DEFAULT 0,
+        refund_pk BIGINT, rev_pid BIGINT
+    """,
+    "imp_errors": """
+        row_no BIGINT NOT NULL, seq BIGINT NOT NULL, col TEXT NOT NULL, value TEXT NOT NULL,
+        code TEXT NOT NULL, message TEXT NOT NULL, order_id TEXT
+    """,
+    "imp_new_members": """
+        external_id TEXT NOT NULL, email TEXT, first_name TEXT NOT NULL, last_name TEXT NOT NULL,
+        enrolled_at DT NOT NULL, referral_code TEXT NOT NULL
+    """,
+}
+INDEXES = {
+    "imp_rows": ["ckey, placed_at, order_id, row_no", "order_id"],
+    "imp_orders": ["order_id", "ckey, placed_at, order_id"],
+    "imp_refunds": ["order_id", "ckey", "row_no", "refund_id"],
+    "imp_errors": ["order_id", "row_no"],
+}
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def utc_text(value: dt.datetime) -> str:
+    """Fixed-width ISO 8601 in UTC: sorts chronologically as text."""
+    if value.tzinfo is not dt.UTC:
+        value = value.astimezone(dt.UTC)
+    return value.isoformat(timespec="microseconds")
+
+
+def from_utc_text(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value)
+
+
+def _sqlite_datetime(value: dt.datetime | None) -> str | None:
+    """Django's SQLite form of an aware datetime: naive UTC text."""
+    if value is None:
+        return None
+    if value.tzinfo is not dt.UTC:
+        value = value.astimezone(dt.UTC)
+    return str(value.replace(tzinfo=None))
+
+
+def _same(value):
+    return value
+
+
+def db_datetime_converter():
+    """The function that turns a datetime into what a staged `DT` column holds, for this
+    database (psycopg adapts datetimes itself; SQLite stores Django's text form)."""
+    return _same if is_postgres() else _sqlite_datetime
+
+
+def db_datetime(value: dt.datetime | None):
+    return db_datetime_converter()(value)
+
+
+def tables_create() -> None:
+    datetime_type = "TIMESTAMPTZ" if is_postgres() else "TEXT"
+    with connection.cursor() as cursor:
+        for name, columns in TABLES.items():
+            cursor.execute(f"DROP TABLE IF EXISTS {name}")
+            columns = re.sub(r"\bDT\b", datetime_type, columns)
+            cursor.execute(f"CREATE TEMPORARY TABLE {name} ({columns})")
+
+
+def tables_index() -> None:
+    """Index the staged rows once they are all in (cheaper than indexing row by row)."""
+    with connection.cursor() as cursor:
+        for name, indexes in INDEXES.items():
+            for n, columns in enumerate(indexes):
+                cursor.execute(f"CREATE INDEX {name}_{n} ON {name} ({columns})")
+    tables_analyze()
+
+
+def tables_analyze() -> None:
+    """Autovacuum never analyses temporary tables: without this PostgreSQL's planner guesses."""
+    if is_postgres():
+        with connection.cursor() as cursor:
+            for name in TABLES:
+                cursor.execute(f"ANALYZE {name}")
+
+
+def tables_drop() -> None:
+    if connection.connection is None:
+        return
+    with connection.cursor() as cursor:
+        for name in TABLES:
+            cursor.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def _sqlite_converter(field: models.Field):
+    if isinstance(field, models.DateTimeField):
+
+        def convert(value):
+            if value is None:
+                return None
+            return str(value.astimezone(dt.UTC).replace(tzinfo=None))
+
+        return convert
+    if isinstance(field, models.DecimalField):
+        return lambda value: None if value is None else str(value)
+    if isinstance(field, models.BooleanField):
+        return lambda value: int(value)
+    return None
+
+
+class BulkWriter:
+    """Append rows to a table: COPY on PostgreSQL, `executemany` elsewhere.
+
+    `table` is a model (columns named after its fields) or a staging table name with explicit
+    columns. Rows are tuples in column order; values are plain Python values.
+    """
+
+    def __init__(self, table: str | type[models.Model], columns: Sequence[str]) -> None:
+        self.columns = list(columns)
+        self.converters: list = []
+        if isinstance(table, str):
+            self.table = table
+            self.converters = [None] * len(self.columns)
+        else:
+            self.table = table._meta.db_table
+            by_name = {f.attname: f for f in table._meta.concrete_fields}
+            by_name.update({f.column: f for f in table._meta.concrete_fields})
+            self.columns = [by_name[c].column for c in columns]
+            self.converters = [_sqlite_converter(by_name[c]) for c in columns]
+        quoted = ", ".join(connection.ops.quote_name(c) for c in self.columns)
+        self.copy_sql = f"COPY {connection.ops.quote_name(self.table)} ({quoted}) FROM STDIN"
+        marks = ", ".join("?" for _ in self.columns)
+        self.insert_sql = f'INSERT INTO "{self.table}" ({quoted}) VALUES ({marks})'
+
+    def write(self, rows: Iterable[tuple]) -> int:
+        count = 0
+        if is_postgres():
+            with connection.cursor() as cursor, cursor.cursor.copy(self.copy_sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    count += 1
+            return count
+        converters = [(i, c) for i, c in enumerate(self.converters) if c is not None]
+        if converters:
+
+            def converted(row):
+                row = list(row)
+                for i, convert in converters:
+                    row[i] = convert(row[i])
+                return row
+
+            rows = map(converted, rows)
+        rows = list(rows)
+        connection.ensure_connection()
+        raw = connection.connection.cursor()
+        try:
+            raw.executemany(self.insert_sql, rows)
+        finally:
+            raw.close()
+        return len(rows)
+
+
+class IdAllocator:
+    """Primary keys for rows written in bulk, so that rows can point at each other before COPY.
+
+    PostgreSQL: taken from the table's own sequence in blocks (`nextval` over `generate_series`),
+    so ids never clash with the live path's; what a chunk does not use is kept for the next.
+    SQLite: the database is locked for writing for the whole chunk transaction, so the next ids
+    are simply above the highest used; call `reset()` at the start of each chunk transaction.
+    """
+
+    BLOCK = 20_000
+
+    def __init__(self, model: type[models.Model]) -> None:
+        self.table = model._meta.db_table
+        self.column = model._meta.pk.column
+        self._ids: list[int] = []
+        self._next = None
+
+    def reset(self) -> None:
+        if not is_postgres():
+            self._next = None
+            self._ids = []
+
+    def next(self) -> int:
+        if not self._ids:
+            self._refill(1)
+        return self._ids.pop()
+
+    def take(self, n: int) -> list[int]:
+        if len(self._ids) < n:
+            self._refill(n - len(self._ids))
+        if n <= 0:
+            return []
+        taken = self._ids[-n:]
+        del self._ids[-n:]
+        return taken[::-1]
+
+    def _refill(self, n: int) -> None:
+        want = max(n, self.BLOCK)
+        if is_postgres():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                    [connection.ops.quote_name(self.table), self.column, want],
+                )
+                fresh = [r[0] for r in cursor.fetchall()]
+        else:
+            if self._next is None:
+                with connection.cursor() as cursor:
+                    cursor.execute(f'SELECT MAX("{self.column}") FROM "{self.table}"')
+                    top = cursor.fetchone()[0] or 0
+                    cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [self.table])
+                    row = cursor.fetchone()
+                    self._next = max(top, row[0] if row else 0) + 1
+            fresh = list(range(self._next, self._next + want))
+            self._next += want
+        # Popped from the end: the smallest ids are kept last so that they are used first.
+        self._ids = sorted(self._ids + fresh, reverse=True)
+
+
+def dec(cents: int) -> Decimal:
+    return Decimal(cents).scaleb(-2)
+
+
+def fetch_iter(sql: str, params: Sequence = (), *, size: int = 5000):
+    """Stream a query's rows without holding them all (a server-side cursor on PostgreSQL)."""
+    cursor = connection.chunked_cursor() if is_postgres() else connection.cursor()
+    with cursor:
+        cursor.execute(sql, params)
+        while batch := cursor.fetchmany(size):
+            yield from batch
+
+
+def execute(sql: str, params: Sequence = ()) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def scalar(sql: str, params: Sequence = ()):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+        return row[0] if row else None
+
+
+def rows(sql: str, params: Sequence = ()) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()

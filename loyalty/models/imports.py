@@ -1,0 +1,176 @@
+"""The historical orders import: the record of every run, and the staff-defined column mappings.
+
+Invariants:
+- [db] At most one real (not dry-run) import of a given file (`checksum`) is `running` at a time:
+  a partial unique index. A run whose process died is recognised and closed as `interrupted` by
+  the next attempt (see `loyalty.importing.runs`), so a crash never blocks the file for good.
+- A run's counters only grow while it runs, in the same transaction as the rows they count, so
+  after a kill they say exactly what was committed.
+- A profile's name never clashes with a built-in format or profile (`orders`, `lines`, `shopify`,
+  `online-retail`); its mapping names the columns its layout requires (checked in `clean`).
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from members.models import ActorFields
+
+RESERVED_PROFILE_NAMES = frozenset({"auto", "orders", "lines", "shopify", "online-retail"})
+
+
+class ImportRun(ActorFields):
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        PARTIAL = "partial", "Succeeded, some rows rejected"
+        REJECTED = "rejected", "Rejected: bad rows, nothing written"
+        FAILED = "failed", "Failed"
+        INTERRUPTED = "interrupted", "Interrupted (the process died)"
+
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+    file_name = models.CharField(max_length=255)
+    file_size = models.BigIntegerField(default=0)
+    checksum = models.CharField("SHA-256", max_length=64, db_index=True)
+    format = models.CharField(max_length=32)
+    profile = models.CharField(max_length=64, blank=True)
+    dry_run = models.BooleanField(default=False)
+    skip_invalid = models.BooleanField(default=False)
+    via = models.CharField(max_length=16, default="command")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    rows_read = models.BigIntegerField(default=0)
+    orders_created = models.BigIntegerField(default=0)
+    orders_present = models.BigIntegerField(default=0)
+    refunds_created = models.BigIntegerField(default=0)
+    members_created = models.BigIntegerField(default=0)
+    points_posted = models.BigIntegerField(default=0)
+    rows_rejected = models.BigIntegerField(default=0)
+    rows_skipped = models.BigIntegerField(
+        default=0, help_text="Guest rows, voided or pending orders, returns of earlier goods."
+    )
+    error_report = models.CharField(max_length=500, blank=True)
+    message = models.TextField(blank=True)
+    pid = models.IntegerField(null=True, blank=True)
+    host = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = "import run"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["checksum"],
+                condition=Q(status="running", dry_run=False),
+                name="importrun_one_running_per_file",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=[
+                        "running",
+                        "succeeded",
+                        "partial",
+                        "rejected",
+                        "failed",
+                        "interrupted",
+                    ]
+                ),
+                name="importrun_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "started_at"], name="importrun_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.started_at:%Y-%m-%d %H:%M}, {self.status})"
+
+    @property
+    def duration(self):
+        end = self.finished_at or self.heartbeat_at
+        return end - self.started_at if end else None
+
+
+class ImportProfile(models.Model):
+    """Which column of a merchant's export holds what, for `import_orders --profile NAME`."""
+
+    class Layout(models.TextChoices):
+        ORDERS = "orders", "One row per order"
+        LINES = "lines", "One row per order line (aggregated by order id)"
+
+    class RefundMarker(models.TextChoices):
+        NONE = "", "Refunds are not marked (orders layout: use the refunded total column)"
+        PREFIX = "prefix", "The order id starts with a prefix (e.g. C for cancellations)"
+        NEGATIVE = "negative", "A negative quantity is a return"
+
+    name = models.SlugField(max_length=64, unique=True)
+    description = models.CharField(max_length=255, blank=True)
+    layout = models.CharField(max_length=8, choices=Layout.choices, default=Layout.ORDERS)
+    col_order_id = models.CharField("order id column", max_length=100)
+    col_customer_id = models.CharField("customer id column", max_length=100)
+    col_placed_at = models.CharField("date column", max_length=100)
+    date_format = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="A strptime format such as %d/%m/%Y %H:%M; blank for ISO 8601 "
+        "(2024-05-01 14:30:00).",
+    )
+    col_total = models.CharField("total column", max_length=100, blank=True)
+    col_eligible_total = models.CharField("eligible total column", max_length=100, blank=True)
+    col_refunded_total = models.CharField("refunded total column", max_length=100, blank=True)
+    col_quantity = models.CharField("quantity column", max_length=100, blank=True)
+    col_unit_price = models.CharField("unit price column", max_length=100, blank=True)
+    col_sku = models.CharField("product code column", max_length=100, blank=True)
+    col_description = models.CharField("product name column", max_length=100, blank=True)
+    col_currency = models.CharField("currency column", max_length=100, blank=True)
+    fixed_currency = models.CharField(
+        max_length=3, blank=True, help_text="Used when the file has no currency column."
+    )
+    col_email = models.CharField("email column", max_length=100, blank=True)
+    col_first_name = models.CharField("first name column", max_length=100, blank=True)
+    col_last_name = models.CharField("last name column", max_length=100, blank=True)
+    refund_marker = models.CharField(
+        max_length=8, choices=RefundMarker.choices, blank=True, default=RefundMarker.NONE
+    )
+    refund_prefix = models.CharField(max_length=16, blank=True, help_text="e.g. C")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "import profile"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(layout__in=["orders", "lines"]), name="importprofile_layout_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.name in RESERVED_PROFILE_NAMES:
+            errors["name"] = f"'{self.name}' is a built-in format; choose another name."
+        if not (self.col_currency or self.fixed_currency):
+            errors["fixed_currency"] = "Name a currency column or give a fixed currency."
+        if self.layout == self.Layout.ORDERS:
+            if not self.col_total:
+                errors["col_total"] = "The orders layout needs a total column."
+            if self.refund_marker:
+                errors["refund_marker"] = (
+                    "The orders layout takes refunds from the refunded total column."
+                )
+        else:
+            if not (self.col_total or (self.col_quantity and self.col_unit_price)):
+                errors["col_unit_price"] = (
+                    "The lines layout needs quantity and unit price columns, or a line total "
+                    "column."
+                )
+            if self.refund_marker == self.RefundMarker.PREFIX and not self.refund_prefix:
+                errors["refund_prefix"] = "Give the prefix that marks a refund."
+            if self.col_refunded_total:
+                errors["col_refunded_total"] = "The lines layout marks refunds per line."
+        if errors:
+            raise ValidationError(errors)

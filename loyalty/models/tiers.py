@@ -1,0 +1,219 @@
+"""Membership tiers, their perks, each member's tier state and the history of every change.
+
+Model:
+- `Tier`: an entry threshold on qualifying spend (eligible spend net of refunds, in the program
+  currency) in the qualification window, an earn multiplier and a set of `Perk`s. Rank 0 is the
+  entry tier every member starts in; its threshold is 0.
+- `MemberTier`: one row per member whose tier was ever decided (created lazily, on the first
+  upgrade or override): the tier earned by spend (`tier`), when it was reached (`since`), when the
+  member last met its threshold (`qualified_at`, the hold period counts from it) and an optional
+  staff override. A member without a row is in the entry tier, since enrolment.
+- `TierChange`: the append-only history (from, to, when, why, who).
+
+Invariants (database-enforced where marked [db]):
+- [db] rank ≥ 0 and unique; code unique; threshold ≥ 0; multiplier ≥ 1; rank 0 ⇒ threshold 0.
+- Thresholds strictly increase with rank (checked by the services and the config import: a rule
+  across rows).
+- [db] an override has a tier and an end date, or neither.
+- [db] tier history rows are never updated or deleted (a PostgreSQL trigger refuses it).
+- `MemberTier` rows change only under the member's loyalty `Account` lock (the order path, the
+  daily evaluation and staff overrides all take it first), so an upgrade and a downgrade of the
+  same member never interleave.
+- Tiers that a member holds or held are never deleted ([db] PROTECT).
+"""
+
+import pgtrigger
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from members.models import ActorFields, Member
+
+
+class PerkKind(models.TextChoices):
+    FREE_SHIPPING = "free_shipping", "Free shipping"
+    PRIORITY_SUPPORT = "priority_support", "Priority support"
+    BIRTHDAY_GIFT = "birthday_gift", "Birthday gift"
+    EARLY_ACCESS = "early_access", "Early access"
+    DISCOUNT_PERCENT = "discount_percent", "Discount (percent)"
+    POINTS_MULTIPLIER = "points_multiplier", "Points multiplier"
+    CUSTOM = "custom", "Custom"
+
+
+class Perk(models.Model):
+    """A named benefit the storefront applies (it reads a member's perks from the API)."""
+
+    Kind = PerkKind
+
+    code = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20, choices=PerkKind.choices)
+    value = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Optional: the percentage off, a multiplier, a gift's points… as the kind needs.",
+    )
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=[k.value for k in PerkKind]), name="perk_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(value__isnull=True) | Q(value__gte=0), name="perk_value_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=PerkKind.DISCOUNT_PERCENT) | (Q(value__gt=0) & Q(value__lte=100)),
+                name="perk_discount_percent_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tier(models.Model):
+    code = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=100)
+    rank = models.PositiveSmallIntegerField(
+        unique=True, help_text="0 is the entry tier every member starts in; higher is better."
+    )
+    threshold = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        help_text="Qualifying spend in the qualification window that reaches this tier.",
+    )
+    multiplier = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=1,
+        help_text="Earn multiplier: the tier bonus is floor(base points × (multiplier − 1)).",
+    )
+    perks = models.ManyToManyField(Perk, blank=True, related_name="tiers")
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["rank"]
+        constraints = [
+            models.CheckConstraint(condition=Q(rank__gte=0), name="tier_rank_gte_0"),
+            models.CheckConstraint(condition=Q(threshold__gte=0), name="tier_threshold_gte_0"),
+            models.CheckConstraint(condition=Q(multiplier__gte=1), name="tier_multiplier_gte_1"),
+            models.CheckConstraint(
+                condition=~Q(rank=0) | Q(threshold=0), name="tier_entry_threshold_0"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MemberTier(models.Model):
+    """A member's tier state. No row: the entry tier since enrolment, no override."""
+
+    member = models.OneToOneField(
+        Member, primary_key=True, on_delete=models.PROTECT, related_name="tier_state"
+    )
+    # The tier earned by spend; an active override wins over it.
+    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
+    since = models.DateTimeField(help_text="When the member reached the earned tier.")
+    qualified_at = models.DateTimeField(
+        help_text="When the member last met the earned tier's threshold; the hold counts from it."
+    )
+    # No index of its own: lapses are found through `membertier_override_idx`.
+    override_tier = models.ForeignKey(
+        Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    override_until = models.DateField(
+        null=True, blank=True, help_text="Last day of the override (inclusive, program time zone)."
+    )
+    override_reason = models.CharField(max_length=500, blank=True)
+    override_by = models.CharField(max_length=150, blank=True)
+    override_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "member tier"
+        permissions = [("override_tier", "Can override a member's tier")]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(override_tier__isnull=True) & Q(override_until__isnull=True))
+                | (Q(override_tier__isnull=False) & Q(override_until__isnull=False)),
+                name="membertier_override_complete",
+            ),
+        ]
+        indexes = [
+            # The daily evaluation: rows whose hold may have ended.
+            models.Index(fields=["qualified_at"], name="membertier_qualified_idx"),
+            models.Index(
+                fields=["override_until"],
+                name="membertier_override_idx",
+                condition=Q(override_until__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: tier {self.tier_id}"
+
+
+class TierChangeKind(models.TextChoices):
+    UPGRADE = "upgrade", "Upgrade"
+    DOWNGRADE = "downgrade", "Downgrade"
+    OVERRIDE = "override", "Override by staff"
+    OVERRIDE_LAPSED = "override_lapsed", "Override lapsed"
+    IMPORT = "import", "Import"
+
+
+class TierChange(ActorFields):
+    """One change of a member's tier. Append-only.
+
+    Upgrades, downgrades and imports record the earned tier (from → to); overrides and lapses
+    record the tier the member effectively holds (from → to).
+    """
+
+    Kind = TierChangeKind
+
+    # Indexed by `tierchange_member_at_idx`; the history is written in bulk by the daily
+    # evaluation, so it carries no index it does not need.
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="tier_changes", db_index=False
+    )
+    from_tier = models.ForeignKey(
+        Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    to_tier = models.ForeignKey(
+        Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=TierChangeKind.choices)
+    at = models.DateTimeField(help_text="When the change took effect.")
+    # The window's qualifying spend the decision was made on (upgrades, downgrades, imports).
+    qualifying_spend = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        triggers = [
+            pgtrigger.Protect(
+                name="tierchange_append_only", operation=pgtrigger.Update | pgtrigger.Delete
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=[k.value for k in TierChangeKind]),
+                name="tierchange_kind_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["member", "-at", "-id"], name="tierchange_member_at_idx"),
+            models.Index(fields=["kind", "at"], name="tierchange_kind_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.kind} {self.from_tier_id} → {self.to_tier_id}"

@@ -1,0 +1,274 @@
+"""The three formats (orders, lines with the online-retail profile, Shopify) and staff profiles."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from loyalty.importing.profiles import import_profile_save
+from loyalty.models import Order, Posting, Refund
+from members.actors import Actor
+from members.models import Member
+from tests.loyalty.importing.conftest import ORDERS_HEADER, days_ago
+
+SAMPLE = Path(__file__).resolve().parents[3] / "loyalty/importing/samples/online_retail_2010-12.csv"
+
+
+def _sample_totals() -> dict[str, Decimal]:
+    """Invoice totals recomputed from the sample with the csv module, independently."""
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    with open(SAMPLE, encoding="utf-8", newline="") as handle:
+        for line in csv.DictReader(handle):
+            if line["CustomerID"] and not line["InvoiceNo"].startswith("C"):
+                totals[line["InvoiceNo"]] += Decimal(line["Quantity"]) * Decimal(line["UnitPrice"])
+    return totals
+
+
+def test_the_online_retail_sample_imports_as_orders_refunds_and_members(run_import):
+    result = run_import(SAMPLE)
+
+    assert (result.status, result.format, result.profile) == ("succeeded", "lines", "online-retail")
+    assert (result.rows_read, result.guest_rows, result.returns_before_history) == (
+        10_000,
+        2291,
+        90,
+    )
+    assert (result.orders_created, result.members_created, result.refunds_created) == (401, 303, 9)
+    totals = _sample_totals()
+    assert dict(Order.objects.values_list("order_id", "total")) == {
+        k: v.quantize(Decimal("0.01")) for k, v in totals.items()
+    }
+    first = Order.objects.get(order_id="536365")
+    assert (first.member.external_id, first.total, first.currency) == (
+        "17850",
+        Decimal("139.12"),
+        "GBP",
+    )
+    assert first.items[0] == {
+        "sku": "85123A",
+        "name": "WHITE HANGING HEART T-LIGHT HOLDER",
+        "quantity": 6,
+        "unit_price": "2.55",
+    }
+    assert first.source == Order.Source.IMPORT
+    # Cancellation C536826 (two lines of 35004B) refunds the customer's order 536397.
+    refund = Refund.objects.get(refund_id="C536826>536397")
+    assert (refund.order.order_id, refund.amount) == ("536397", Decimal("23.25"))
+    assert refund.order.refunded_total == Decimal("23.25")
+    assert refund.points_reversed == 23  # floor(279 points × 23.25 / 279.00)
+
+
+def test_an_invoice_printed_across_a_minute_is_one_order_placed_at_its_first_line(run_import):
+    run_import(SAMPLE)
+
+    order = Order.objects.get(order_id="536591")
+    assert order.placed_at.isoformat() == "2010-12-01T16:57:00+00:00"
+    assert len(order.items) == 40
+
+
+def test_history_from_2010_has_expired_points(run_import):
+    run_import(SAMPLE)
+
+    member = Member.objects.get(external_id="17850")
+    kinds = sorted(set(Posting.objects.filter(member=member).values_list("kind", flat=True)))
+    assert kinds == ["earn", "expire"]
+    assert member.account.available + member.account.pending == 0
+    assert member.account.lifetime_earned == sum(
+        o.points_base for o in Order.objects.filter(member=member)
+    )
+
+
+SHOPIFY_HEADER = (
+    "Name,Email,Financial Status,Paid at,Fulfillment Status,Accepts Marketing,Currency,Subtotal,"
+    "Shipping,Taxes,Total,Discount Code,Discount Amount,Created at,Lineitem quantity,"
+    "Lineitem name,Lineitem price,Lineitem sku,Billing Name,Refunded Amount,Id"
+)
+
+
+def _shopify(*rows: str) -> str:
+    return SHOPIFY_HEADER + "\n" + "\n".join(rows) + "\n"
+
+
+def test_a_shopify_export_imports_one_order_per_name(run_import, csv_file, make_member):
+    existing = make_member(external_id="SHOP-42", email="ann@example.com")
+    created = "2026-05-14 11:23:45 +0100"
+    path = csv_file(
+        _shopify(
+            f"#1001,Zed@Example.com,paid,{created},fulfilled,yes,GBP,90.00,5.00,18.00,113.00,"
+            f",0.00,{created},2,Mug,30.00,MUG-1,Zed Zorro,,1001",
+            "#1001,,,,,,,,,,,,,,1,Teapot,30.00,TEA-1,,,1001",
+            f"#1002,zed@example.com,voided,,,,GBP,10.00,0,0,10.00,,0,{created},1,Mug,10.00,"
+            "MUG-1,Zed Zorro,,1002",
+            f"#1003,ann@example.com,partially_refunded,{created},,,GBP,50.00,5.00,0,55.00,,0,"
+            f"{created},1,Bowl,50.00,BWL-1,Ann Other,55.00,1003",
+        )
+    )
+
+    result = run_import(path)
+
+    assert (result.status, result.format) == ("succeeded", "shopify")
+    assert (result.orders_created, result.not_earning, result.members_created) == (2, 1, 1)
+    zed = Order.objects.get(order_id="#1001")
+    assert (zed.member.external_id, zed.member.email, zed.member.first_name) == (
+        "zed@example.com",
+        "zed@example.com",
+        "Zed",
+    )
+    assert (zed.total, zed.eligible_total, zed.points_base) == (
+        Decimal("113.00"),
+        Decimal("90.00"),
+        90,
+    )
+    assert [item["sku"] for item in zed.items] == ["MUG-1", "TEA-1"]
+    assert zed.placed_at.isoformat() == "2026-05-14T10:23:45+00:00"
+    ann = Order.objects.get(order_id="#1003")
+    # The existing member with that email gets the order; the refund stops at the goods.
+    assert ann.member_id == existing.pk
+    assert (ann.refunded_total, ann.points_reversed) == (Decimal("50.00"), 50)
+
+
+def test_a_shopify_order_without_email_is_a_guest(run_import, csv_file):
+    created = "2026-05-14 11:23:45 +0100"
+    path = csv_file(
+        _shopify(
+            f"#2001,,paid,{created},,,GBP,10.00,0,0,10.00,,0,{created},1,Mug,10.00,MUG,,,1",
+            f"#2002,a@b.co,paid,{created},,,GBP,10.00,0,0,10.00,,0,{created},1,Mug,10.00,MUG,,,2",
+        )
+    )
+
+    result = run_import(path)
+
+    assert (result.orders_created, result.guest_rows) == (1, 1)
+
+
+def test_a_staff_profile_maps_other_column_names_and_a_date_format(run_import, csv_file):
+    import_profile_save(
+        actor=Actor.system("tests"),
+        name="legacy-shop",
+        layout="orders",
+        col_order_id="Order Number",
+        col_customer_id="Customer",
+        col_placed_at="Date",
+        date_format="%d/%m/%Y %H:%M",
+        col_total="Amount",
+        fixed_currency="GBP",
+    )
+    path = csv_file("Order Number;Customer;Date;Amount\nL-1;77;03/02/2025 14:30;12,50\n")
+
+    by_name = run_import(path, profile_name="legacy-shop")
+    detected = run_import(path)
+
+    assert (by_name.status, by_name.profile, by_name.orders_created) == (
+        "succeeded",
+        "legacy-shop",
+        1,
+    )
+    assert (detected.profile, detected.orders_present) == ("legacy-shop", 1)
+    order = Order.objects.get(order_id="L-1")
+    assert (order.total, order.placed_at.isoformat()) == (
+        Decimal("12.50"),
+        "2025-02-03T14:30:00+00:00",
+    )
+
+
+def test_a_lines_profile_with_negative_quantities_as_returns(run_import, csv_file):
+    import_profile_save(
+        actor=Actor.system("tests"),
+        name="pos-lines",
+        layout="lines",
+        col_order_id="Ticket",
+        col_customer_id="Card",
+        col_placed_at="When",
+        col_quantity="Qty",
+        col_unit_price="Price",
+        col_sku="Sku",
+        fixed_currency="GBP",
+        refund_marker="negative",
+    )
+    d1, d2 = days_ago(60), days_ago(50)
+    path = csv_file(
+        "Ticket,Card,When,Qty,Price,Sku\n"
+        f"T1,9,{d1},2,10.00,A\nT1,9,{d1},1,5.00,B\nR1,9,{d2},-1,10.00,A\n"
+    )
+
+    result = run_import(path, profile_name="pos-lines")
+
+    assert (result.status, result.orders_created, result.refunds_created) == ("succeeded", 1, 1)
+    order = Order.objects.get(order_id="T1")
+    assert (order.total, order.refunded_total, order.points_base, order.points_reversed) == (
+        Decimal("25.00"),
+        Decimal("10.00"),
+        25,
+        10,
+    )
+
+
+def test_a_profile_needs_the_columns_its_layout_requires(db):
+    with pytest.raises(ValidationError) as excinfo:
+        import_profile_save(
+            actor=Actor.system("tests"),
+            name="orders",
+            layout="orders",
+            col_order_id="a",
+            col_customer_id="b",
+            col_placed_at="c",
+        )
+
+    assert set(excinfo.value.message_dict) == {"name", "fixed_currency", "col_total"}
+
+
+def test_an_unknown_profile_is_refused_naming_the_known_ones(run_import, csv_file):
+    result = run_import(
+        csv_file(f"{ORDERS_HEADER}\nO-1,C-1,a@b.co,{days_ago(3)},1,GBP\n"), profile_name="nope"
+    )
+
+    assert result.status == "failed"
+    assert result.message == "No import profile named 'nope'. Known: online-retail, orders."
+
+
+def test_an_unrecognised_header_is_refused(run_import, csv_file):
+    result = run_import(csv_file("a,b,c\n1,2,3\n"))
+
+    assert result.status == "failed"
+    assert result.message.startswith("Unrecognised columns (a, b, c).")
+
+
+def test_a_forced_format_names_its_missing_columns(run_import, csv_file):
+    result = run_import(
+        csv_file(_shopify("#1,a@b.co,paid,,,,GBP,1,0,0,1,,0,,1,x,1,x,,,1")), fmt="orders"
+    )
+
+    assert result.status == "failed"
+    assert result.message.startswith(
+        "Required columns missing: order_id, customer_id, placed_at (the header has: Name, "
+        "Email, Financial Status,"
+    )
+
+
+def test_returns_adding_up_to_more_than_the_order_are_rejected(run_import, csv_file):
+    header = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
+    d1, d2 = days_ago(60)[:19].replace("T", " "), days_ago(50)[:19].replace("T", " ")
+    path = csv_file(
+        f"{header}\n"
+        f"100,A,Mug,2,{d1},5.00,17850.0,United Kingdom\n"
+        f"C101,A,Mug,-3,{d2},5.00,17850.0,United Kingdom\n"
+    )
+
+    result = run_import(path)
+
+    assert result.status == "rejected"
+    assert result.errors == [
+        (
+            3,
+            "Quantity",
+            "-3",
+            "refund_exceeds_order",
+            "row 3: the returns of order 100 add up to 15.00, more than the order's total 10.00",
+        )
+    ]
+    assert Order.objects.count() == 0
