@@ -124,3 +124,7 @@ def load(*, out) -> None:
     out.write(
         "Tiers: " + ", ".join(f"{t.name} ({t.threshold}, ×{t.multiplier})" for t in ladder) + "."
     )
+    # Real order history (UCI Online Retail sample) through the importer: members, points, tiers.
+    from loyalty.importing.demo import demo_import_ensure
+
+    demo_import_ensure(out=out)
