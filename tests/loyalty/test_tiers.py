@@ -424,7 +424,7 @@ def test_tier_after_order_runs_inside_the_orders_transaction(ladder, member, sys
     )
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.postgres
 def test_tier_history_is_append_only_in_postgresql(ladder, member, record_order):
     record_order(member, "O-1", "300.00", placed_at=T0)

@@ -121,7 +121,7 @@ def test_set_based_evaluation_equals_evaluating_members_one_by_one(
     assert tier_evaluate_all(as_of=as_of, actor=system_actor) == 0
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.postgres
 def test_the_evaluation_waits_for_an_order_in_flight_and_respects_it(
     ladder, make_member, record_order, record_refund, system_actor
