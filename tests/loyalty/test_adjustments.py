@@ -13,10 +13,6 @@ import datetime as dt
 import threading
 
 import pytest
-
-# serialized_rollback re-inserts content types another transactional test flushed (duplicate
-# key); re-enable once these tests get their role groups from a fixture.
-SKIP_REASON = "serialized_rollback clashes with earlier flushes; groups need a fixture"
 from django.contrib.auth.models import Permission
 from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.utils import timezone
@@ -394,7 +390,7 @@ def _run_at_once(count: int, work) -> list:
 
 
 @pytest.mark.postgres
-@pytest.mark.skip(reason=SKIP_REASON)
+@pytest.mark.skip(reason="serialized_rollback clashes with earlier flushes; needs a groups fixture")
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_one_agent_in_two_sessions_past_the_daily_limit_exactly_one_posts(make_member):
     # given an agent with 400 already adjusted today (limit 1000) and two members
@@ -416,7 +412,7 @@ def test_one_agent_in_two_sessions_past_the_daily_limit_exactly_one_posts(make_m
 
 
 @pytest.mark.postgres
-@pytest.mark.skip(reason=SKIP_REASON)
+@pytest.mark.skip(reason="serialized_rollback clashes with earlier flushes; needs a groups fixture")
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_many_parallel_adjustments_by_one_agent_never_pass_the_daily_limit(make_member):
     agent = staff_user(CUSTOMER_SERVICE, "agent")
@@ -431,7 +427,7 @@ def test_many_parallel_adjustments_by_one_agent_never_pass_the_daily_limit(make_
 
 
 @pytest.mark.postgres
-@pytest.mark.skip(reason=SKIP_REASON)
+@pytest.mark.skip(reason="serialized_rollback clashes with earlier flushes; needs a groups fixture")
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_supervisors_approving_one_request_at_once_post_it_once(make_member):
     agent = staff_user(CUSTOMER_SERVICE, "agent")
