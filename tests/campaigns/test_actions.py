@@ -172,9 +172,7 @@ def test_activities_endpoint_errors(api_client, member):
 def test_storefront_enrolment_through_the_api_gets_the_sign_up_bonus(api_client, db):
     make_campaign("welcome", "action", action="signup", points=100)
 
-    response = api_client.put(
-        "/api/v1/members/C-77", {"email": "new@example.com"}, format="json"
-    )
+    response = api_client.put("/api/v1/members/C-77", {"email": "new@example.com"}, format="json")
 
     assert response.status_code == HTTPStatus.CREATED
     assert response.json()["points"]["available"] == 100
