@@ -24,6 +24,28 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
+def role_groups(db) -> None:
+    """The staff role groups as the roles migrations make them, for `transaction=True` tests.
+
+    A transactional test starts from whatever the previous one's flush left: the tables are
+    empty, the roles migrations' groups included (flush recreates content types and permissions,
+    not data-migration rows). This syncs every app's current matrix (`<app>/roles.py`, equal to
+    the migrations' snapshots: `tests/members/test_roles.py`) with the live app registry.
+    """
+    from importlib import import_module
+    from types import SimpleNamespace
+
+    from django.apps import apps
+
+    from members.roles import role_permissions_sync
+
+    editor = SimpleNamespace(connection=connection)
+    for label in ("members", "loyalty", "rewards", "campaigns"):
+        matrix = import_module(f"{label}.roles").ROLE_PERMISSIONS
+        role_permissions_sync(apps, editor, app_label=label, role_permissions=matrix)
+
+
+@pytest.fixture
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 

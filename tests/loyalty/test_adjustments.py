@@ -390,8 +390,8 @@ def _run_at_once(count: int, work) -> list:
 
 
 @pytest.mark.postgres
-@pytest.mark.skip(reason="serialized_rollback clashes with earlier flushes; needs a groups fixture")
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("role_groups")
 def test_one_agent_in_two_sessions_past_the_daily_limit_exactly_one_posts(make_member):
     # given an agent with 400 already adjusted today (limit 1000) and two members
     agent = staff_user(CUSTOMER_SERVICE, "agent")
@@ -412,8 +412,8 @@ def test_one_agent_in_two_sessions_past_the_daily_limit_exactly_one_posts(make_m
 
 
 @pytest.mark.postgres
-@pytest.mark.skip(reason="serialized_rollback clashes with earlier flushes; needs a groups fixture")
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("role_groups")
 def test_many_parallel_adjustments_by_one_agent_never_pass_the_daily_limit(make_member):
     agent = staff_user(CUSTOMER_SERVICE, "agent")
     members = [make_member() for _ in range(8)]
@@ -427,8 +427,8 @@ def test_many_parallel_adjustments_by_one_agent_never_pass_the_daily_limit(make_
 
 
 @pytest.mark.postgres
-@pytest.mark.skip(reason="serialized_rollback clashes with earlier flushes; needs a groups fixture")
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("role_groups")
 def test_two_supervisors_approving_one_request_at_once_post_it_once(make_member):
     agent = staff_user(CUSTOMER_SERVICE, "agent")
     supervisors = [staff_user(SUPERVISOR, f"super{i}") for i in range(2)]
