@@ -8,11 +8,20 @@ class CampaignsConfig(AppConfig):
 
     def ready(self) -> None:
         # Campaigns take part in loyalty's flows through its registries (loyalty never imports us).
+        from campaigns.config import campaigns_apply, campaigns_export, campaigns_validate
         from campaigns.services import actions, calendar, orders, referrals
         from loyalty import hooks
+        from loyalty.config_sections import register_section
 
         hooks.register_order_bonus_provider(orders.order_bonuses)
         hooks.register_order_recorded_listener(orders.order_recorded)
         hooks.register_member_enrolled_listener(actions.signup_awards)
         hooks.register_daily_job_step("birthdays_anniversaries", calendar.calendar_awards)
         hooks.register_daily_job_step("referral_rewards", referrals.referrals_reward_due)
+        # The `campaigns` section of `manage.py program_config`.
+        register_section(
+            "campaigns",
+            exporter=campaigns_export,
+            validator=campaigns_validate,
+            applier=campaigns_apply,
+        )

@@ -28,8 +28,12 @@ silently ignored. Contract for a section:
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils.dateparse import parse_datetime
 
 # The order sections are validated, applied and exported in (later ones refer to earlier ones).
 SECTION_ORDER = ("settings", "perks", "tiers", "rewards", "campaigns")
@@ -94,3 +98,41 @@ def registered_sections() -> list[Section]:
 
 def get_section(name: str) -> Section | None:
     return _sections.get(name)
+
+
+# --- helpers the sections share ------------------------------------------------------------------
+
+
+def config_text(value: Any) -> str | None:
+    """A decimal (money, rate, share) as the file writes it: a string, or null."""
+    return None if value is None else str(value)
+
+
+def config_time(value: dt.datetime | None) -> str | None:
+    """A time as the file writes it: ISO 8601 in UTC with `Z`, or null."""
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def config_time_parse(value: Any) -> tuple[dt.datetime | None, str | None]:
+    """(time, None) for an ISO 8601 time with a zone or null; (None, message) otherwise."""
+    if value is None:
+        return None, None
+    parsed = parse_datetime(value) if isinstance(value, str) else None
+    if parsed is None or parsed.tzinfo is None:
+        return None, "An ISO 8601 time with a zone, or null."
+    return parsed, None
+
+
+def tier_codes_after(document: dict, *, prune: bool) -> set[str]:
+    """The tier codes that exist once the document's `tiers` section is applied."""
+    from loyalty.models import Tier
+
+    tiers = document.get("tiers")
+    in_file = {
+        t["code"]
+        for t in (tiers if isinstance(tiers, list) else [])
+        if isinstance(t, dict) and isinstance(t.get("code"), str)
+    }
+    if prune and isinstance(tiers, list):
+        return in_file
+    return in_file | set(Tier.objects.values_list("code", flat=True))

@@ -20,14 +20,19 @@ export is the identity.
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.utils.dateparse import parse_datetime
 
-from loyalty.config_sections import ConfigProblem, SectionReport
+from loyalty.config_sections import (
+    ConfigProblem,
+    SectionReport,
+    config_text,
+    config_time,
+    config_time_parse,
+    tier_codes_after,
+)
 from loyalty.models import Tier
 from members.actors import Actor
 from rewards.models import Reward, RewardKind
@@ -67,14 +72,6 @@ FIELDS = (
 REQUIRED = ("code", "name", "kind")
 
 
-def _text(value) -> str | None:
-    return None if value is None else str(value)
-
-
-def _time(value: dt.datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
 def rewards_export() -> list[dict[str, Any]]:
     rows = []
     for r in Reward.objects.select_related("min_tier").order_by("code"):
@@ -86,16 +83,16 @@ def rewards_export() -> list[dict[str, Any]]:
                 "kind": r.kind,
                 "sku": r.sku,
                 "points_cost": r.points_cost,
-                "value": _text(r.value),
+                "value": config_text(r.value),
                 "stock": r.stock,
                 "per_member_limit": r.per_member_limit,
                 "min_tier": r.min_tier.code if r.min_tier else None,
-                "active_from": _time(r.active_from),
-                "active_to": _time(r.active_to),
+                "active_from": config_time(r.active_from),
+                "active_to": config_time(r.active_to),
                 "coupon_valid_days": r.coupon_valid_days,
                 "min_points": r.min_points,
-                "min_share": _text(r.min_share),
-                "max_share": _text(r.max_share),
+                "min_share": config_text(r.min_share),
+                "max_share": config_text(r.max_share),
                 "is_active": r.is_active,
             }
         )
@@ -141,12 +138,9 @@ def _parse(entry: dict, problems: list[tuple[str, str]], at: str) -> dict[str, A
     for name in TIME_FIELDS:
         if name not in entry:
             continue
-        value = entry[name]
-        parsed = parse_datetime(value) if isinstance(value, str) else None
-        if value is None:
-            out[name] = None
-        elif parsed is None or parsed.tzinfo is None:
-            problems.append((f"{at}.{name}", "An ISO 8601 time with a zone, or null."))
+        parsed, message = config_time_parse(entry[name])
+        if message:
+            problems.append((f"{at}.{name}", message))
         else:
             out[name] = parsed
     if "is_active" in entry:
@@ -161,19 +155,6 @@ def _parse(entry: dict, problems: list[tuple[str, str]], at: str) -> dict[str, A
         else:
             out["min_tier"] = value
     return out
-
-
-def _tier_codes_after(document: dict, prune: bool) -> set[str]:
-    """The tier codes that exist once the import's `tiers` section is applied."""
-    tiers = document.get("tiers")
-    in_file = {
-        t["code"]
-        for t in (tiers if isinstance(tiers, list) else [])
-        if isinstance(t, dict) and isinstance(t.get("code"), str)
-    }
-    if prune and isinstance(tiers, list):
-        return in_file
-    return in_file | set(Tier.objects.values_list("code", flat=True))
 
 
 def rewards_problems(entries: Any, *, tier_codes: set[str]) -> list[tuple[str, str]]:
@@ -214,7 +195,9 @@ def rewards_problems(entries: Any, *, tier_codes: set[str]) -> list[tuple[str, s
 def rewards_validate(value, *, document: dict, prune: bool) -> list[ConfigProblem]:
     problems = [
         ConfigProblem(path, message)
-        for path, message in rewards_problems(value, tier_codes=_tier_codes_after(document, prune))
+        for path, message in rewards_problems(
+            value, tier_codes=tier_codes_after(document, prune=prune)
+        )
     ]
     tiers = document.get("tiers")
     if prune and isinstance(tiers, list):

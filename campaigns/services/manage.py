@@ -51,6 +51,14 @@ def campaign_validate(campaign: Campaign) -> None:
 
     if any(not isinstance(d, int) or not 1 <= d <= 7 for d in campaign.weekdays or []):
         bad("weekdays", "Weekdays are ISO numbers 1 (Monday) to 7 (Sunday).")
+    if campaign.day_of_month is not None and not 1 <= campaign.day_of_month <= 31:
+        bad("day_of_month", "The member day is a day of the month, 1 to 31.")
+    if campaign.budget_points is not None and campaign.budget_points < campaign.points_awarded:
+        bad(
+            "budget_points",
+            f"The campaign has already awarded {campaign.points_awarded} points; the budget "
+            "cannot be lower.",
+        )
     if campaign.kind == Campaign.Kind.MULTIPLIER and campaign.multiplier <= 1:
         bad("multiplier", "A multiplier campaign needs a multiplier above 1.")
     if campaign.kind == Campaign.Kind.ACTION:
@@ -92,6 +100,26 @@ def campaign_save(*, campaign: Campaign, actor: Actor, tiers=None) -> Campaign:
             changes=changes,
         )
     return campaign
+
+
+def campaign_delete(*, campaign: Campaign, actor: Actor) -> None:
+    """Delete a campaign that never awarded anything (else `campaign_in_use`: switch it off)."""
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if campaign.awards.exists() or campaign.referrals.exists():
+            raise ServiceError(
+                "campaign_in_use",
+                f"Campaign {campaign.code} has awarded points; switch it off instead.",
+                status=409,
+            )
+        audit_record(
+            actor=actor,
+            action="campaign.delete",
+            target=campaign,
+            changes={"code": (campaign.code, None)},
+        )
+        campaign.tiers.clear()
+        campaign.delete()
 
 
 @dataclass
