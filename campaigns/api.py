@@ -19,7 +19,7 @@ from campaigns.services.actions import activity_record
 from config.api.idempotency import IDEMPOTENCY_PROBLEMS, idempotent
 from config.api.schema import problems
 from config.api.serializers import StrictSerializer
-from loyalty.api.members import EXTERNAL_ID_PARAMETER, _checked_external_id
+from loyalty.api.members import EXTERNAL_ID_PARAMETER, external_id_checked
 from members.actors import Actor
 from members.selectors import member_get_for_api
 
@@ -75,7 +75,7 @@ class ActivityApi(APIView):
     def post(self, request, external_id: str):
         data = ActivityInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        member = member_get_for_api(external_id=_checked_external_id(external_id))
+        member = member_get_for_api(external_id=external_id_checked(external_id))
         result = activity_record(
             member=member,
             type=data.validated_data["type"],

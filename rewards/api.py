@@ -29,7 +29,7 @@ from config.api.idempotency import IDEMPOTENCY_PROBLEMS, idempotent
 from config.api.schema import problems
 from config.api.serializers import StrictSerializer
 from config.errors import NotFound
-from loyalty.api.members import EXTERNAL_ID_PARAMETER, _checked_external_id
+from loyalty.api.members import EXTERNAL_ID_PARAMETER, external_id_checked
 from loyalty.models import Account
 from loyalty.selectors.program import program_settings
 from loyalty.services.ledger import spendable_points
@@ -305,7 +305,7 @@ class RewardListApi(generics.ListAPIView):
         query.is_valid(raise_exception=True)
         external_id = query.validated_data.get("member")
         member = (
-            member_get_for_api(external_id=_checked_external_id(external_id))
+            member_get_for_api(external_id=external_id_checked(external_id))
             if external_id is not None
             else None
         )
@@ -361,7 +361,7 @@ class MemberRedemptionCreateApi(APIView):
     def post(self, request, external_id: str):
         body = RedemptionCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        member = member_get_for_api(external_id=_checked_external_id(external_id))
+        member = member_get_for_api(external_id=external_id_checked(external_id))
         result = services.redemption_create(
             member=member,
             reward_code=body.validated_data["reward"],

@@ -46,7 +46,7 @@ EXTERNAL_ID_PARAMETER = OpenApiParameter(
 )
 
 
-def _checked_external_id(external_id: str) -> str:
+def external_id_checked(external_id: str) -> str:
     if not EXTERNAL_ID_RE.fullmatch(external_id):
         raise ServiceError(
             "validation_error",
@@ -204,7 +204,7 @@ class MemberApi(APIView):
         },
     )
     def put(self, request, external_id: str):
-        external_id = _checked_external_id(external_id)
+        external_id = external_id_checked(external_id)
         serializer = MemberPutSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         member, created = _enrol_or_update(
@@ -229,7 +229,7 @@ class MemberApi(APIView):
         },
     )
     def get(self, request, external_id: str):
-        member = member_get_for_api(external_id=_checked_external_id(external_id))
+        member = member_get_for_api(external_id=external_id_checked(external_id))
         return _summary_response(member)
 
     @extend_schema(
@@ -250,7 +250,7 @@ class MemberApi(APIView):
     )
     def delete(self, request, external_id: str):
         try:
-            member = member_get_for_api(external_id=_checked_external_id(external_id))
+            member = member_get_for_api(external_id=external_id_checked(external_id))
         except Gone:
             return Response(status=HTTPStatus.NO_CONTENT)
         member_services.member_erase(member=member, actor=Actor.api(request.api_key))

@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 
 from config.api.schema import problems
+from loyalty.api.members import external_id_checked
 from loyalty.filters import TransactionFilter
 from loyalty.models import Posting
 from loyalty.selectors.ledger import STATUSES, member_postings, posting_status
@@ -27,8 +28,12 @@ class TransactionSerializer(serializers.ModelSerializer):
         source="order_ref", allow_null=True, help_text="The storefront's order id, if any."
     )
     description = serializers.CharField()
-    reward_code = serializers.CharField(help_text="Empty when not a redemption.")
-    campaign_code = serializers.CharField(help_text="Empty when not a campaign bonus.")
+    reward_code = serializers.SerializerMethodField(
+        help_text="The reward's code for a redemption (and its cancellation), else null."
+    )
+    campaign_code = serializers.SerializerMethodField(
+        help_text="The campaign's code for a campaign bonus, else null."
+    )
 
     class Meta:
         model = Posting
@@ -52,6 +57,13 @@ class TransactionSerializer(serializers.ModelSerializer):
     def get_status(self, posting) -> str:
         return posting_status(posting)
 
+    # Absent references are null, like `order_id` (the ledger stores them as empty strings).
+    def get_reward_code(self, posting) -> str | None:
+        return posting.reward_code or None
+
+    def get_campaign_code(self, posting) -> str | None:
+        return posting.campaign_code or None
+
 
 class MemberTransactionsView(generics.ListAPIView):
     serializer_class = TransactionSerializer
@@ -60,7 +72,7 @@ class MemberTransactionsView(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no member to look up
             return Posting.objects.none()
-        member = member_get_for_api(external_id=self.kwargs["external_id"])
+        member = member_get_for_api(external_id=external_id_checked(self.kwargs["external_id"]))
         return member_postings(member_id=member.pk)
 
     @extend_schema(

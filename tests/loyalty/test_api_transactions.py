@@ -86,8 +86,8 @@ def test_each_item_carries_the_contract_fields(api_client, member, ledger):
         "expires_at": iso_z(ledger["old"] + dt.timedelta(days=14 + 365)),
         "description": "Order O-old",
         "order_id": "O-old",
-        "reward_code": "",
-        "campaign_code": "",
+        "reward_code": None,
+        "campaign_code": None,
     }
     assert (items[redeem.pk]["reward_code"], items[redeem.pk]["available_at"]) == ("TOTE", None)
 
@@ -217,3 +217,11 @@ def test_the_query_count_does_not_grow_with_the_page(api_client, member, make_me
 
 def test_without_an_api_key_it_is_401(anon_client, member):
     assert_problem(anon_client.get(URL), HTTPStatus.UNAUTHORIZED, "unauthenticated")
+
+
+@pytest.mark.parametrize("external_id", ["C 1001", "x" * 65, "Ç-1", "C-1001!"])
+def test_a_malformed_external_id_is_a_validation_error_naming_it(api_client, external_id):
+    response = api_client.get(f"/api/v1/members/{external_id}/transactions")
+
+    assert (response.status_code, response.json()["code"]) == (400, "validation_error")
+    assert response.json()["errors"][0]["field"] == "external_id"
