@@ -25,6 +25,7 @@ Invariants (database-enforced where marked [db]):
 """
 
 import pgtrigger
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -56,7 +57,30 @@ DEBIT_KINDS = (PostingKind.REDEEM, PostingKind.REFUND_REVERSAL, PostingKind.EXPI
 class Posting(ActorFields):
     Kind = PostingKind
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="postings")
+    # Indexes: only those a query uses (every one costs each posting written, the bulk import's
+    # millions included). `member` is served by `posting_member_time_idx` (member first), the
+    # idempotency key by its unique constraint (no `varchar_pattern_ops` copy: it is only ever
+    # matched exactly), the staff user and the API key by partial indexes of the postings that
+    # have one (most postings are by the storefront or a system job).
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    actor_api_key = models.ForeignKey(
+        "rest_framework_api_key.APIKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="postings", db_index=False
+    )
     kind = models.CharField(max_length=20, choices=PostingKind.choices)
     points = models.IntegerField()
     created_at = models.DateTimeField(default=timezone.now)
@@ -67,7 +91,12 @@ class Posting(ActorFields):
         "loyalty.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="postings"
     )
     refund = models.ForeignKey(
-        "loyalty.Refund", null=True, blank=True, on_delete=models.PROTECT, related_name="postings"
+        "loyalty.Refund",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="postings",
+        db_index=False,  # posting_refund_idx: partial, few postings have a refund
     )
     # Where the posting came from, for sources that live in apps above this one.
     source_type = models.CharField(max_length=20, blank=True)
@@ -77,7 +106,7 @@ class Posting(ActorFields):
     reverses = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
     )
-    idempotency_key = models.CharField(max_length=255, unique=True)
+    idempotency_key = models.CharField(max_length=255)
     reason = models.CharField(max_length=500, blank=True)
     description = models.CharField(max_length=255, blank=True)
 
@@ -111,6 +140,9 @@ class Posting(ActorFields):
             models.CheckConstraint(
                 condition=Q(kind__in=[k.value for k in PostingKind]), name="posting_kind_valid"
             ),
+            models.UniqueConstraint(
+                fields=["idempotency_key"], name="posting_idempotency_key_uniq"
+            ),
         ]
         indexes = [
             models.Index(fields=["member", "-effective_at", "-id"], name="posting_member_time_idx"),
@@ -120,6 +152,19 @@ class Posting(ActorFields):
                 fields=["campaign_code"],
                 name="posting_campaign_idx",
                 condition=~Q(campaign_code=""),
+            ),
+            models.Index(
+                fields=["refund"], name="posting_refund_idx", condition=Q(refund__isnull=False)
+            ),
+            models.Index(
+                fields=["actor_user"],
+                name="posting_actor_user_idx",
+                condition=Q(actor_user__isnull=False),
+            ),
+            models.Index(
+                fields=["actor_api_key"],
+                name="posting_api_key_idx",
+                condition=Q(actor_api_key__isnull=False),
             ),
         ]
 
