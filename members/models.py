@@ -3,7 +3,9 @@
 Invariants:
 - `external_id` (the storefront's customer id) is unique and never changes.
 - `email` is unique compared case-insensitively (a functional unique index on `lower(email)`); it is
-  stored lower-cased and is NULL only for an erased member.
+  stored lower-cased. It is required on enrolment through the API; it is NULL for an erased
+  member and for a customer a historical import brought without one (order histories such as
+  Online Retail have none): such a member gets one when the storefront first enrols them (PUT).
 - Erasure blanks personal data but keeps the row, so the ledger and orders that point at it stay
   whole; an erased member is never un-erased.
 - `referral_code` is unique and unguessable (random, from an alphabet without look-alike letters).

@@ -12,6 +12,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from loyalty.importing.pipeline import import_orders
 from loyalty.models.ledger import PostingKind
 from loyalty.services.ledger import NewCredit, account_lock, credits_post
 from loyalty.services.points import points_spend
@@ -529,3 +530,19 @@ def test_every_member_endpoint_needs_an_api_key(anon_client, member, method):
     assert response["WWW-Authenticate"] == "Api-Key"
     member.refresh_from_db()
     assert member.status == "active"
+
+
+def test_put_gives_an_imported_member_without_email_their_email(api_client, tmp_path):
+    # given a customer a historical import brought without an email (Online Retail has none)
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "order_id,customer_id,email,placed_at,total,currency\n"
+        "O-1,17850,,2025-01-02T10:00:00+00:00,10.00,GBP\n"
+    )
+    import_orders(path=path, actor=Actor.system("tests"))
+    assert Member.objects.get(external_id="17850").email is None
+
+    response = api_client.put("/api/v1/members/17850", {"email": "Ada@Example.com"}, format="json")
+
+    assert (response.status_code, response.json()["email"]) == (HTTPStatus.OK, "ada@example.com")
+    assert Member.objects.get(external_id="17850").email == "ada@example.com"
