@@ -16,6 +16,7 @@ from django.utils.html import format_html
 
 from campaigns.models import Campaign, CampaignAward, Referral
 from campaigns.services.manage import (
+    EDITABLE_FIELDS,
     campaign_preview,
     campaign_results,
     campaign_save,
@@ -28,29 +29,7 @@ from members.actors import Actor
 class CampaignForm(forms.ModelForm):
     class Meta:
         model = Campaign
-        fields = (
-            "code",
-            "name",
-            "description",
-            "kind",
-            "is_active",
-            "starts_at",
-            "ends_at",
-            "tiers",
-            "budget_points",
-            "per_member_limit",
-            "multiplier",
-            "weekdays",
-            "day_of_month",
-            "categories",
-            "action",
-            "action_code",
-            "points",
-            "referee_points",
-            "referee_trigger",
-            "referrer_points",
-            "monthly_referral_limit",
-        )
+        fields = ("code", *EDITABLE_FIELDS)
 
     def _post_clean(self):
         super()._post_clean()

@@ -21,58 +21,39 @@ is history, not configuration: it is neither exported nor imported. The rules ar
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
 
 from campaigns.models import Campaign
-from campaigns.services.manage import campaign_delete, campaign_save, campaign_validate
+from campaigns.services.manage import (
+    EDITABLE_FIELDS,
+    campaign_delete,
+    campaign_save,
+    campaign_validate,
+)
 from config.errors import ServiceError
 from loyalty.config_sections import (
     ConfigProblem,
+    EntryFields,
     SectionReport,
     config_text,
     config_time,
-    config_time_parse,
     tier_codes_after,
 )
 from loyalty.models import Tier
 from members.actors import Actor
 
 SECTION = "campaigns"
-REQUIRED = ("code", "name", "kind", "starts_at")
-TEXT_FIELDS = ("name", "description", "action", "action_code", "referee_trigger")
-COUNT_FIELDS = ("points", "referee_points", "referrer_points")
-OPTIONAL_COUNT_FIELDS = (
-    "budget_points",
-    "per_member_limit",
-    "monthly_referral_limit",
-    "day_of_month",
-)
-LIST_FIELDS = ("weekdays", "categories", "tiers")
-FIELDS = (
-    "code",
-    "name",
-    "description",
-    "kind",
-    "is_active",
-    "starts_at",
-    "ends_at",
-    "tiers",
-    "budget_points",
-    "per_member_limit",
-    "multiplier",
-    "weekdays",
-    "day_of_month",
-    "categories",
-    "action",
-    "action_code",
-    "points",
-    "referee_points",
-    "referee_trigger",
-    "referrer_points",
-    "monthly_referral_limit",
+ENTRY = EntryFields(
+    fields=("code", *EDITABLE_FIELDS),
+    required=("code", "name", "kind", "starts_at"),
+    texts=("code", "kind", "name", "description", "action", "action_code", "referee_trigger"),
+    counts=("points", "referee_points", "referrer_points"),
+    optional_counts=("budget_points", "per_member_limit", "monthly_referral_limit", "day_of_month"),
+    decimals=("multiplier",),
+    times=("starts_at", "ends_at"),
+    bools=("is_active",),
 )
 
 
@@ -109,62 +90,18 @@ def campaigns_export() -> list[dict[str, Any]]:
 
 def _parse(entry: dict, problems: list[tuple[str, str]], at: str) -> dict[str, Any]:
     """The entry's values as model values (`tiers` as codes); each malformed one adds a problem."""
-    out: dict[str, Any] = {}
-    for name in sorted(set(entry) - set(FIELDS)):
-        problems.append((f"{at}.{name}", "Unknown field."))
-    for name in REQUIRED:
-        if entry.get(name) in (None, ""):
-            problems.append((f"{at}.{name}", "Required."))
-    for name in ("code", "kind", *TEXT_FIELDS):
-        if name not in entry or entry[name] is None:
+    out = ENTRY.parse(entry, at, problems)
+    for name in ("weekdays", "categories", "tiers"):
+        if name not in out:
             continue
-        if isinstance(entry[name], str):
-            out[name] = entry[name].strip()
-        else:
-            problems.append((f"{at}.{name}", "A string."))
-    for name in COUNT_FIELDS + OPTIONAL_COUNT_FIELDS:
-        if name not in entry:
-            continue
-        value = entry[name]
-        if value is None and name in OPTIONAL_COUNT_FIELDS:
-            out[name] = None
-        elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            problems.append((f"{at}.{name}", "A whole number, 0 or more."))
-        else:
-            out[name] = value
-    if "multiplier" in entry:
-        try:
-            if not isinstance(entry["multiplier"], str):
-                raise InvalidOperation
-            out["multiplier"] = Decimal(entry["multiplier"])
-        except InvalidOperation:
-            problems.append((f"{at}.multiplier", 'A string such as "2.00".'))
-    for name in ("starts_at", "ends_at"):
-        if name in entry and entry[name] is not None:
-            parsed, message = config_time_parse(entry[name])
-            if message:
-                problems.append((f"{at}.{name}", message))
-            else:
-                out[name] = parsed
-    if "ends_at" in entry and entry["ends_at"] is None:
-        out["ends_at"] = None
-    if "is_active" in entry:
-        if isinstance(entry["is_active"], bool):
-            out["is_active"] = entry["is_active"]
-        else:
-            problems.append((f"{at}.is_active", "true or false."))
-    for name in LIST_FIELDS:
-        if name not in entry:
-            continue
-        value = entry[name]
         item = int if name == "weekdays" else str
+        value = out[name]
         if not isinstance(value, list) or any(
             isinstance(v, bool) or not isinstance(v, item) for v in value
         ):
             kind = "whole numbers" if item is int else "strings"
             problems.append((f"{at}.{name}", f"A list of {kind}."))
-        else:
-            out[name] = list(value)
+            del out[name]
     return out
 
 

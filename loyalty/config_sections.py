@@ -31,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
@@ -123,16 +124,93 @@ def config_time_parse(value: Any) -> tuple[dt.datetime | None, str | None]:
     return parsed, None
 
 
+def codes_after(document: dict, *, section: str, model, prune: bool) -> set[str]:
+    """The codes of `model` that exist once the document's `section` is applied."""
+    entries = document.get(section)
+    in_file = {
+        e["code"]
+        for e in (entries if isinstance(entries, list) else [])
+        if isinstance(e, dict) and isinstance(e.get("code"), str)
+    }
+    if prune and isinstance(entries, list):
+        return in_file
+    return in_file | set(model.objects.values_list("code", flat=True))
+
+
 def tier_codes_after(document: dict, *, prune: bool) -> set[str]:
     """The tier codes that exist once the document's `tiers` section is applied."""
     from loyalty.models import Tier
 
-    tiers = document.get("tiers")
-    in_file = {
-        t["code"]
-        for t in (tiers if isinstance(tiers, list) else [])
-        if isinstance(t, dict) and isinstance(t.get("code"), str)
-    }
-    if prune and isinstance(tiers, list):
-        return in_file
-    return in_file | set(Tier.objects.values_list("code", flat=True))
+    return codes_after(document, section="tiers", model=Tier, prune=prune)
+
+
+@dataclass(frozen=True)
+class EntryFields:
+    """How a section's entries are read: which fields exist and what type each one is.
+
+    `parse(entry, at, problems)` turns one JSON object into model values, adding one
+    `(path, message)` problem per unknown, missing or malformed field; what is not given is left
+    out (an update changes only what the file says). Money, rates and shares are decimal strings,
+    counts are whole numbers >= 0, times ISO 8601 with a zone.
+    """
+
+    fields: tuple[str, ...]
+    required: tuple[str, ...] = ()
+    texts: tuple[str, ...] = ()
+    counts: tuple[str, ...] = ()
+    optional_counts: tuple[str, ...] = ()
+    decimals: tuple[str, ...] = ()
+    optional_decimals: tuple[str, ...] = ()
+    times: tuple[str, ...] = ()
+    bools: tuple[str, ...] = ()
+
+    def parse(self, entry: dict, at: str, problems: list[tuple[str, str]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in sorted(set(entry) - set(self.fields)):
+            problems.append((f"{at}.{name}", "Unknown field."))
+        for name in self.required:
+            value = entry.get(name)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                problems.append((f"{at}.{name}", "Required."))
+        for name in self.fields:
+            if name not in entry or (entry[name] is None and name in self.texts):
+                continue
+            value, message = self._value(name, entry[name])
+            if message:
+                if name not in self.required or entry[name] is not None:
+                    problems.append((f"{at}.{name}", message))
+            else:
+                out[name] = value
+        return out
+
+    def _value(self, name: str, value: Any) -> tuple[Any, str | None]:
+        if name in self.texts:
+            if isinstance(value, str):
+                return value.strip(), None
+            return None, "A string."
+        if name in self.counts or name in self.optional_counts:
+            if value is None and name in self.optional_counts:
+                return None, None
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                return None, "A whole number, 0 or more."
+            return value, None
+        if name in self.decimals or name in self.optional_decimals:
+            if value is None and name in self.optional_decimals:
+                return None, None
+            try:
+                if not isinstance(value, str):
+                    raise InvalidOperation
+                number = Decimal(value)
+                if not number.is_finite():
+                    raise InvalidOperation
+                return number, None
+            except InvalidOperation:
+                tail = ", or null" if name in self.optional_decimals else ""
+                return None, f'A decimal written as a string, e.g. "2.00"{tail}.'
+        if name in self.times:
+            return config_time_parse(value)
+        if name in self.bools:
+            if isinstance(value, bool):
+                return value, None
+            return None, "true or false."
+        return value, None  # the section checks it itself

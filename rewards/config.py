@@ -20,17 +20,16 @@ export is the identity.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
 
 from loyalty.config_sections import (
     ConfigProblem,
+    EntryFields,
     SectionReport,
     config_text,
     config_time,
-    config_time_parse,
     tier_codes_after,
 )
 from loyalty.models import Tier
@@ -44,12 +43,6 @@ from rewards.services import (
 )
 
 SECTION = "rewards"
-MONEY_FIELDS = ("value",)
-SHARE_FIELDS = ("min_share", "max_share")
-INT_FIELDS = ("points_cost", "coupon_valid_days")
-OPTIONAL_INT_FIELDS = ("stock", "per_member_limit", "min_points")
-TIME_FIELDS = ("active_from", "active_to")
-TEXT_FIELDS = ("name", "description", "sku")
 FIELDS = (
     "code",
     "name",
@@ -69,7 +62,16 @@ FIELDS = (
     "max_share",
     "is_active",
 )
-REQUIRED = ("code", "name", "kind")
+ENTRY = EntryFields(
+    fields=FIELDS,
+    required=("code", "name", "kind"),
+    texts=("code", "kind", "name", "description", "sku"),
+    counts=("points_cost", "coupon_valid_days"),
+    optional_counts=("stock", "per_member_limit", "min_points"),
+    optional_decimals=("value", "min_share", "max_share"),
+    times=("active_from", "active_to"),
+    bools=("is_active",),
+)
 
 
 def rewards_export() -> list[dict[str, Any]]:
@@ -100,60 +102,11 @@ def rewards_export() -> list[dict[str, Any]]:
 
 
 def _parse(entry: dict, problems: list[tuple[str, str]], at: str) -> dict[str, Any]:
-    """The entry's values as model values; each malformed one adds a problem."""
-    out: dict[str, Any] = {}
-    for name in sorted(set(entry) - set(FIELDS)):
-        problems.append((f"{at}.{name}", "Unknown field."))
-    for name in REQUIRED:
-        if not isinstance(entry.get(name), str) or not entry[name].strip():
-            problems.append((f"{at}.{name}", "Required: a non-empty string."))
-    for name in ("code", "kind", *TEXT_FIELDS):
-        if name in entry and isinstance(entry[name], str):
-            out[name] = entry[name].strip()
-        elif name in entry and entry[name] is not None and name not in REQUIRED:
-            problems.append((f"{at}.{name}", "A string."))
-    for name in INT_FIELDS + OPTIONAL_INT_FIELDS:
-        if name not in entry:
-            continue
-        value = entry[name]
-        if value is None and name in OPTIONAL_INT_FIELDS:
-            out[name] = None
-        elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            problems.append((f"{at}.{name}", "A whole number, 0 or more."))
-        else:
-            out[name] = value
-    for name in MONEY_FIELDS + SHARE_FIELDS:
-        if name not in entry:
-            continue
-        value = entry[name]
-        if value is None:
-            out[name] = None
-            continue
-        try:
-            if not isinstance(value, str):
-                raise InvalidOperation
-            out[name] = Decimal(value)
-        except InvalidOperation:
-            problems.append((f"{at}.{name}", 'A string such as "5.00", or null.'))
-    for name in TIME_FIELDS:
-        if name not in entry:
-            continue
-        parsed, message = config_time_parse(entry[name])
-        if message:
-            problems.append((f"{at}.{name}", message))
-        else:
-            out[name] = parsed
-    if "is_active" in entry:
-        if isinstance(entry["is_active"], bool):
-            out["is_active"] = entry["is_active"]
-        else:
-            problems.append((f"{at}.is_active", "true or false."))
-    if "min_tier" in entry:
-        value = entry["min_tier"]
-        if value is not None and not isinstance(value, str):
-            problems.append((f"{at}.min_tier", "A tier code, or null."))
-        else:
-            out["min_tier"] = value
+    """The entry's values as model values (`min_tier`: a code); a malformed one adds a problem."""
+    out = ENTRY.parse(entry, at, problems)
+    if "min_tier" in out and out["min_tier"] is not None and not isinstance(out["min_tier"], str):
+        problems.append((f"{at}.min_tier", "A tier code, or null."))
+        del out["min_tier"]
     return out
 
 

@@ -21,12 +21,15 @@ from members.actors import Actor
 from members.models import Member
 from members.services import audit_record
 
-TRACKED = (
+# What Marketing sets on a campaign (the admin's form and the configuration file), after `code`.
+EDITABLE_FIELDS = (
     "name",
+    "description",
     "kind",
     "is_active",
     "starts_at",
     "ends_at",
+    "tiers",
     "budget_points",
     "per_member_limit",
     "multiplier",
@@ -41,6 +44,8 @@ TRACKED = (
     "referrer_points",
     "monthly_referral_limit",
 )
+# The fields whose changes the audit trail records (target tiers are set apart).
+TRACKED = tuple(f for f in EDITABLE_FIELDS if f != "tiers")
 
 
 def campaign_validate(campaign: Campaign) -> None:

@@ -30,6 +30,7 @@ from loyalty.config_sections import (
     SECTION_ORDER,
     ConfigProblem,
     SectionReport,
+    codes_after,
     get_section,
     register_section,
     registered_sections,
@@ -270,21 +271,9 @@ def tiers_export() -> list[dict]:
     ]
 
 
-def _perk_codes_after(document: dict, prune: bool) -> set[str]:
-    perks = document.get("perks")
-    in_file = {
-        p["code"]
-        for p in (perks if isinstance(perks, list) else [])
-        if isinstance(p, dict) and isinstance(p.get("code"), str)
-    }
-    if prune and isinstance(perks, list):
-        return in_file
-    return in_file | set(Perk.objects.values_list("code", flat=True))
-
-
 def tiers_validate(value, *, document: dict, prune: bool) -> list[ConfigProblem]:
     entries, problems = _entries(value, "tiers")
-    perk_codes = _perk_codes_after(document, prune)
+    perk_codes = codes_after(document, section="perks", model=Perk, prune=prune)
     valid: dict[str, tuple[int, dict]] = {}
     for i, item in entries:
         path = f"tiers[{i}]"

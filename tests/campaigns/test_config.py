@@ -134,7 +134,7 @@ def test_every_problem_is_listed_with_its_json_path_and_nothing_is_written(db, s
 
     assert _problems(document) == [
         "campaigns[0].colour: Unknown field.",
-        'campaigns[0].multiplier: A string such as "2.00".',
+        'campaigns[0].multiplier: A decimal written as a string, e.g. "2.00".',
         "campaigns[1].code: Repeats campaigns[0].code.",
         "campaigns[2].starts_at: An ISO 8601 time with a zone, or null.",
         "campaigns[3].ends_at: The campaign must end after it starts.",
