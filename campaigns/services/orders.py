@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from decimal import ROUND_FLOOR, Decimal
 
+from django.db.models import Q, prefetch_related_objects
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignAward
-from campaigns.services.awards import award_grant, award_reserve, campaigns_live, member_targeted
+from campaigns.services.awards import award_grant, award_reserve, member_targeted
+from config.prepared import PreparedQuery
 from loyalty.hooks import OrderBonus
 from loyalty.models import Order
 from loyalty.models.ledger import PostingKind
@@ -43,10 +45,47 @@ def qualifying_base(campaign: Campaign, order: Order, *, base_points: int, earn_
     return max(_floor(amount * earn_rate), 0)
 
 
+# The campaigns an order may meet: active multipliers and first-order awards. Compiled once (see
+# `config.prepared`), read afresh for every order; the window is checked here, on `placed_at`,
+# exactly as `campaigns_live` does it.
+_order_campaigns = PreparedQuery(
+    lambda: (
+        Campaign.objects.filter(is_active=True)
+        .filter(
+            Q(kind=Campaign.Kind.MULTIPLIER)
+            | Q(kind=Campaign.Kind.ACTION, action=Campaign.Action.FIRST_ORDER)
+        )
+        .order_by("pk")
+    )
+)
+
+
+def order_campaigns_live(order: Order) -> list[Campaign]:
+    """Live multiplier and first-order campaigns at the order's `placed_at`, in key order.
+
+    Read once per order: both hooks of one `order_record` call share the list (kept on the order
+    object), so an order with no campaign live costs one query for all of campaigns' hooks.
+    """
+    live = getattr(order, "_campaigns_live", None)
+    if live is None:
+        at = order.placed_at
+        live = [
+            c
+            for c in _order_campaigns()
+            if c.starts_at <= at and (c.ends_at is None or c.ends_at > at)
+        ]
+        if live:
+            prefetch_related_objects(live, "tiers")
+        order._campaigns_live = live
+    return live
+
+
 def order_bonuses(*, order, member, base_points, settings, actor) -> list[OrderBonus]:
     """`loyalty.hooks` order bonus provider: one bonus per matching multiplier campaign."""
     bonuses = []
-    for campaign in campaigns_live(kind=Campaign.Kind.MULTIPLIER, at=order.placed_at):
+    for campaign in order_campaigns_live(order):
+        if campaign.kind != Campaign.Kind.MULTIPLIER:
+            continue
         if not multiplier_applies(campaign, order):
             continue
         if not member_targeted(campaign, member_id=member.pk):
@@ -74,31 +113,41 @@ def order_bonuses(*, order, member, base_points, settings, actor) -> list[OrderB
 
 
 def order_recorded(*, order, member, actor) -> None:
-    """`loyalty.hooks` listener: record the awards the order's bonuses made; first-order awards."""
+    """`loyalty.hooks` listener: record the awards the order's bonuses made; first-order awards.
+
+    Costs nothing more when nothing applies: the awards are looked for only if the order carried
+    campaign bonuses (`points_campaign`), and "is this the first order?" is asked only if a
+    first-order campaign is live or the member was referred (a `Referral` exists only for a member
+    enrolled with a referrer, and `referred_by` never changes after enrolment).
+    """
     from campaigns.services.referrals import referral_first_order
 
-    by_code = {c.code: c for c in Campaign.objects.filter(kind=Campaign.Kind.MULTIPLIER)}
-    postings = order.postings.filter(kind=PostingKind.CAMPAIGN_BONUS)
-    CampaignAward.objects.bulk_create(
-        [
-            CampaignAward(
-                campaign=by_code[p.campaign_code],
-                member=member,
-                posting=p,
-                order=order,
-                points=p.points,
-                reference=f"order:{order.order_id}",
-                created_at=p.created_at,
-            )
-            for p in postings
-            if p.campaign_code in by_code
-        ]
-    )
-    if Order.objects.filter(member=member).count() != 1:
+    if order.points_campaign:
+        by_code = {c.code: c for c in Campaign.objects.filter(kind=Campaign.Kind.MULTIPLIER)}
+        postings = order.postings.filter(kind=PostingKind.CAMPAIGN_BONUS)
+        CampaignAward.objects.bulk_create(
+            [
+                CampaignAward(
+                    campaign=by_code[p.campaign_code],
+                    member=member,
+                    posting=p,
+                    order=order,
+                    points=p.points,
+                    reference=f"order:{order.order_id}",
+                    created_at=p.created_at,
+                )
+                for p in postings
+                if p.campaign_code in by_code
+            ]
+        )
+    first_order_campaigns = [
+        c for c in order_campaigns_live(order) if c.kind == Campaign.Kind.ACTION
+    ]
+    if not first_order_campaigns and member.referred_by_id is None:
         return
-    for campaign in campaigns_live(kind=Campaign.Kind.ACTION, at=order.placed_at).filter(
-        action=Campaign.Action.FIRST_ORDER
-    ):
+    if Order.objects.filter(member_id=member.pk).exclude(pk=order.pk).exists():
+        return  # not the member's first order
+    for campaign in first_order_campaigns:
         if member_targeted(campaign, member_id=member.pk):
             award_grant(
                 campaign=campaign,
@@ -108,4 +157,5 @@ def order_recorded(*, order, member, actor) -> None:
                 actor=actor,
                 description=f"{campaign.name}: first order {order.order_id}",
             )
-    referral_first_order(order=order, member=member, actor=actor)
+    if member.referred_by_id is not None:
+        referral_first_order(order=order, member=member, actor=actor)

@@ -22,6 +22,7 @@ from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from config.errors import ServiceError
+from config.prepared import PreparedQuery
 from loyalty.models import Account, Debt, Lot, LotAllocation, Posting
 from loyalty.models.ledger import PostingKind
 from members.actors import Actor
@@ -36,6 +37,13 @@ def _assert_in_transaction() -> None:
     assert connection.in_atomic_block, "ledger primitives must run inside transaction.atomic()"
 
 
+# Every earn takes this lock: compiled to SQL once (see `config.prepared`).
+_account_for_update = PreparedQuery(
+    lambda member_id: Account.objects.select_for_update().filter(member_id=member_id),
+    member_id=int,
+)
+
+
 def account_lock(*, member_id: int) -> Account:
     """Lock (creating it if needed) the member's account row for the rest of the transaction.
 
@@ -43,7 +51,7 @@ def account_lock(*, member_id: int) -> Account:
     locked before it, so two transactions can never wait on each other in opposite orders.
     """
     _assert_in_transaction()
-    account = Account.objects.select_for_update().filter(member_id=member_id).first()
+    account = _account_for_update.first(member_id=member_id)
     if account is None:
         Account.objects.bulk_create([Account(member_id=member_id)], ignore_conflicts=True)
         account = Account.objects.select_for_update().get(member_id=member_id)

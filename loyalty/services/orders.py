@@ -35,6 +35,7 @@ from config.errors import Conflict, NotFound, ServiceError
 from loyalty import hooks
 from loyalty.models import Account, ExchangeRate, Lot, Order, ProgramSettings, Refund
 from loyalty.models.ledger import PostingKind
+from loyalty.selectors.order_path import program_settings_read, tier_ladder_read
 from loyalty.selectors.program import program_settings
 from loyalty.services import tiers
 from loyalty.services.ledger import NewCredit, account_lock, credits_post, debit_post
@@ -187,7 +188,7 @@ def order_record(
             )
         if member.is_erased:
             raise ServiceError("member_erased", "This member's data has been erased.", status=410)
-        settings = program_settings()
+        settings = program_settings_read()
         rate = _exchange_rate(currency, settings)
     except ServiceError:
         # A repeat of an order already recorded is answered as such even if it could not be
@@ -205,7 +206,8 @@ def order_record(
     try:
         with transaction.atomic():
             account = account_lock(member_id=member.pk)
-            tier_code, multiplier = tiers.tier_for_order(member_id=member.pk)
+            ladder = tier_ladder_read()
+            tier_code, multiplier = tiers.tier_for_order(member_id=member.pk, ladder=ladder)
             base, tier_bonus = earn_breakdown(
                 eligible_amount=eligible_amount,
                 earn_rate=settings.earn_rate,
@@ -283,10 +285,16 @@ def order_record(
             if campaign:
                 order.points_campaign = sum(p for _, p in campaign)
                 Order.objects.filter(pk=order.pk).update(points_campaign=order.points_campaign)
-            upgrade = tiers.tier_after_order(member_id=member.pk, order=order, actor=actor)
+            upgrade = tiers.tier_after_order(
+                member_id=member.pk, order=order, actor=actor, ladder=ladder, settings=settings
+            )
             # The tier held now: the one the order earned at, unless the order moved it (then
             # read again, since an active override still wins over the upgraded tier).
-            tier_now = tiers.tier_for_order(member_id=member.pk)[0] if upgrade else tier_code
+            tier_now = (
+                tiers.tier_for_order(member_id=member.pk, ladder=ladder)[0]
+                if upgrade
+                else tier_code
+            )
             for listener in hooks.order_recorded_listeners:
                 listener(order=order, member=member, actor=actor)
     except IntegrityError:

@@ -60,40 +60,61 @@ ONE = Decimal("1")
 # --- the order path --------------------------------------------------------------------------
 
 
-def tier_for_order(*, member_id: int) -> tuple[str, Decimal]:
-    """(code, multiplier) of the tier the member holds now; ("", 1) with no tier configured."""
-    row = (
-        MemberTier.objects.select_related("tier", "override_tier")
-        .filter(member_id=member_id)
-        .first()
-    )
-    if row is not None:
-        tier = row.tier
-        if row.override_tier_id is not None and row.override_until >= timezone.localdate():
-            tier = row.override_tier
-        return tier.code, tier.multiplier
-    entry = Tier.objects.order_by("rank").first()
-    if entry is None:
+def tier_for_order(*, member_id: int, ladder: list[Tier] | None = None) -> tuple[str, Decimal]:
+    """(code, multiplier) of the tier the member holds now; ("", 1) with no tier configured.
+
+    `ladder`: the tiers (`tier_ladder()`) if the caller has just read them, else read here. With
+    no tier there is nothing else to read: a `MemberTier` row cannot exist without its tier.
+    """
+    from loyalty.selectors.order_path import member_tier_read, tier_ladder_read
+
+    if ladder is None:
+        ladder = tier_ladder_read()
+    if not ladder:
         return "", ONE
-    return entry.code, entry.multiplier
+    row = member_tier_read(member_id=member_id)
+    if row is None:
+        return ladder[0].code, ladder[0].multiplier
+    by_id = {t.pk: t for t in ladder}
+    if row.tier_id not in by_id or row.override_tier_id not in (None, *by_id):
+        by_id = {t.pk: t for t in tier_ladder_read()}  # a tier added since `ladder` was read
+    tier = by_id[row.tier_id]
+    if row.override_tier_id is not None and row.override_until >= timezone.localdate():
+        tier = by_id[row.override_tier_id]
+    return tier.code, tier.multiplier
 
 
-def tier_after_order(*, member_id: int, order: Order, actor: Actor) -> TierChange | None:
+def tier_after_order(
+    *,
+    member_id: int,
+    order: Order,
+    actor: Actor,
+    ladder: list[Tier] | None = None,
+    settings=None,
+) -> TierChange | None:
     """Upgrade at once if the order made the spend reach a higher tier; returns the change.
 
     The window ends when the order was recorded (`order.created_at`, or its `placed_at` if
-    later). The new tier holds from that moment.
+    later). The new tier holds from that moment. `ladder` and `settings`: as the order path has
+    just read them, else read here.
     """
+    from loyalty.selectors.order_path import member_tier_read, tier_ladder_read
+
     assert connection.in_atomic_block, "tier_after_order runs inside the order's transaction"
-    ladder = tier_ladder()
+    if ladder is None:
+        ladder = tier_ladder_read()
     if not ladder:
         return None
-    settings = program_settings()
+    if settings is None:
+        settings = program_settings()
     at = max(order.created_at or timezone.now(), order.placed_at)
     window = qualification_window(as_of=at, qualification=settings.qualification)
     spend = qualifying_spend(member_id=member_id, window=window)
-    row = MemberTier.objects.filter(member_id=member_id).first()
+    row = member_tier_read(member_id=member_id)
     by_id = {t.pk: t for t in ladder}
+    if row is not None and row.tier_id not in by_id:
+        ladder = tier_ladder_read()  # a tier added since `ladder` was read
+        by_id = {t.pk: t for t in ladder}
     current = by_id[row.tier_id] if row else ladder[0]
     target = tier_for_spend(ladder, spend)
     if target.rank > current.rank:
