@@ -68,7 +68,42 @@ class Earning:
         self.rates = rates
         self.now = now
         self.tier_code, self.multiplier = tier
+        self.multiplier_text = str(self.multiplier)
         self._dates: dict[dt.datetime, tuple] = {}
+        # Orders repeat amounts: the rule functions' results are kept per distinct input.
+        self._points: dict[tuple, tuple] = {}
+
+    def points(self, eligible_cents: int, currency: str, multiplier: Decimal | None = None):
+        """(rate, eligible as Decimal, eligible in the program currency as Decimal and in cents,
+        base points, tier bonus): `earn_breakdown` on the order's eligible amount, memoised."""
+        multiplier = self.multiplier if multiplier is None else multiplier
+        key = (eligible_cents, currency, multiplier)
+        found = self._points.get(key)
+        if found is None:
+            rate = self.rates[currency]
+            eligible = Decimal(eligible_cents).scaleb(-2)
+            if rate == 1:
+                eligible_amount = eligible
+            else:
+                eligible_amount = (eligible * rate).quantize(CENT, rounding=ROUND_FLOOR)
+            base, bonus = earn_breakdown(
+                eligible_amount=eligible_amount,
+                earn_rate=self.settings.earn_rate,
+                multiplier=multiplier,
+            )
+            found = (
+                rate,
+                eligible,
+                eligible_amount,
+                int(eligible_amount.scaleb(2)),
+                base,
+                bonus,
+                str(rate),
+            )
+            if len(self._points) > 200_000:
+                self._points.clear()
+            self._points[key] = found
+        return found
 
     def dates(self, placed_at: dt.datetime) -> tuple:
         found = self._dates.get(placed_at)
@@ -92,16 +127,8 @@ class Earning:
         multiplier: Decimal | None = None,
     ) -> OrderNumbers:
         """The order's numbers; `refunds` are the amounts (cents) of its refunds, in order."""
-        rate = self.rates[currency]
-        eligible = Decimal(eligible_cents).scaleb(-2)
-        if rate == 1:
-            eligible_amount = eligible
-        else:
-            eligible_amount = (eligible * rate).quantize(CENT, rounding=ROUND_FLOOR)
-        base, bonus = earn_breakdown(
-            eligible_amount=eligible_amount,
-            earn_rate=self.settings.earn_rate,
-            multiplier=self.multiplier if multiplier is None else multiplier,
+        rate, eligible, eligible_amount, eligible_amount_cents, base, bonus, _ = self.points(
+            eligible_cents, currency, multiplier
         )
         available_at, expires_at, matured, expired = self.dates(placed_at)
         points = base + bonus
@@ -126,7 +153,7 @@ class Earning:
             )
         return OrderNumbers(
             rate=rate,
-            eligible_amount_cents=int(eligible_amount.scaleb(2)),
+            eligible_amount_cents=eligible_amount_cents,
             base=base,
             bonus=bonus,
             available_at=available_at,

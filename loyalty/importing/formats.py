@@ -30,7 +30,7 @@ from loyalty.importing import values
 from loyalty.importing.earning import Earning
 from loyalty.importing.profiles import LINES, ORDERS, Profile
 from loyalty.importing.reader import Record
-from loyalty.importing.staging import BulkWriter, db_datetime_converter, utc_text
+from loyalty.importing.staging import BulkWriter, _same, db_datetime_converter, utc_text
 
 _enc = json.encoder.encode_basestring_ascii  # what json.dumps uses with ensure_ascii=True
 MAX_ERROR_VALUE = 200
@@ -44,8 +44,11 @@ def order_fingerprint(
     total_cents: int,
     eligible_cents: int | None,
     items_sorted_json: str = "[]",
+    placed_iso: str | None = None,
 ) -> str:
-    """sha256 of the canonical JSON `order_record` hashes (channel empty, as imports send)."""
+    """sha256 of the canonical JSON `order_record` hashes (channel empty, as imports send).
+
+    `placed_iso`: `placed_at.isoformat()` when the caller has it already."""
     blob = (
         '{"channel":"","currency":'
         + _enc(currency)
@@ -56,7 +59,7 @@ def order_fingerprint(
         + ',"member":'
         + _enc(member)
         + ',"placed_at":'
-        + _enc(placed_at.isoformat())
+        + _enc(placed_iso or placed_at.isoformat())
         + ',"total":'
         + _enc(values.cents_text(total_cents))
         + "}"
@@ -285,7 +288,107 @@ class OrdersParser(_ColumnParser):
         self.i_first = self.col(c.get("first_name"))
         self.i_last = self.col(c.get("last_name"))
 
+        # Cells already read, by column kind: the same text always gives the same value (or
+        # error), and customers, amounts and currencies repeat. Only good values are kept.
+        self._cache_money: dict[str, int] = {}
+        self._cache_customer: dict[str, str] = {}
+        self._cache_email: dict[str, str] = {}
+        self._cache_currency: dict[str, str] = {}
+        self._refunded_col = self.header[self.i_refunded] if self.i_refunded is not None else ""
+        self._order_col = self.header[self.i_order]
+        self._fast = None not in (self.i_order, self.i_customer, self.i_placed, self.i_total)
+
     def feed(self, record: Record) -> None:
+        """The common case (a good row) takes `_feed_fast`; a row with any problem is read again
+        by `_feed_checked`, which reports every problem it has."""
+        if record.problems or not self._fast or not self._feed_fast(record):
+            self._feed_checked(record)
+
+    def _cached(self, cache: dict, parse, text: str, *args, **kwargs):
+        value = cache.get(text)
+        if value is None:
+            value = parse(text, *args, **kwargs)  # CellError: the row takes the checked path
+            if len(cache) > 100_000:
+                cache.clear()
+            cache[text] = value
+        return value
+
+    def _feed_fast(self, record: Record) -> bool:
+        """Stage a row that has no problem and return True; False (nothing staged) otherwise.
+        The same parsers as `_feed_checked`, without the per-cell error reporting."""
+        fields = record.fields
+        ctx = self.ctx
+        cached = self._cached
+        decimal_comma = ctx.decimal_comma
+        try:
+            order_id = _order_id(fields[self.i_order])
+            customer = cached(self._cache_customer, _required_customer, fields[self.i_customer])
+            email = (
+                ""
+                if self.i_email is None
+                else cached(self._cache_email, values.email, fields[self.i_email])
+            )
+            placed_at = self.dates(fields[self.i_placed])
+            total = cached(
+                self._cache_money,
+                values.money_cents,
+                fields[self.i_total],
+                decimal_comma=decimal_comma,
+            )
+            if self.i_currency is not None:
+                currency = cached(self._cache_currency, self._currency, fields[self.i_currency])
+            else:
+                currency = self.profile.currency or ctx.program_currency
+            eligible = None
+            if self.i_eligible is not None:
+                text = fields[self.i_eligible]
+                if text and not text.isspace():
+                    eligible = cached(
+                        self._cache_money, values.money_cents, text, decimal_comma=decimal_comma
+                    )
+            refunded = 0
+            if self.i_refunded is not None:
+                text = fields[self.i_refunded]
+                if text and not text.isspace():
+                    refunded = cached(
+                        self._cache_money, values.money_cents, text, decimal_comma=decimal_comma
+                    )
+            first = (
+                "" if self.i_first is None else values.text(fields[self.i_first], max_length=150)
+            )
+            last = "" if self.i_last is None else values.text(fields[self.i_last], max_length=150)
+        except values.CellError:
+            return False
+        if eligible is not None and eligible > total:
+            return False
+        if refunded > (total if eligible is None else eligible):
+            return False
+        stage_order(
+            ctx,
+            row=record.row,
+            order_id=order_id,
+            ckey=customer,
+            email=email,
+            first=first,
+            last=last,
+            placed_at=placed_at,
+            currency=currency,
+            total=total,
+            eligible=eligible,
+            items=[],
+            col=self._order_col,
+            refunds=[
+                cumulative_refund(record.row, order_id, refunded, placed_at, self._refunded_col)
+            ]
+            if refunded
+            else [],
+        )
+        return True
+
+    def _currency(self, text: str) -> str:
+        return self.ctx.check_currency(values.currency(text))
+
+    def _feed_checked(self, record: Record) -> None:
         fields = record.fields
         ctx = self.ctx
         raw_order = fields[self.i_order].strip() if self.i_order < len(fields) else ""
@@ -411,7 +514,14 @@ def stage_order(
     `refunds`: (row, refund id, amount in cents, refunded at, cumulative, column), in the order
     they happened.
     """
-    stored, hashed = items_json(items)
+    stored, hashed = items_json(items) if items else ("[]", "[]")
+    if placed_at.tzinfo is dt.UTC:
+        placed_text = placed_at.isoformat(timespec="microseconds")
+        # isoformat() leaves out a zero fraction: the same text without ".000000".
+        placed_iso = placed_text if placed_at.microsecond else placed_text[:19] + placed_text[26:]
+    else:
+        placed_text = utc_text(placed_at)
+        placed_iso = placed_at.isoformat()
     fingerprint = order_fingerprint(
         member=ckey,
         placed_at=placed_at,
@@ -419,15 +529,36 @@ def stage_order(
         total_cents=total,
         eligible_cents=eligible,
         items_sorted_json=hashed,
+        placed_iso=placed_iso,
     )
     earning = ctx.earning
     db_dt = ctx.db_datetime
-    numbers = earning.order(
-        placed_at=placed_at,
-        currency=currency,
-        eligible_cents=total if eligible is None else eligible,
-        refunds=[r[2] for r in refunds],
-    )
+    if refunds:
+        numbers = earning.order(
+            placed_at=placed_at,
+            currency=currency,
+            eligible_cents=total if eligible is None else eligible,
+            refunds=[r[2] for r in refunds],
+        )
+        available_at, expires_at = numbers.available_at, numbers.expires_at
+        matured, expired, rate_text = numbers.matured, numbers.expired, str(numbers.rate)
+        eligible_amount_cents, base, bonus = (
+            numbers.eligible_amount_cents,
+            numbers.base,
+            numbers.bonus,
+        )
+        refunded_cents, refunded_amount_cents = (
+            numbers.refunded_cents,
+            numbers.refunded_amount_cents,
+        )
+        rev_earn, rev_tier = numbers.rev_earn, numbers.rev_tier
+    else:
+        # No refund: what `Earning.order` gives, without its refund arithmetic (all zeros).
+        _, _, _, eligible_amount_cents, base, bonus, rate_text = earning.points(
+            total if eligible is None else eligible, currency
+        )
+        available_at, expires_at, matured, expired = earning.dates(placed_at)
+        refunded_cents = refunded_amount_cents = rev_earn = rev_tier = 0
     ctx.stage.add(
         "imp_orders",
         (
@@ -437,30 +568,32 @@ def stage_order(
             email,
             first,
             last,
-            utc_text(placed_at),
+            placed_text,
             currency,
             total,
             eligible,
             stored,
             fingerprint,
             col,
-            db_dt(placed_at),
-            db_dt(numbers.available_at),
-            db_dt(numbers.expires_at),
-            int(numbers.matured),
-            int(numbers.expired),
-            str(numbers.rate),
-            numbers.eligible_amount_cents,
-            numbers.refunded_cents,
-            numbers.refunded_amount_cents,
-            numbers.base,
-            numbers.bonus,
+            placed_at if db_dt is _same else db_dt(placed_at),
+            db_dt(available_at),
+            db_dt(expires_at),
+            int(matured),
+            int(expired),
+            rate_text,
+            eligible_amount_cents,
+            refunded_cents,
+            refunded_amount_cents,
+            base,
+            bonus,
             earning.tier_code,
-            str(earning.multiplier),
-            numbers.rev_earn,
-            numbers.rev_tier,
+            earning.multiplier_text,
+            rev_earn,
+            rev_tier,
         ),
     )
+    if not refunds:
+        return
     for (r_row, refund_id, amount, refunded_at, cumulative, r_col), split in zip(
         refunds, numbers.refunds, strict=True
     ):

@@ -188,7 +188,9 @@ def import_orders(
     )
     result = ImportResult(run=run, status=ImportRun.Status.RUNNING, dry_run=dry_run)
     progress = progress or (lambda phase, done, total: None)
+    tuned = {}
     try:
+        tuned = staging.session_tune()
         _run(
             result,
             path=path,
@@ -212,6 +214,7 @@ def import_orders(
     finally:
         try:
             staging.tables_drop()
+            staging.session_restore(tuned)
         except Exception:  # the connection may be gone; temporary tables go with it
             logger.warning("import %s: could not drop staging tables", run.pk)
     result.seconds = time.monotonic() - started
@@ -366,6 +369,11 @@ def _run(
         for done, (lo, hi) in enumerate(boundaries, start=1):
             total.add(writer.write_chunk(lo, hi))
             progress("write", done, len(boundaries))
+        logger.debug(
+            "import %s write steps: %s",
+            run.pk,
+            ", ".join(f"{k} {v:.2f}s" for k, v in writer.timings.items()),
+        )
     clock = result.lap("write", clock)
     refunds_done, refund_errors = _ledger_refunds(actor, dry_run)
     total.refunds_created += refunds_done

@@ -129,6 +129,7 @@ class CsvSource:
         self.header: list[str] = []
         self.header_row = 1
         self._skip = 0
+        self._nul_seen = False  # fields are searched for NUL marks only once a line had one
 
     @property
     def delimiter_name(self) -> str:
@@ -188,6 +189,7 @@ class CsvSource:
                     raise _decode_error(raw, exc, line_no) from None
                 if "\x00" in line:
                     line = line.replace("\x00", NUL_MARK)
+                    self._nul_seen = True
                 yield line
 
     def records(self) -> Iterator[Record]:
@@ -242,6 +244,9 @@ class CsvSource:
                     )
                     yield record
                     continue
+            if not self._nul_seen:
+                yield record
+                continue
             for index, value in enumerate(fields):
                 if NUL_MARK in value:
                     record.problems.append((index, "nul_byte", "contains a NUL byte"))

@@ -97,7 +97,7 @@ def _sqlite_datetime(value: dt.datetime | None) -> str | None:
         return None
     if value.tzinfo is not dt.UTC:
         value = value.astimezone(dt.UTC)
-    return str(value.replace(tzinfo=None))
+    return value.isoformat(" ")[:-6]  # str() of the naive value, without building it
 
 
 def _same(value):
@@ -112,6 +112,36 @@ def db_datetime_converter():
 
 def db_datetime(value: dt.datetime | None):
     return db_datetime_converter()(value)
+
+
+# SQLite settings for the importing connection while it imports (restored after): commits in
+# WAL mode without a sync each (`NORMAL`: a power cut may lose the last chunks committed, never
+# consistency; the next run writes them again, as after a kill), and bigger page caches for the
+# ledger's indexes and the staging tables (bounded: memory stays flat whatever the file's size).
+SQLITE_SESSION = {"synchronous": "1", "main.cache_size": "-65536", "temp.cache_size": "-32768"}
+
+
+def session_tune() -> dict[str, str]:
+    """Apply `SQLITE_SESSION` (SQLite only); returns the previous values for `session_restore`."""
+    if is_postgres():
+        return {}
+    previous = {}
+    with connection.cursor() as cursor:
+        for name, value in SQLITE_SESSION.items():
+            if name == "synchronous" and connection.in_atomic_block:
+                continue  # SQLite cannot change it inside a transaction (the admin, tests)
+            cursor.execute(f"PRAGMA {name}")
+            previous[name] = str(cursor.fetchone()[0])
+            cursor.execute(f"PRAGMA {name} = {value}")
+    return previous
+
+
+def session_restore(previous: dict[str, str]) -> None:
+    if not previous or connection.connection is None:
+        return
+    with connection.cursor() as cursor:
+        for name, value in previous.items():
+            cursor.execute(f"PRAGMA {name} = {int(value)}")
 
 
 def tables_create() -> None:

@@ -29,6 +29,7 @@ not a campaign. Orders earn at the multiplier of the tier the member holds when 
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -364,6 +365,8 @@ class ChunkWriter:
         self.now = earning.now
         self.customer_column = customer_column
         self.statements = _sql()
+        # Seconds per step, all chunks together (logged at DEBUG level by the pipeline).
+        self.timings: dict[str, float] = defaultdict(float)
         self.params = {
             **actor.as_fields(),
             "now": connection.ops.adapt_datetimefield_value(self.now),
@@ -376,6 +379,7 @@ class ChunkWriter:
             try:
                 with transaction.atomic():
                     result = self._chunk(lo, hi)
+                    committing = time.monotonic()
                     ImportRun.objects.filter(pk=self.run.pk).update(
                         orders_created=F("orders_created") + result.orders_created,
                         orders_present=F("orders_present") + result.orders_present,
@@ -384,6 +388,7 @@ class ChunkWriter:
                         points_posted=F("points_posted") + result.points_posted,
                         heartbeat_at=timezone.now(),
                     )
+                self._lap("commit", committing)
                 return result
             except IntegrityError:
                 # Something the storefront recorded since the checks (an order, a member): the
@@ -393,6 +398,7 @@ class ChunkWriter:
         raise AssertionError("unreachable")
 
     def _chunk(self, lo: str, hi: str) -> ChunkResult:
+        clock = time.monotonic()
         result = ChunkResult()
         params = {**self.params, "lo": lo, "hi": hi}
         self._recorded_meanwhile(params, result)
@@ -401,8 +407,10 @@ class ChunkWriter:
             self._reject_customer(ckey, params, "member_erased", result)
         if existing:
             accounts_lock(member_ids=sorted(existing.values()))
+        clock = self._lap("lock", clock)
         created = self._members_create(params, set(existing) | set(erased))
         result.members_created = len(created)
+        clock = self._lap("members", clock)
         execute(
             "UPDATE imp_orders SET member_id = m.id FROM members_member m "
             "WHERE m.external_id = imp_orders.ckey AND imp_orders.ckey >= %(lo)s "
@@ -422,12 +430,20 @@ class ChunkWriter:
             f"WHERE {REFUNDS} AND {CHUNK}",
             params,
         )[0][0]
+        clock = self._lap("prepare", clock)
         with connection.cursor() as cursor:
-            for statement in self.statements.values():
+            for name, statement in self.statements.items():
                 if statement:
                     cursor.execute(statement, params)
+                    clock = self._lap(name, clock)
         self._debts_settle(existing)
+        self._lap("debts", clock)
         return result
+
+    def _lap(self, step: str, since: float) -> float:
+        now = time.monotonic()
+        self.timings[step] += now - since
+        return now
 
     # --- what changed since the checks -----------------------------------------------------------
 
