@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from itertools import pairwise
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import ProtectedError, Q
 from django.utils import timezone
 
 from config.errors import Conflict, ServiceError
@@ -241,18 +241,29 @@ def tier_in_use(tier: Tier) -> bool:
 
 
 def tier_remove(*, tier: Tier, actor: Actor) -> None:
-    """Primitive: delete a tier nobody holds or held (else `tier_in_use`), audited."""
+    """Primitive: delete a tier nobody holds or held and nothing uses (else `tier_in_use`)."""
     if tier_in_use(tier):
         raise Conflict(
             "tier_in_use",
             f"Tier {tier.code} is or was held by members; it cannot be deleted (rename it or "
             "change its threshold instead).",
         )
-    audit_record(
-        actor=actor, action="tier.delete", target=tier, changes={"code": (tier.code, None)}
-    )
-    tier.perks.clear()
-    tier.delete()
+    try:
+        # A savepoint: a refused delete leaves neither the audit entry nor the perks cleared.
+        with transaction.atomic():
+            audit_record(
+                actor=actor, action="tier.delete", target=tier, changes={"code": (tier.code, None)}
+            )
+            tier.perks.clear()
+            tier.delete()
+    except ProtectedError as exc:
+        # Something else points at the tier with PROTECT (a reward's `min_tier`, …).
+        users = sorted({str(obj._meta.verbose_name_plural) for obj in exc.protected_objects})
+        raise Conflict(
+            "tier_in_use",
+            f"Tier {tier.code} is still used by {', '.join(users)}; it cannot be deleted "
+            "(change those first, or rename the tier or change its threshold instead).",
+        ) from exc
 
 
 def tier_delete(*, tier: Tier, actor: Actor) -> None:

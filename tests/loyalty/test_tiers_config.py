@@ -108,6 +108,31 @@ def test_a_tier_members_held_cannot_be_deleted(ladder, member, record_order, sys
     assert (excinfo.value.code, excinfo.value.status) == ("tier_in_use", HTTPStatus.CONFLICT)
 
 
+def test_a_tier_a_reward_requires_cannot_be_deleted(ladder, system_actor):
+    # given: a reward redeemable from Gold up (its `min_tier` protects the tier); nobody holds Gold
+    from rewards.services.catalogue import reward_create
+
+    gold = Tier.objects.get(code="gold")
+    reward_create(
+        code="GOLD_GIFT",
+        actor=system_actor,
+        name="Gold gift",
+        kind="fixed_discount",
+        points_cost=500,
+        value=Decimal("5.00"),
+        min_tier=gold,
+    )
+
+    with pytest.raises(ServiceError) as excinfo:
+        tier_delete(tier=gold, actor=system_actor)
+
+    assert (excinfo.value.code, excinfo.value.status) == ("tier_in_use", HTTPStatus.CONFLICT)
+    assert "rewards" in excinfo.value.message
+    # nothing of the refused delete is left behind: the tier, its perks, no audit entry
+    assert Tier.objects.get(code="gold").perks.count() == 3
+    assert not AuditEntry.objects.filter(action="tier.delete").exists()
+
+
 def test_the_entry_tier_goes_last(ladder, system_actor):
     with pytest.raises(ServiceError) as excinfo:
         tier_delete(tier=Tier.objects.get(code="member"), actor=system_actor)
