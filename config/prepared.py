@@ -93,3 +93,41 @@ class PreparedQuery:
     def first(self, *, using: str = "default", **values: Any):
         rows = self(using=using, **values)
         return rows[0] if rows else None
+
+
+_insert_sql: dict[tuple, str] = {}
+
+
+def insert_sql(model, objs: list, *, connection, on_conflict=None, returning=None):
+    """(sql, params) of Django's own INSERT of `objs` (every concrete field but the primary key).
+
+    The SQL text is compiled once per (model, row count, options, backend); the parameters are
+    each field's `pre_save` value prepared by `get_db_prep_save`, exactly what the insert compiler
+    computes. Fields with a custom placeholder (`get_placeholder`) are compiled every time.
+    """
+    from django.db.models.sql import InsertQuery
+
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    returning_names = tuple(f.name for f in returning or ())
+    key = (model, len(objs), on_conflict, returning_names, connection.vendor)
+    sql = _insert_sql.get(key)
+    if sql is not None:
+        values = [f.pre_save(obj, True) for obj in objs for f in fields]
+        if not any(hasattr(v, "resolve_expression") for v in values):
+            prepared = [
+                f.get_db_prep_save(v, connection)
+                for f, v in zip(fields * len(objs), values, strict=True)
+            ]
+            return sql, prepared
+    query = InsertQuery(model, on_conflict=on_conflict)
+    query.insert_values(fields, objs)
+    compiler = query.get_compiler(connection=connection)
+    if returning:
+        compiler.returning_fields = list(returning)
+    [(sql, params)] = compiler.as_sql()
+    cacheable = sql.count("%s") == len(params) == len(fields) * len(objs) and not any(
+        hasattr(f, "get_placeholder") for f in fields
+    )
+    if cacheable:
+        _insert_sql[key] = sql
+    return sql, list(params)

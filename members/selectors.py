@@ -10,12 +10,18 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
 from config.errors import Gone, NotFound
+from config.prepared import PreparedQuery
 from members.models import IdempotencyRecord, Member
+
+# Every storefront request for a member starts here: compiled to SQL once (`config.prepared`).
+_member_by_external_id = PreparedQuery(
+    lambda external_id: Member.objects.filter(external_id=external_id), external_id=str
+)
 
 
 def member_get_for_api(*, external_id: str) -> Member:
     """The member addressed by the storefront; 404 if unknown, 410 if erased."""
-    member = Member.objects.filter(external_id=external_id).first()
+    member = _member_by_external_id.first(external_id=external_id)
     if member is None:
         raise NotFound("member_not_found", f"No member with external id {external_id!r}.")
     if member.is_erased:

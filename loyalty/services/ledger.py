@@ -18,11 +18,10 @@ from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import F, Q
-from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from config.errors import ServiceError
-from config.prepared import PreparedQuery
+from config.prepared import PreparedQuery, insert_sql
 from loyalty.models import Account, Debt, Lot, LotAllocation, Posting
 from loyalty.models.ledger import PostingKind
 from members.actors import Actor
@@ -187,13 +186,11 @@ def _credits_write_postgresql(
     `available_at <= now`, the same test as above); `audit_ledger` checks both paths alike.
     """
     qn = connection.ops.quote_name
-    query = InsertQuery(Posting)
-    query.insert_values([f for f in Posting._meta.concrete_fields if not f.primary_key], postings)
-    [(insert_sql, insert_params)] = query.get_compiler(connection=connection).as_sql()
+    posting_sql, posting_params = insert_sql(Posting, postings, connection=connection)
     lot = {name: qn(Lot._meta.get_field(name).column) for name in LOT_COLUMNS}
     acc = {name: qn(Account._meta.get_field(name).column) for name in ACCOUNT_COLUMNS}
     sql = (
-        f"WITH p AS ({insert_sql} RETURNING id, idempotency_key, points, available_at, "
+        f"WITH p AS ({posting_sql} RETURNING id, idempotency_key, points, available_at, "
         f"expires_at), "
         f"l AS (INSERT INTO {qn(Lot._meta.db_table)} ({', '.join(lot.values())}) "
         f"SELECT id, %s, points, points, available_at, expires_at, available_at <= %s FROM p), "
@@ -205,7 +202,7 @@ def _credits_write_postgresql(
         f"SELECT idempotency_key, id FROM p"
     )
     params = (
-        *insert_params,
+        *posting_params,
         account.member_id,
         now,
         available,

@@ -28,10 +28,10 @@ from decimal import ROUND_FLOOR, Decimal
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.db.models.constants import OnConflict
-from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from config.errors import Conflict, NotFound, ServiceError
+from config.prepared import insert_sql
 from loyalty import hooks
 from loyalty.models import Account, ExchangeRate, Lot, Order, ProgramSettings, Refund
 from loyalty.models.ledger import PostingKind
@@ -322,11 +322,13 @@ def _order_insert(order: Order) -> bool:
     `ON CONFLICT DO NOTHING ... RETURNING id` on PostgreSQL (`INSERT OR IGNORE` on SQLite): the
     probe for a repeat and the insert in one round trip, with no IntegrityError to recover from.
     """
-    query = InsertQuery(Order, on_conflict=OnConflict.IGNORE)
-    query.insert_values([f for f in Order._meta.concrete_fields if not f.primary_key], [order])
-    compiler = query.get_compiler(connection=connection)
-    compiler.returning_fields = [Order._meta.pk]
-    [(sql, params)] = compiler.as_sql()
+    sql, params = insert_sql(
+        Order,
+        [order],
+        connection=connection,
+        on_conflict=OnConflict.IGNORE,
+        returning=[Order._meta.pk],
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()

@@ -1,0 +1,80 @@
+"""`config.prepared`: SQL compiled once, data read afresh, the same values as the ORM's."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from campaigns.models import Campaign
+from config import prepared
+from config.prepared import PreparedQuery, insert_sql
+from loyalty.models import ExchangeRate
+
+pytestmark = pytest.mark.django_db
+
+START = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
+
+
+def campaign(code: str, **fields) -> Campaign:
+    fields.setdefault("kind", Campaign.Kind.MULTIPLIER)
+    return Campaign.objects.create(code=code, name=code, starts_at=START, **fields)
+
+
+by_code = PreparedQuery(lambda code: Campaign.objects.filter(code=code), code=str)
+by_pk = PreparedQuery(lambda pk: Campaign.objects.filter(pk=pk, is_active=True), pk=int)
+
+
+def fields_of(obj) -> dict:
+    return {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields}
+
+
+def test_a_prepared_read_builds_the_same_instances_as_the_orm():
+    campaign("double", multiplier=Decimal("2.50"), weekdays=[5, 6], ends_at=START.replace(day=9))
+
+    [prepared] = by_code(code="double")
+
+    orm = Campaign.objects.get(code="double")
+    assert fields_of(prepared) == fields_of(orm)
+    assert (prepared.multiplier, prepared.weekdays, prepared.ends_at) == (
+        Decimal("2.50"),
+        [5, 6],
+        dt.datetime(2026, 3, 9, 9, 30, tzinfo=dt.UTC),
+    )
+    assert (prepared._state.adding, prepared._state.db) == (False, "default")
+
+
+def test_each_call_binds_its_own_values_and_reads_the_data_as_it_is_now():
+    first, second = campaign("one"), campaign("two")
+
+    assert [c.code for c in by_pk(pk=first.pk)] == ["one"]
+    assert by_pk.first(pk=second.pk).code == "two"
+    Campaign.objects.filter(pk=second.pk).update(is_active=False)  # no signal, no service
+    assert by_pk.first(pk=second.pk) is None
+    assert by_code(code="nobody") == []
+
+
+def test_only_plain_int_and_str_parameters_and_no_select_related():
+    with pytest.raises(TypeError):
+        PreparedQuery(lambda at: Campaign.objects.filter(starts_at__lte=at), at=dt.datetime)
+    joined = PreparedQuery(lambda pk: Campaign.objects.select_related().filter(pk=pk), pk=int)
+    with pytest.raises(AssertionError):
+        joined(pk=1)
+
+
+def test_insert_sql_compiled_once_writes_what_django_would():
+    rows = [ExchangeRate(currency="EUR", rate=Decimal("0.85")), ExchangeRate(currency="USD")]
+    rows[1].rate = Decimal("0.790001")
+
+    for row in rows:  # the second runs on the SQL the first compiled
+        sql, params = insert_sql(ExchangeRate, [row], connection=connection)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+    assert sql.count("%s") == len(params) == 3  # currency, rate, updated_at
+    assert sql in prepared._insert_sql.values()
+    stored = {r.currency: r.rate for r in ExchangeRate.objects.all()}
+    assert stored == {"EUR": Decimal("0.850000"), "USD": Decimal("0.790001")}
+    assert all(r.updated_at is not None for r in ExchangeRate.objects.all())  # auto_now applied

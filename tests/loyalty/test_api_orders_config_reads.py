@@ -1,0 +1,80 @@
+"""`POST /api/v1/orders` reads the program's configuration afresh for every order.
+
+The order path compiles its reads once per process (`config.prepared`) but caches no data: a change
+to the settings, the tiers or the campaigns is seen by the very next order, even one written behind
+the services' back (`QuerySet.update`, no signal, no audit), which is what these tests do.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from http import HTTPStatus
+
+from campaigns.models import Campaign, CampaignAward
+from loyalty.demo import demo_tiers_ensure
+from loyalty.models import ProgramSettings, Tier
+from loyalty.selectors.program import program_settings
+from tests.campaigns.factories import make_campaign
+from tests.loyalty.test_api_orders import available_on, iso, order_body, placed, post
+
+
+def earn(api_client, order_id: str, total: str = "100.00", **body) -> dict:
+    response = post(api_client, order_body(order_id=order_id, total=total, **body))
+    assert response.status_code == HTTPStatus.CREATED, response.content
+    return response.json()
+
+
+def test_a_settings_change_applies_to_the_next_order(api_client, member):
+    assert earn(api_client, "O-1")["points"]["base"] == 100
+    ProgramSettings.objects.filter(pk=program_settings().pk).update(
+        earn_rate=Decimal("2.5"), pending_days=3
+    )
+
+    answer = earn(api_client, "O-2", placed_at=iso(placed()))
+
+    assert answer["points"]["base"] == 250
+    assert answer["available_on"] == available_on(placed(), days=3)
+
+
+def test_tiers_created_and_changed_apply_to_the_next_order(api_client, member):
+    assert earn(api_client, "O-1")["member"]["tier"] is None
+    ladder = demo_tiers_ensure()
+    entry = ladder[0]
+
+    answer = earn(api_client, "O-2")
+    assert (answer["member"]["tier"], answer["points"]["tier_bonus"]) == (entry.code, 0)
+
+    Tier.objects.filter(pk=entry.pk).update(multiplier=Decimal("1.50"))
+    answer = earn(api_client, "O-3")
+    assert (answer["points"]["base"], answer["points"]["tier_bonus"]) == (100, 50)
+
+
+def test_a_campaign_switched_on_and_off_applies_from_the_next_order(api_client, member):
+    make_campaign("double", "multiplier", multiplier=Decimal("2.00"), is_active=False)
+    assert earn(api_client, "O-1")["points"]["campaign_bonus"] == []
+
+    Campaign.objects.filter(code="double").update(is_active=True)
+    assert earn(api_client, "O-2")["points"]["campaign_bonus"] == [
+        {"campaign": "double", "points": 100}
+    ]
+    assert CampaignAward.objects.get().reference == "order:O-2"
+
+    Campaign.objects.filter(code="double").update(is_active=False)
+    assert earn(api_client, "O-3")["points"]["campaign_bonus"] == []
+
+
+def test_a_first_order_campaign_rewards_the_first_order_only(api_client, member, make_member):
+    make_campaign("welcome", "action", action="first_order", points=30)
+
+    earn(api_client, "O-1")
+    earn(api_client, "O-2")
+
+    award = CampaignAward.objects.get(member=member)
+    assert (award.reference, award.points) == ("first_order", 30)
+    # Switched on after a member's first order: their next order is not a first order.
+    Campaign.objects.filter(code="welcome").update(is_active=False)
+    later = make_member(external_id="C-2002")
+    earn(api_client, "O-3", member="C-2002")
+    Campaign.objects.filter(code="welcome").update(is_active=True)
+    earn(api_client, "O-4", member="C-2002")
+    assert not CampaignAward.objects.filter(member=later).exists()
