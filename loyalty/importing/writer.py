@@ -176,31 +176,30 @@ def _sql() -> dict[str, str]:
                 lifetime_earned = loyalty_account.lifetime_earned + excluded.lifetime_earned,
                 updated_at = excluded.updated_at""",
     }
-    if pg:
-        return _postgres_sql(statements, money=money, boolean=boolean)
-    return statements
+    return _keyed_sql(statements, money=money, boolean=boolean, pg=pg)
 
 
-def _postgres_sql(statements: dict[str, str], *, money, boolean) -> dict[str, str]:
-    """On PostgreSQL every row's key is drawn from its table's sequence first and kept with the
-    staged row; each INSERT then reads the staged rows only (by index), never what was just
-    written: nothing gets slower as the ledger's tables grow, and no join depends on the
-    planner guessing the size of what a statement produced."""
+def _keyed_sql(statements: dict[str, str], *, money, boolean, pg: bool) -> dict[str, str]:
+    """Every row's key is drawn first and kept with the staged row; each INSERT then reads the
+    staged rows only (by index), never what was just written: nothing gets slower as the
+    ledger's tables grow, and no join depends on the planner guessing the size of what a
+    statement produced. PostgreSQL draws the keys from the tables' sequences; SQLite (one writer
+    at a time, the chunk's transaction holds the write lock) numbers the rows above the highest
+    keys in use (`_sqlite_bases`), four posting keys per order (earn, tier bonus, their expiries).
+    `statements` are the chunk's statements that join what they wrote (kept for reference)."""
     m = money.format
-    with connection.cursor() as cursor:  # resolved once: a per-row look-up would cost more
-        cursor.execute(
-            "SELECT pg_get_serial_sequence('loyalty_order', 'id'), "
-            "pg_get_serial_sequence('loyalty_posting', 'id'), "
-            "pg_get_serial_sequence('loyalty_refund', 'id')"
-        )
-        names = cursor.fetchone()
-    order_seq, posting_seq, refund_seq = (
-        "nextval('" + name.replace("'", "''") + "'::regclass)" for name in names
-    )
     chunk_orders = (
         "imp_orders.ckey >= %(lo)s AND imp_orders.ckey <= %(hi)s AND imp_orders.bad = 0 "
         "AND imp_orders.present = 0 AND imp_orders.member_id IS NOT NULL"
     )
+    chunk_refunds = f"""imp_refunds.target = 'new' AND imp_refunds.bad = 0
+                AND imp_refunds.present = 0 AND imp_refunds.ckey >= %(lo)s
+                AND imp_refunds.ckey <= %(hi)s AND imp_refunds.order_id IN
+                (SELECT s.order_id FROM imp_orders s WHERE {CHUNK})"""
+    if pg:
+        keys, refund_keys = _postgres_keys(chunk_orders, chunk_refunds)
+    else:
+        keys, refund_keys = _sqlite_keys(chunk_orders, chunk_refunds)
     refunds = f"{REFUNDS} AND {CHUNK}"
     posting = f"INSERT INTO loyalty_posting (id, {POSTING_COLUMNS})"
     credit = """
@@ -225,22 +224,8 @@ def _postgres_sql(statements: dict[str, str], *, money, boolean) -> dict[str, st
     earn = {"pid": "s.earn_pid", "kind": "earn", "points": "base", "key": "earn"}
     tier = {"pid": "s.tier_pid", "kind": "tier_bonus", "points": "bonus", "key": "tier"}
     return {
-        "keys": f"""
-            UPDATE imp_orders SET order_pk = {order_seq},
-                earn_pid = CASE WHEN base > 0 THEN {posting_seq} END,
-                tier_pid = CASE WHEN bonus > 0 THEN {posting_seq} END,
-                earn_xpid = CASE WHEN expired = 1 AND base - rev_earn > 0
-                    THEN {posting_seq} END,
-                tier_xpid = CASE WHEN expired = 1 AND bonus - rev_tier > 0
-                    THEN {posting_seq} END
-            WHERE {chunk_orders}""",
-        "refund_keys": f"""
-            UPDATE imp_refunds SET refund_pk = {refund_seq},
-                rev_pid = CASE WHEN points_reversed > 0 THEN {posting_seq} END
-            WHERE imp_refunds.target = 'new' AND imp_refunds.bad = 0
-                AND imp_refunds.present = 0 AND imp_refunds.ckey >= %(lo)s
-                AND imp_refunds.ckey <= %(hi)s AND imp_refunds.order_id IN
-                (SELECT s.order_id FROM imp_orders s WHERE {CHUNK})""",
+        "keys": keys,
+        "refund_keys": refund_keys,
         "orders": statements["orders"]
         .replace("INSERT INTO loyalty_order (order_id,", "INSERT INTO loyalty_order (id, order_id,")
         .replace("SELECT s.order_id, s.member_id,", "SELECT s.order_pk, s.order_id, s.member_id,"),
@@ -294,6 +279,80 @@ def _postgres_sql(statements: dict[str, str], *, money, boolean) -> dict[str, st
             SELECT s.tier_xpid, s.tier_pid, s.bonus - s.rev_tier FROM imp_orders s
             WHERE {CHUNK} AND s.tier_xpid IS NOT NULL""",
         "accounts": statements["accounts"],
+    }
+
+
+def _postgres_keys(chunk_orders: str, chunk_refunds: str) -> tuple[str, str]:
+    with connection.cursor() as cursor:  # resolved once: a per-row look-up would cost more
+        cursor.execute(
+            "SELECT pg_get_serial_sequence('loyalty_order', 'id'), "
+            "pg_get_serial_sequence('loyalty_posting', 'id'), "
+            "pg_get_serial_sequence('loyalty_refund', 'id')"
+        )
+        names = cursor.fetchone()
+    order_seq, posting_seq, refund_seq = (
+        "nextval('" + name.replace("'", "''") + "'::regclass)" for name in names
+    )
+    keys = f"""
+            UPDATE imp_orders SET order_pk = {order_seq},
+                earn_pid = CASE WHEN base > 0 THEN {posting_seq} END,
+                tier_pid = CASE WHEN bonus > 0 THEN {posting_seq} END,
+                earn_xpid = CASE WHEN expired = 1 AND base - rev_earn > 0
+                    THEN {posting_seq} END,
+                tier_xpid = CASE WHEN expired = 1 AND bonus - rev_tier > 0
+                    THEN {posting_seq} END
+            WHERE {chunk_orders}"""
+    refund_keys = f"""
+            UPDATE imp_refunds SET refund_pk = {refund_seq},
+                rev_pid = CASE WHEN points_reversed > 0 THEN {posting_seq} END
+            WHERE {chunk_refunds}"""
+    return keys, refund_keys
+
+
+def _sqlite_keys(chunk_orders: str, chunk_refunds: str) -> tuple[str, str]:
+    """Keys numbered from `_sqlite_bases` (parameters `order_base`, `posting_base`,
+    `refund_base`, `reversal_base`) by the rows' order in the chunk."""
+    posting = "%(posting_base)s + 4 * x.n"
+    keys = f"""
+            UPDATE imp_orders SET order_pk = %(order_base)s + x.n,
+                earn_pid = CASE WHEN imp_orders.base > 0 THEN {posting} END,
+                tier_pid = CASE WHEN imp_orders.bonus > 0 THEN {posting} + 1 END,
+                earn_xpid = CASE WHEN imp_orders.expired = 1
+                    AND imp_orders.base - imp_orders.rev_earn > 0 THEN {posting} + 2 END,
+                tier_xpid = CASE WHEN imp_orders.expired = 1
+                    AND imp_orders.bonus - imp_orders.rev_tier > 0 THEN {posting} + 3 END
+            FROM (SELECT rowid AS r, row_number() OVER (ORDER BY ckey, placed_at, order_id) AS n
+                FROM imp_orders WHERE {chunk_orders}) AS x
+            WHERE imp_orders.rowid = x.r"""
+    refund_keys = f"""
+            UPDATE imp_refunds SET refund_pk = %(refund_base)s + x.n,
+                rev_pid = CASE WHEN imp_refunds.points_reversed > 0
+                    THEN %(reversal_base)s + x.n END
+            FROM (SELECT rowid AS r, row_number() OVER (ORDER BY refunded_at, refund_id) AS n
+                FROM imp_refunds WHERE {chunk_refunds}) AS x
+            WHERE imp_refunds.rowid = x.r"""
+    return keys, refund_keys
+
+
+def _sqlite_bases(orders: int) -> dict[str, int]:
+    """The highest keys in use (or ever used: AUTOINCREMENT), read inside the chunk's
+    transaction, which holds SQLite's write lock: no other writer can take them meanwhile."""
+    tops = {}
+    with connection.cursor() as cursor:
+        for table in ("loyalty_order", "loyalty_posting", "loyalty_refund"):
+            cursor.execute(
+                f'SELECT MAX(COALESCE((SELECT MAX(id) FROM "{table}"), 0), '
+                "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = %s), 0))",
+                [table],
+            )
+            tops[table] = cursor.fetchone()[0]
+    posting_base = tops["loyalty_posting"]
+    return {
+        "order_base": tops["loyalty_order"],
+        "posting_base": posting_base,
+        "refund_base": tops["loyalty_refund"],
+        # Above the four keys of each order (numbered from 1).
+        "reversal_base": posting_base + 4 * (orders + 1),
     }
 
 
@@ -430,6 +489,8 @@ class ChunkWriter:
             f"WHERE {REFUNDS} AND {CHUNK}",
             params,
         )[0][0]
+        if not is_postgres():
+            params.update(_sqlite_bases(result.orders_created))
         clock = self._lap("prepare", clock)
         with connection.cursor() as cursor:
             for name, statement in self.statements.items():
