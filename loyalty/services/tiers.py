@@ -12,13 +12,15 @@ Interface used by the order path (`loyalty.services.orders.order_record`):
 The daily job (`loyalty.services.jobs.daily_jobs_run`) calls `tier_evaluate_all(as_of=, actor=)`:
 downgrades after the hold, catch-up upgrades (e.g. after a threshold was lowered), renewed holds
 and lapsed overrides for all members, in a few set-based SQL statements (PostgreSQL and SQLite).
-`tier_evaluate_member` applies exactly the same rules to one member (imports; the tests compare
-the two).
+The historical import calls it for the members it imported (`member_ids_sql=`, `kind="import"`).
+`tier_evaluate_member` applies exactly the same rules to one member (corrections; the tests
+compare the two).
 
 Invariants:
 - A member's `MemberTier` row changes only under their account lock (`account_lock`), taken
-  first; the evaluation locks the accounts of the members it may change, in key order, and then
-  re-reads their spend and state before writing.
+  first; the evaluation of all members locks the account table (EXCLUSIVE: it waits for the
+  account locks held and holds new ones off until it commits), the evaluation of given members
+  their accounts, in key order; only then does it read their spend and state.
 - Every change of a tier (earned or overridden) writes one `TierChange` row with its actor.
 - Rows are created lazily: a member without one holds the entry tier (see
   `loyalty.selectors.tiers`).
@@ -373,17 +375,28 @@ def tier_evaluate_member(
 
 
 def tier_evaluate_all(
-    *, as_of: dt.date | dt.datetime | None = None, actor: Actor | None = None
+    *,
+    as_of: dt.date | dt.datetime | None = None,
+    actor: Actor | None = None,
+    kind: str | None = None,
+    member_ids_sql: str | None = None,
 ) -> int:
-    """The daily evaluation for every member, in set-based SQL; returns the changes written.
+    """The daily evaluation in set-based SQL; returns the history entries written.
 
-    1. Candidates, without locks: tier rows whose hold has ended or whose override has lapsed,
-       and, from one aggregate over the window's orders, members whose spend reaches a higher
-       tier than they hold (a temporary table).
-    2. The candidates' accounts are locked in key order (PostgreSQL; SQLite serialises writers),
-       then their spend and tier state are read again and the decisions made in one statement,
-       so an order recorded meanwhile is never overruled.
-    3. A few INSERT/UPDATE statements write the history and the new states.
+    `kind` (e.g. `import`) replaces upgrade/downgrade in the history, as in
+    `tier_evaluate_member`. `member_ids_sql`: SQL selecting one column of member ids (it may name
+    the caller's temporary tables; no parameters); only those members are evaluated. None: all.
+
+    1. Locks. All members: `loyalty_account` in EXCLUSIVE mode, which waits for every transaction
+       holding an account lock (an order, a refund… in flight) and makes new ones wait until this
+       commits; plain reads go on. Given members: their accounts' rows, in key order. On SQLite
+       writers are serialised anyway.
+    2. One statement, under the locks: one aggregate of the window's spend per member, joined to
+       the tier rows, and the decision (`tier_decision`) into a temporary table of the members
+       with something to do (a change, a renewed hold, a lapsed override).
+    3. Three statements write the history (changes and lapses, one INSERT), the tier rows that
+       exist (one UPDATE) and the new ones (one INSERT).
+    Spend is read once, after the locks, so an order recorded meanwhile is never overruled.
     Running it twice for the same moment changes nothing the second time.
     """
     actor = actor or Actor.system("tier_evaluation")
@@ -406,37 +419,45 @@ def tier_evaluate_all(
         "created": ops.adapt_datetimefield_value(timezone.now()),
         "entry": ladder[0].pk,
         "erased": Member.Status.ERASED,
-        "up": TierChange.Kind.UPGRADE,
-        "down": TierChange.Kind.DOWNGRADE,
+        "up": kind or TierChange.Kind.UPGRADE,
+        "down": kind or TierChange.Kind.DOWNGRADE,
         "lapsed": TierChange.Kind.OVERRIDE_LAPSED,
         **{f"actor_{k}": v for k, v in actor.as_fields().items()},
         **{f"threshold_{t.rank}": str(t.threshold) for t in ladder},
     }
     sql = _EvaluationSQL(
-        window_op=">=" if window.start_inclusive else ">", ranks=[t.rank for t in ladder]
+        window_op=">=" if window.start_inclusive else ">",
+        ranks=[t.rank for t in ladder],
+        scoped=member_ids_sql is not None,
     )
     postgres = connection.vendor == "postgresql"
     with transaction.atomic(durable=True), connection.cursor() as cursor:
         if postgres:
-            # A batch job: let the aggregates hash in memory rather than spill to disk.
+            # A batch job: let the aggregate hash in memory rather than spill to disk, and skip
+            # JIT compilation (it cost a second per statement here, for nothing).
             cursor.execute("SET LOCAL work_mem = '64MB'")
-        for statement in sql.candidates:
+            cursor.execute("SET LOCAL jit = off")
+        for statement in sql.prepare:
             cursor.execute(statement, params)
+        if member_ids_sql is not None:
+            for statement in sql.scope(member_ids_sql):
+                cursor.execute(statement)
+            if postgres:
+                cursor.execute("ANALYZE tier_scope")
         if postgres:
-            cursor.execute("ANALYZE tier_cand")
-        if connection.features.has_select_for_update:
-            cursor.execute(sql.lock, params)
+            cursor.execute(sql.lock_scope if member_ids_sql is not None else sql.lock_all)
+            # The history's tier columns have no foreign key: keep the tiers from being deleted
+            # until this commits (their delete trigger then sees the new history).
+            cursor.execute(sql.lock_tiers)
         cursor.execute(sql.decide, params)
-        cursor.execute("CREATE UNIQUE INDEX tier_eval_member ON tier_eval (member_id)")
         if postgres:
             cursor.execute("ANALYZE tier_eval")
-        written = 0
-        for statement in sql.apply:
+        cursor.execute(sql.history, params)
+        written = max(cursor.rowcount, 0)
+        for statement in sql.states:
             cursor.execute(statement, params)
-            if statement.lstrip().startswith(f"INSERT INTO {TierChange._meta.db_table}"):
-                written += max(cursor.rowcount, 0)
-        cursor.execute("DROP TABLE tier_cand")
-        cursor.execute("DROP TABLE tier_eval")
+        for statement in sql.cleanup:
+            cursor.execute(statement)
     logger.info("tier evaluation as of %s: %s changes", moment.isoformat(), written)
     return written
 
@@ -449,7 +470,7 @@ class _EvaluationSQL:
     of exactly a threshold compare equal to it.
     """
 
-    def __init__(self, *, window_op: str, ranks: list[int]) -> None:
+    def __init__(self, *, window_op: str, ranks: list[int], scoped: bool) -> None:
         order = Order._meta.db_table
         member = Member._meta.db_table
         member_tier = MemberTier._meta.db_table
@@ -457,7 +478,8 @@ class _EvaluationSQL:
         change = TierChange._meta.db_table
         account = Account._meta.db_table
         in_window = f"o.placed_at {window_op} %(start)s AND o.placed_at <= %(end)s"
-        spend = "ROUND(SUM(o.eligible_amount - o.refunded_amount), 2)"
+        in_scope_o = " AND o.member_id IN (SELECT member_id FROM tier_scope)" if scoped else ""
+        in_scope_mt = " AND mt.member_id IN (SELECT member_id FROM tier_scope)" if scoped else ""
 
         def target_rank(amount: str) -> str:
             whens = " ".join(
@@ -466,29 +488,26 @@ class _EvaluationSQL:
             )
             return f"CASE {whens} ELSE 0 END"
 
-        self.candidates = [
-            "DROP TABLE IF EXISTS tier_cand",
+        self.prepare = [
+            "DROP TABLE IF EXISTS tier_scope",
             "DROP TABLE IF EXISTS tier_eval",
-            "CREATE TEMPORARY TABLE tier_cand (member_id bigint PRIMARY KEY)",
-            f"""INSERT INTO tier_cand (member_id)
-            SELECT mt.member_id FROM {member_tier} mt JOIN {tier} ct ON ct.id = mt.tier_id
-            WHERE (ct.rank > 0 AND mt.qualified_at < %(cutoff)s) OR mt.override_until < %(today)s
-            UNION
-            SELECT s.member_id FROM (
-                SELECT o.member_id, {spend} AS spend FROM {order} o
-                WHERE {in_window} GROUP BY o.member_id
-            ) s
-            LEFT JOIN {member_tier} mt ON mt.member_id = s.member_id
-            LEFT JOIN {tier} ct ON ct.id = mt.tier_id
-            WHERE {target_rank("s.spend")} > COALESCE(ct.rank, 0)""",
         ]
-        # The candidates' account locks, in key order (like `accounts_lock`).
-        self.lock = f"""SELECT COUNT(*) FROM (
+        self.cleanup = ["DROP TABLE IF EXISTS tier_scope", "DROP TABLE tier_eval"]
+        self.lock_all = f"LOCK TABLE {account} IN EXCLUSIVE MODE"
+        self.lock_tiers = f"SELECT COUNT(*) FROM (SELECT id FROM {tier} FOR KEY SHARE) t"
+        # The given members' account locks, in key order (like `accounts_lock`).
+        self.lock_scope = f"""SELECT COUNT(*) FROM (
             SELECT a.member_id FROM {account} a
-            WHERE a.member_id IN (SELECT member_id FROM tier_cand)
+            WHERE a.member_id IN (SELECT member_id FROM tier_scope)
             ORDER BY a.member_id FOR UPDATE OF a) locked"""
-        # Under the locks: fresh spend and state, and the decision (`tier_decision`).
+        # Under the locks: each member's spend (one aggregate, read once), tier state and the
+        # decision (`tier_decision`); only members with something to do are kept.
         self.decide = f"""CREATE TEMPORARY TABLE tier_eval AS
+            WITH spend AS (
+                SELECT o.member_id, ROUND(SUM(o.eligible_amount - o.refunded_amount), 2) AS spend
+                FROM {order} o WHERE {in_window}{in_scope_o}
+                GROUP BY o.member_id
+            )
             SELECT y.*, tt.id AS target_id,
                    CASE WHEN y.target_rank > y.cur_rank THEN '{UP}'
                         WHEN y.cur_rank > 0 AND y.expired = 1 AND y.target_rank < y.cur_rank
@@ -503,50 +522,67 @@ class _EvaluationSQL:
                        COALESCE(ct.rank, 0) AS cur_rank,
                        {target_rank("COALESCE(s.spend, 0)")} AS target_rank,
                        CASE WHEN mt.qualified_at < %(cutoff)s THEN 1 ELSE 0 END AS expired,
-                       CASE WHEN mt.override_until < %(today)s THEN 1 ELSE 0 END AS lapse
-                FROM tier_cand c
-                JOIN {member} m ON m.id = c.member_id AND m.status <> %(erased)s
-                LEFT JOIN (
-                    SELECT o.member_id, {spend} AS spend FROM {order} o
-                    WHERE o.member_id IN (SELECT member_id FROM tier_cand) AND {in_window}
-                    GROUP BY o.member_id
-                ) s ON s.member_id = c.member_id
+                       CASE WHEN mt.override_until < %(today)s THEN 1 ELSE 0 END AS lapse,
+                       mt.override_tier_id, mt.override_reason
+                FROM (
+                    SELECT member_id FROM spend
+                    UNION
+                    SELECT mt.member_id FROM {member_tier} mt
+                    WHERE (mt.qualified_at < %(cutoff)s OR mt.override_until < %(today)s)
+                        {in_scope_mt}
+                ) c
+                LEFT JOIN spend s ON s.member_id = c.member_id
                 LEFT JOIN {member_tier} mt ON mt.member_id = c.member_id
                 LEFT JOIN {tier} ct ON ct.id = mt.tier_id
+                WHERE c.member_id NOT IN (SELECT m.id FROM {member} m WHERE m.status = %(erased)s)
             ) y
-            LEFT JOIN {tier} tt ON tt.rank = y.target_rank"""
+            LEFT JOIN {tier} tt ON tt.rank = y.target_rank
+            WHERE y.target_rank > y.cur_rank OR (y.cur_rank > 0 AND y.expired = 1)
+                OR y.lapse = 1"""
         actor_columns = "actor_kind, actor_label, actor_user_id, actor_api_key_id"
         actor_values = (
             "%(actor_actor_kind)s, %(actor_actor_label)s, %(actor_actor_user_id)s, "
             "%(actor_actor_api_key_id)s"
         )
-        self.apply = [
-            f"""INSERT INTO {change} (member_id, from_tier_id, to_tier_id, kind, at,
+        changed = f"e.action IN ('{UP}', '{DOWN}')"
+        # The earned change first, then the lapse (to the tier earned now), as one member's
+        # evaluation writes them.
+        self.history = f"""INSERT INTO {change} (member_id, from_tier_id, to_tier_id, kind, at,
                 qualifying_spend, note, created_at, {actor_columns})
-            SELECT e.member_id, e.cur_id, e.target_id,
-                   CASE WHEN e.action = '{UP}' THEN %(up)s ELSE %(down)s END,
-                   %(at)s, e.spend, 'Tier evaluation', %(created)s, {actor_values}
-            FROM tier_eval e WHERE e.action IN ('{UP}', '{DOWN}') ORDER BY e.member_id""",
-            f"""UPDATE {member_tier} SET
-                tier_id = (SELECT e.target_id FROM tier_eval e
-                           WHERE e.member_id = {member_tier}.member_id),
-                since = %(at)s, qualified_at = %(at)s
-            WHERE member_id IN (SELECT e.member_id FROM tier_eval e
-                                WHERE e.action IN ('{UP}', '{DOWN}') AND e.has_row = 1)""",
-            f"""UPDATE {member_tier} SET qualified_at = %(at)s
-            WHERE member_id IN (SELECT e.member_id FROM tier_eval e WHERE e.action = '{KEEP}')""",
+            SELECT h.member_id, h.from_id, h.to_id, h.kind, %(at)s, h.spend, h.note, %(created)s,
+                   {actor_values}
+            FROM (
+                SELECT e.member_id, 0 AS seq, e.cur_id AS from_id, e.target_id AS to_id,
+                       CASE WHEN e.action = '{UP}' THEN %(up)s ELSE %(down)s END AS kind,
+                       e.spend AS spend, 'Tier evaluation' AS note
+                FROM tier_eval e WHERE {changed}
+                UNION ALL
+                SELECT e.member_id, 1, e.override_tier_id,
+                       CASE WHEN {changed} THEN e.target_id ELSE e.cur_id END,
+                       %(lapsed)s, NULL, SUBSTR('Override ended: ' || e.override_reason, 1, 500)
+                FROM tier_eval e WHERE e.lapse = 1
+            ) h
+            ORDER BY h.member_id, h.seq"""
+        self.states = [
+            f"""UPDATE {member_tier} AS mt SET
+                tier_id = CASE WHEN {changed} THEN e.target_id ELSE mt.tier_id END,
+                since = CASE WHEN {changed} THEN %(at)s ELSE mt.since END,
+                qualified_at = CASE WHEN e.action IS NOT NULL THEN %(at)s ELSE mt.qualified_at END,
+                override_tier_id = CASE WHEN e.lapse = 1 THEN NULL ELSE mt.override_tier_id END,
+                override_until = CASE WHEN e.lapse = 1 THEN NULL ELSE mt.override_until END,
+                override_reason = CASE WHEN e.lapse = 1 THEN '' ELSE mt.override_reason END,
+                override_by = CASE WHEN e.lapse = 1 THEN '' ELSE mt.override_by END,
+                override_at = CASE WHEN e.lapse = 1 THEN NULL ELSE mt.override_at END
+            FROM tier_eval e WHERE e.member_id = mt.member_id AND e.has_row = 1""",
             f"""INSERT INTO {member_tier} (member_id, tier_id, since, qualified_at,
                 override_tier_id, override_until, override_reason, override_by, override_at)
             SELECT e.member_id, e.target_id, %(at)s, %(at)s, NULL, NULL, '', '', NULL
             FROM tier_eval e WHERE e.action = '{UP}' AND e.has_row = 0""",
-            f"""INSERT INTO {change} (member_id, from_tier_id, to_tier_id, kind, at,
-                qualifying_spend, note, created_at, {actor_columns})
-            SELECT mt.member_id, mt.override_tier_id, mt.tier_id, %(lapsed)s, %(at)s, NULL,
-                   SUBSTR('Override ended: ' || mt.override_reason, 1, 500), %(created)s,
-                   {actor_values}
-            FROM {member_tier} mt JOIN tier_eval e ON e.member_id = mt.member_id
-            WHERE e.lapse = 1 ORDER BY mt.member_id""",
-            f"""UPDATE {member_tier} SET override_tier_id = NULL, override_until = NULL,
-                override_reason = '', override_by = '', override_at = NULL
-            WHERE member_id IN (SELECT e.member_id FROM tier_eval e WHERE e.lapse = 1)""",
+        ]
+
+    @staticmethod
+    def scope(member_ids_sql: str) -> list[str]:
+        return [
+            "CREATE TEMPORARY TABLE tier_scope (member_id bigint PRIMARY KEY)",
+            f"INSERT INTO tier_scope (member_id) SELECT DISTINCT * FROM ({member_ids_sql}) x",
         ]
