@@ -52,8 +52,19 @@ def django_setup(env: dict) -> None:
     django.setup()
 
 
-def run_measured(command: list[str], env: dict) -> tuple[float, int, str, int]:
-    """(wall seconds, peak RSS in MiB, stdout, exit status) of one child process."""
+def loadavg() -> str:
+    """The 1-minute load average (other engineers' work on a shared machine skews the figures)."""
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "?"
+
+
+def run_measured(command: list[str], env: dict) -> tuple[float, int, str, int, float]:
+    """(wall seconds, peak RSS in MiB, stdout, exit status, CPU seconds) of one child process.
+
+    The CPU seconds (user + system, of that process only) are less disturbed than the wall time
+    by other work on a shared machine; on PostgreSQL they leave out the server's share."""
     started = time.monotonic()
     child = subprocess.Popen(
         command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -61,7 +72,8 @@ def run_measured(command: list[str], env: dict) -> tuple[float, int, str, int]:
     output = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.monotonic() - started
-    return wall, usage.ru_maxrss // 1024, output, os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
+    return wall, usage.ru_maxrss // 1024, output, os.waitstatus_to_exitcode(status), cpu
 
 
 def main() -> int:
@@ -117,7 +129,8 @@ def main() -> int:
             "--chunk-size",
             str(args.chunk_size),
         ]
-        wall, peak, output, status = run_measured(command, env)
+        load = loadavg()
+        wall, peak, output, status, cpu = run_measured(command, env)
         print(output.rstrip())
         if status != 0:
             print(f"bench: the import exited with {status}")
@@ -135,6 +148,10 @@ def main() -> int:
         print(
             f"wall: {wall:.1f}s (whole command, Python start-up included); "
             f"{created / wall:,.0f} orders/s; peak RSS of the importing process: {peak} MiB"
+        )
+        print(
+            f"CPU of the importing process: {cpu:.1f}s; load average before the run: {load}, "
+            f"after: {loadavg()}"
         )
 
         if args.admin_rows:
