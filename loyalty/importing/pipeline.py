@@ -22,7 +22,6 @@ result (`status`, `message`, `errors`); unexpected errors end the run as `failed
 from __future__ import annotations
 
 import csv
-import inspect
 import logging
 import time
 import traceback
@@ -31,7 +30,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from django.db import transaction
 from django.utils import timezone
 
 from config.errors import ServiceError
@@ -44,7 +42,7 @@ from loyalty.importing.reader import CsvSource, FileError, file_checksum
 from loyalty.importing.runs import run_finish, run_release, run_start
 from loyalty.importing.staging import dec, rows, scalar
 from loyalty.importing.writer import ChunkResult, ChunkWriter, dry_run_counts
-from loyalty.models import ExchangeRate, ImportRun
+from loyalty.models import ExchangeRate, ImportRun, TierChange
 from loyalty.selectors.program import program_settings
 from loyalty.selectors.tiers import tier_ladder
 from loyalty.services import tiers
@@ -481,38 +479,18 @@ IMPORTED_MEMBERS = (
 
 
 def _tiers_evaluate(actor: Actor, progress: Progress) -> int:
-    """Every member this file names, evaluated as of today; history entries say `import`.
+    """Every member this file names, evaluated as of now; history entries say `import`.
 
-    The tier rules live in `loyalty.services.tiers`. When it offers a set-based evaluation of
-    given members (`tier_evaluate_all(..., kind=, member_ids_sql=)`), that is used; otherwise
-    each member is evaluated in turn (`tier_evaluate_member`), in batches of one transaction.
+    The tier rules live in `loyalty.services.tiers`: one set-based evaluation of just these
+    members (`tier_evaluate_all(member_ids_sql=...)`, one transaction).
     """
     if not tier_ladder():
         return 0
-    accepted = inspect.signature(tiers.tier_evaluate_all).parameters
-    if "kind" in accepted and "member_ids_sql" in accepted:
-        return tiers.tier_evaluate_all(actor=actor, kind="import", member_ids_sql=IMPORTED_MEMBERS)
-    total = scalar(f"SELECT COUNT(*) FROM ({IMPORTED_MEMBERS}) x")
-    changes, after, done = 0, 0, 0
-    while True:
-        ids = [
-            r[0]
-            for r in rows(
-                f"SELECT x.id FROM ({IMPORTED_MEMBERS}) x WHERE x.id > %s ORDER BY x.id LIMIT 500",
-                [after],
-            )
-        ]
-        if not ids:
-            return changes
-        # One transaction per batch: a commit per member would cost more than the evaluation.
-        with transaction.atomic():
-            for member_id in ids:
-                changes += len(
-                    tiers.tier_evaluate_member(member_id=member_id, actor=actor, kind="import")
-                )
-        done += len(ids)
-        progress("tiers", done, total)
-        after = ids[-1]
+    changes = tiers.tier_evaluate_all(
+        actor=actor, kind=TierChange.Kind.IMPORT, member_ids_sql=IMPORTED_MEMBERS
+    )
+    progress("tiers", 1, 1)
+    return changes
 
 
 def _collect_errors(result: ImportResult, errors_path, on_errors=None) -> None:

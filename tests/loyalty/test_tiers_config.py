@@ -6,10 +6,11 @@ from decimal import Decimal
 from http import HTTPStatus
 
 import pytest
+from django.db import IntegrityError, connection, transaction
 
 from config.errors import ServiceError
 from loyalty.demo import demo_tiers_ensure
-from loyalty.models import Perk, Tier
+from loyalty.models import MemberTier, Perk, Tier
 from loyalty.services.tier_config import perk_delete, perk_save, tier_delete, tier_save
 from members.models import AuditEntry
 from tests.loyalty.conftest import T0
@@ -131,6 +132,23 @@ def test_a_tier_a_reward_requires_cannot_be_deleted(ladder, system_actor):
     # nothing of the refused delete is left behind: the tier, its perks, no audit entry
     assert Tier.objects.get(code="gold").perks.count() == 3
     assert not AuditEntry.objects.filter(action="tier.delete").exists()
+
+
+@pytest.mark.postgres
+def test_the_database_refuses_to_delete_a_tier_only_the_history_names(ladder, member, record_order):
+    # given: an upgrade Member -> Silver; nobody holds Member now, only the history names it (its
+    # tier columns have no foreign key: a trigger guards them)
+    record_order(member, "O-1", "300.00", placed_at=T0)
+    assert not MemberTier.objects.filter(tier__code="member").exists()
+
+    with (
+        pytest.raises(IntegrityError, match="tier history"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("DELETE FROM loyalty_tier WHERE code = 'member'")
+
+    assert Tier.objects.filter(code="member").exists()
 
 
 def test_the_entry_tier_goes_last(ladder, system_actor):

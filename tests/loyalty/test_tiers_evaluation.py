@@ -53,16 +53,16 @@ def _twin_history(rng: random.Random) -> list[tuple]:
     return history
 
 
-def test_set_based_evaluation_equals_evaluating_members_one_by_one(
-    ladder, make_member, record_order, record_refund, system_actor
-):
-    # given: twin cohorts A and B with identical histories, built through the services
+def _twin_cohorts(make_member, record_order, record_refund, system_actor, *, pairs_count=40):
+    """Pairs of members (A, B) with identical random histories, built through the services
+    (orders, refunds, past evaluations, overrides); then Marketing lowers Silver's threshold, so
+    an evaluation also has catch-up upgrades to make. Returns (pairs, now)."""
     settings_set(tier_hold_days=180)
     rng = random.Random(4)
     now = timezone.now().replace(microsecond=0)
     gold = Tier.objects.get(code="gold")
     pairs = []
-    for i in range(40):
+    for i in range(pairs_count):
         history = _twin_history(rng)
         override_days = rng.choice([None, None, None, 5, 30])
         past_evaluation = rng.choice([None, 200, 400])
@@ -98,6 +98,14 @@ def test_set_based_evaluation_equals_evaluating_members_one_by_one(
         threshold=Decimal("200.00"),
         multiplier=silver.multiplier,
     )
+    return pairs, now
+
+
+def test_set_based_evaluation_equals_evaluating_members_one_by_one(
+    ladder, make_member, record_order, record_refund, system_actor
+):
+    # given: twin cohorts A and B with identical histories, built through the services
+    pairs, now = _twin_cohorts(make_member, record_order, record_refund, system_actor)
     as_of = now + 20 * DAY
     before = {m.pk: TierChange.objects.filter(member=m).count() for pair in pairs for m in pair}
 
@@ -119,6 +127,51 @@ def test_set_based_evaluation_equals_evaluating_members_one_by_one(
     assert kinds["upgrade"] + kinds["downgrade"] + kinds["override_lapsed"] == written
     assert min(kinds["upgrade"], kinds["downgrade"], kinds["override_lapsed"]) > 0, kinds
     assert tier_evaluate_all(as_of=as_of, actor=system_actor) == 0
+
+
+def _scope_sql(pairs) -> str:
+    """SQL selecting the A side of `pairs` (as the import selects its members)."""
+    ids = ", ".join(str(a.pk) for a, _ in pairs)
+    return f"SELECT m.id FROM members_member m WHERE m.id IN ({ids})"
+
+
+def test_the_member_scoped_evaluation_equals_evaluating_those_members_one_by_one(
+    ladder, make_member, record_order, record_refund, system_actor
+):
+    # given: twin cohorts; half of the pairs are "imported" (in scope), half are not
+    pairs, now = _twin_cohorts(
+        make_member, record_order, record_refund, system_actor, pairs_count=50
+    )
+    as_of = now + 20 * DAY
+    inside, outside = pairs[0::2], pairs[1::2]
+    before = {m.pk: TierChange.objects.filter(member=m).count() for pair in pairs for m in pair}
+    untouched = {a.pk: (_state(a), changes(a)) for a, _ in outside}
+
+    # when: B inside one by one as the import used to, A inside set-based by an SQL selection
+    for _, b in inside:
+        tier_evaluate_member(member_id=b.pk, actor=system_actor, as_of=as_of, kind="import")
+    written = tier_evaluate_all(
+        as_of=as_of,
+        actor=system_actor,
+        kind="import",
+        member_ids_sql=_scope_sql(inside),
+    )
+
+    # then: the same states and history for the members in scope, nothing for the others
+    for a, b in inside:
+        assert _state(a) == _state(b)
+        assert changes(a)[before[a.pk] :] == changes(b)[before[b.pk] :]
+    for a, _ in outside:
+        assert (_state(a), changes(a)) == untouched[a.pk]
+    new = TierChange.objects.filter(member__in=[a for a, _ in pairs], at=as_of)
+    assert written == new.count()
+    kinds = {kind: new.filter(kind=kind).count() for kind in TierChange.Kind.values}
+    assert kinds["import"] + kinds["override_lapsed"] == written
+    assert min(kinds["import"], kinds["override_lapsed"]) > 0, kinds
+    # again: nothing left in scope; the members outside it still had something to do
+    scope = _scope_sql(inside)
+    assert tier_evaluate_all(as_of=as_of, actor=system_actor, member_ids_sql=scope) == 0
+    assert tier_evaluate_all(as_of=as_of, actor=system_actor) > 0
 
 
 @pytest.mark.django_db(transaction=True)
