@@ -24,6 +24,9 @@ from loyalty.models.program import ProgramSettings
 from loyalty.services.orders import earn_breakdown, earn_dates, refund_reversal_points
 
 CENT = Decimal("0.01")
+# Entries a memo keeps before it starts again: bounded, so that memory does not grow with the
+# file's size (a memo that is full is cleared, the next rows fill it again).
+CACHE_ENTRIES = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +103,7 @@ class Earning:
                 bonus,
                 str(rate),
             )
-            if len(self._points) > 200_000:
+            if len(self._points) > CACHE_ENTRIES:
                 self._points.clear()
             self._points[key] = found
         return found
@@ -112,7 +115,7 @@ class Earning:
             matured = available_at <= self.now
             expired = matured and expires_at is not None and expires_at <= self.now
             found = (available_at, expires_at, matured, expired)
-            if len(self._dates) > 50_000:
+            if len(self._dates) > CACHE_ENTRIES:
                 self._dates.clear()
             self._dates[placed_at] = found
         return found

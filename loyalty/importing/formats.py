@@ -27,7 +27,7 @@ import json
 from dataclasses import dataclass, field
 
 from loyalty.importing import values
-from loyalty.importing.earning import Earning
+from loyalty.importing.earning import CACHE_ENTRIES, Earning
 from loyalty.importing.profiles import LINES, ORDERS, Profile
 from loyalty.importing.reader import Record
 from loyalty.importing.staging import BulkWriter, _same, db_datetime_converter, utc_text
@@ -308,7 +308,7 @@ class OrdersParser(_ColumnParser):
         value = cache.get(text)
         if value is None:
             value = parse(text, *args, **kwargs)  # CellError: the row takes the checked path
-            if len(cache) > 100_000:
+            if len(cache) > CACHE_ENTRIES:
                 cache.clear()
             cache[text] = value
         return value

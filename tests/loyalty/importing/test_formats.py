@@ -9,9 +9,16 @@ from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
-from loyalty.importing.profiles import import_profile_save
+from loyalty.importing.earning import Earning
+from loyalty.importing.formats import ParseContext, StageBuffer, parser_for
+from loyalty.importing.profiles import import_profile_save, profile_get
+from loyalty.importing.reader import CsvSource
+from loyalty.importing.synthetic import orders_csv_write
 from loyalty.models import Order, Posting, Refund
+from loyalty.selectors.program import program_settings
+from loyalty.services import tiers
 from members.actors import Actor
 from members.models import Member
 from tests.loyalty.importing.conftest import ORDERS_HEADER, days_ago
@@ -272,3 +279,75 @@ def test_returns_adding_up_to_more_than_the_order_are_rejected(run_import, csv_f
         )
     ]
     assert Order.objects.count() == 0
+
+
+class _Captured(StageBuffer):
+    """Stage rows in memory: what each path of the orders parser stages, compared."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[tuple[str, tuple]] = []
+
+    def add(self, table: str, row: tuple) -> None:
+        self.rows.append((table, row))
+
+
+def _orders_parser(path, stage):
+    settings = program_settings()
+    now = timezone.now()
+    earning = Earning(
+        settings=settings,
+        rates={settings.currency: Decimal("1")},
+        now=now,
+        tier=tiers.tier_for_order(member_id=0),
+    )
+    source = CsvSource(path).open()
+    ctx = ParseContext(
+        stage=stage,
+        program_currency=settings.currency,
+        accepted_currencies={settings.currency},
+        now=now,
+        earning=earning,
+    )
+    return source, parser_for("orders", ctx, source.header, profile_get("orders"))
+
+
+def test_the_orders_fast_path_stages_what_the_checked_path_stages(db, tmp_path, csv_file):
+    """Good rows take `_feed_fast` (cached cells, memoised rules); every row can also be read by
+    `_feed_checked`: both must stage exactly the same rows, refunds included."""
+    path = orders_csv_write(tmp_path / "orders.csv", orders=600, seed=7, currency="GBP")
+    fast_stage, checked_stage = _Captured(), _Captured()
+    source, fast = _orders_parser(path, fast_stage)
+    _, checked = _orders_parser(path, checked_stage)
+    for record in source.records():
+        assert fast._feed_fast(record)
+        checked._feed_checked(record)
+
+    assert fast_stage.rows == checked_stage.rows
+    tables = [table for table, _ in fast_stage.rows]
+    assert tables.count("imp_orders") == 600
+    assert tables.count("imp_refunds") > 10  # some orders are refunded
+    assert fast_stage.error_count == checked_stage.error_count == 0
+
+
+def test_a_row_with_a_problem_leaves_the_fast_path_and_is_reported(db, csv_file):
+    path = csv_file(
+        "order_id,customer_id,email,placed_at,total,currency,eligible_total,refunded_total,"
+        "first_name,last_name\n"
+        f"A1,C1,a@example.com,{days_ago(3)},10.00,GBP,12.00,,Ada,Lovelace\n"
+        + f"A2,C1,a@example.com,{days_ago(3)},10.001,GBP,,,Ada,Lovelace\n"
+        + f"A3,C1,a@example.com,{days_ago(3)},10.00,GBP,,11.00,Ada,Lovelace\n"
+        + f"A4,C1,a@example.com,{days_ago(3)},10.00,GBP,,,Ada,Lovelace\n"
+    )
+    stage = _Captured()
+    source, parser = _orders_parser(path, stage)
+    fast = []
+    for record in source.records():
+        fast.append(parser._feed_fast(record))
+        if not fast[-1]:
+            parser._feed_checked(record)
+
+    assert fast == [False, False, False, True]
+    errors = [row[4] for table, row in stage.rows if table == "imp_errors"]
+    assert errors == ["eligible_exceeds_total", "too_many_decimals", "refund_exceeds_order"]
+    assert [row[1] for table, row in stage.rows if table == "imp_orders"] == ["A4"]
