@@ -515,13 +515,17 @@ def stage_order(
     they happened.
     """
     stored, hashed = items_json(items) if items else ("[]", "[]")
+    db_dt = ctx.db_datetime
     if placed_at.tzinfo is dt.UTC:
         placed_text = placed_at.isoformat(timespec="microseconds")
         # isoformat() leaves out a zero fraction: the same text without ".000000".
         placed_iso = placed_text if placed_at.microsecond else placed_text[:19] + placed_text[26:]
+        # On SQLite, str() of the naive UTC value, from the same text.
+        placed_db = placed_at if db_dt is _same else placed_text[:10] + " " + placed_iso[11:-6]
     else:
         placed_text = utc_text(placed_at)
         placed_iso = placed_at.isoformat()
+        placed_db = db_dt(placed_at)
     fingerprint = order_fingerprint(
         member=ckey,
         placed_at=placed_at,
@@ -532,7 +536,6 @@ def stage_order(
         placed_iso=placed_iso,
     )
     earning = ctx.earning
-    db_dt = ctx.db_datetime
     if refunds:
         numbers = earning.order(
             placed_at=placed_at,
@@ -575,7 +578,7 @@ def stage_order(
             stored,
             fingerprint,
             col,
-            placed_at if db_dt is _same else db_dt(placed_at),
+            placed_db,
             db_dt(available_at),
             db_dt(expires_at),
             int(matured),
