@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from config.errors import ServiceError
@@ -444,8 +445,10 @@ def tier_evaluate_all(
                 cursor.execute(statement)
             if postgres:
                 cursor.execute("ANALYZE tier_scope")
-        if postgres:
-            cursor.execute(sql.lock_scope if member_ids_sql is not None else sql.lock_all)
+        if postgres and member_ids_sql is None:
+            _account_table_lock(cursor, sql.lock_all)
+        elif postgres:
+            cursor.execute(sql.lock_scope)
             # The history's tier columns have no foreign key: keep the tiers from being deleted
             # until this commits (their delete trigger then sees the new history).
             cursor.execute(sql.lock_tiers)
@@ -460,6 +463,38 @@ def tier_evaluate_all(
             cursor.execute(statement)
     logger.info("tier evaluation as of %s: %s changes", moment.isoformat(), written)
     return written
+
+
+# Waiting for the account table: each attempt waits at most this long (orders that start
+# meanwhile queue behind it), then steps aside for a moment; after the last one it gives up.
+TABLE_LOCK_TIMEOUT = "2s"
+TABLE_LOCK_ATTEMPTS = 30
+TABLE_LOCK_PAUSE = 1.0
+
+
+def _account_table_lock(cursor, statement: str) -> None:
+    """Take `statement` (the account table's EXCLUSIVE lock) without stalling the order path
+    behind a long transaction: a bounded wait per attempt, in a savepoint so a timed-out attempt
+    leaves the transaction usable. Raises `tier_evaluation_busy` after the last attempt."""
+    for attempt in range(1, TABLE_LOCK_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                cursor.execute(f"SET LOCAL lock_timeout = '{TABLE_LOCK_TIMEOUT}'")
+                cursor.execute(statement)
+                cursor.execute("SET LOCAL lock_timeout = DEFAULT")
+            return
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
+                raise
+            logger.warning("tier evaluation: account table busy (attempt %s)", attempt)
+            if attempt == TABLE_LOCK_ATTEMPTS:
+                raise ServiceError(
+                    "tier_evaluation_busy",
+                    "The tier evaluation could not lock the accounts (a long transaction holds "
+                    "one); run it again later.",
+                    status=503,
+                ) from exc
+            time.sleep(TABLE_LOCK_PAUSE)
 
 
 class _EvaluationSQL:

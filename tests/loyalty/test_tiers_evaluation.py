@@ -8,12 +8,15 @@ import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
+from config.errors import ServiceError
 from loyalty import hooks
 from loyalty.demo import demo_tiers_ensure
 from loyalty.models import MemberTier, Tier, TierChange
+from loyalty.services import tiers as tiers_module
+from loyalty.services.ledger import account_lock
 from loyalty.services.tier_config import tier_save
 from loyalty.services.tiers import tier_evaluate_all, tier_evaluate_member, tier_override
 from tests.loyalty.conftest import T0
@@ -235,6 +238,48 @@ def test_the_evaluation_waits_for_an_order_in_flight_and_respects_it(
     assert results["written"] == 0
     assert held(member) == "gold"
     assert [c[2] for c in changes(member)] == ["upgrade"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_the_evaluation_steps_aside_for_a_long_transaction_and_says_so(
+    ladder, make_member, system_actor, monkeypatch
+):
+    # given: a member owed Silver, and a long transaction holding another member's account lock
+    from tests.loyalty.tiers_helpers import order_row
+
+    monkeypatch.setattr(tiers_module, "TABLE_LOCK_ATTEMPTS", 2)
+    monkeypatch.setattr(tiers_module, "TABLE_LOCK_TIMEOUT", "50ms")
+    monkeypatch.setattr(tiers_module, "TABLE_LOCK_PAUSE", 0)
+    owed, busy = make_member(), make_member()
+    order_row(owed, "O-1", "300.00", placed_at=timezone.now() - DAY)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                account_lock(member_id=busy.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        # when: the evaluation runs meanwhile, then: it gives up (bounded waits), writing nothing
+        with pytest.raises(ServiceError) as excinfo:
+            tier_evaluate_all(actor=system_actor)
+        assert excinfo.value.code == "tier_evaluation_busy"
+        assert not TierChange.objects.exists()
+    finally:
+        release.set()
+        holder.join(10)
+
+    # and once the long transaction has ended it runs
+    assert tier_evaluate_all(actor=system_actor) == 1
+    assert held(owed) == "silver"
 
 
 def test_the_set_based_evaluation_admits_a_spend_exactly_at_the_threshold(
