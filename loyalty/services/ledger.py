@@ -21,7 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from config.errors import ServiceError
-from config.prepared import PreparedQuery, insert_sql
+from config.prepared import PreparedQuery, hot_cursor, insert_sql
 from loyalty.models import Account, Debt, Lot, LotAllocation, Posting
 from loyalty.models.ledger import PostingKind
 from members.actors import Actor
@@ -211,7 +211,7 @@ def _credits_write_postgresql(
         timezone.now(),
         account.member_id,
     )
-    with connection.cursor() as cursor:
+    with hot_cursor(connection) as cursor:
         cursor.execute(sql, params)
         ids = dict(cursor.fetchall())
     for p in postings:

@@ -31,11 +31,11 @@ from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from config.errors import Conflict, NotFound, ServiceError
-from config.prepared import insert_sql
+from config.prepared import hot_cursor, insert_sql
 from loyalty import hooks
 from loyalty.models import Account, ExchangeRate, Lot, Order, ProgramSettings, Refund
 from loyalty.models.ledger import PostingKind
-from loyalty.selectors.order_path import program_settings_read, tier_ladder_read
+from loyalty.selectors.order_path import program_config_read
 from loyalty.selectors.program import program_settings
 from loyalty.services import tiers
 from loyalty.services.ledger import NewCredit, account_lock, credits_post, debit_post
@@ -188,7 +188,7 @@ def order_record(
             )
         if member.is_erased:
             raise ServiceError("member_erased", "This member's data has been erased.", status=410)
-        settings = program_settings_read()
+        settings, ladder = program_config_read()
         rate = _exchange_rate(currency, settings)
     except ServiceError:
         # A repeat of an order already recorded is answered as such even if it could not be
@@ -206,7 +206,6 @@ def order_record(
     try:
         with transaction.atomic():
             account = account_lock(member_id=member.pk)
-            ladder = tier_ladder_read()
             tier_code, multiplier = tiers.tier_for_order(member_id=member.pk, ladder=ladder)
             base, tier_bonus = earn_breakdown(
                 eligible_amount=eligible_amount,
@@ -329,7 +328,7 @@ def _order_insert(order: Order) -> bool:
         on_conflict=OnConflict.IGNORE,
         returning=[Order._meta.pk],
     )
-    with connection.cursor() as cursor:
+    with hot_cursor(connection) as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:

@@ -78,3 +78,24 @@ def test_a_first_order_campaign_rewards_the_first_order_only(api_client, member,
     Campaign.objects.filter(code="welcome").update(is_active=True)
     earn(api_client, "O-4", member="C-2002")
     assert not CampaignAward.objects.filter(member=later).exists()
+
+
+def test_the_one_statement_config_read_returns_what_the_orm_reads(db):
+    from loyalty.selectors.order_path import program_config_read
+    from loyalty.selectors.tiers import tier_ladder
+
+    def fields(obj) -> dict:
+        return {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields}
+
+    ProgramSettings.objects.filter(pk=1).delete()
+    settings_obj, ladder = program_config_read()  # creates the record with its defaults
+    assert (fields(settings_obj), ladder) == (fields(ProgramSettings.objects.get(pk=1)), [])
+
+    demo_tiers_ensure()
+    ProgramSettings.objects.filter(pk=1).update(earn_rate=Decimal("1.25"))
+    settings_obj, ladder = program_config_read()
+
+    assert fields(settings_obj) == fields(ProgramSettings.objects.get(pk=1))
+    assert settings_obj.earn_rate == Decimal("1.25")
+    assert [fields(t) for t in ladder] == [fields(t) for t in tier_ladder()]
+    assert len(ladder) == Tier.objects.count() == 4  # the demo ladder, entry tier first
