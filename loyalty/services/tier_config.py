@@ -248,6 +248,19 @@ def tier_remove(*, tier: Tier, actor: Actor) -> None:
             f"Tier {tier.code} is or was held by members; it cannot be deleted (rename it or "
             "change its threshold instead).",
         )
+    # Targeting from apps above this one (a campaign's tiers) is a many-to-many: deleting the
+    # tier would silently drop it from the target list, widening the campaign to everyone.
+    targeting = sorted(
+        str(rel.related_model._meta.verbose_name_plural)
+        for rel in Tier._meta.related_objects
+        if rel.many_to_many and getattr(tier, rel.get_accessor_name()).exists()
+    )
+    if targeting:
+        raise Conflict(
+            "tier_in_use",
+            f"Tier {tier.code} is targeted by {', '.join(targeting)}; it cannot be deleted "
+            "(change those first, or rename the tier or change its threshold instead).",
+        )
     try:
         # A savepoint: a refused delete leaves neither the audit entry nor the perks cleared.
         with transaction.atomic():

@@ -220,3 +220,25 @@ def test_the_whole_demo_program_survives_export_prune_import_export(db, system_a
 
     assert all(not (s.created or s.updated or s.deleted) for s in report.sections)
     assert program_config_export() == exported
+
+
+def test_a_tier_a_campaign_targets_is_not_deleted(db, system_actor):
+    from loyalty.models import Tier
+    from loyalty.services.tier_config import tier_delete
+
+    program_config_import(document={"tiers": TIERS}, actor=system_actor)
+    gold = Tier.objects.get(code="gold")
+    make_campaign("gold-days", "multiplier", tiers=[gold])
+
+    with pytest.raises(ServiceError) as raised:
+        tier_delete(tier=gold, actor=system_actor)
+
+    assert (raised.value.code, raised.value.message) == (
+        "tier_in_use",
+        "Tier gold is targeted by campaigns; it cannot be deleted (change those first, or "
+        "rename the tier or change its threshold instead).",
+    )
+    assert [t.code for t in Campaign.objects.get(code="gold-days").tiers.all()] == ["gold"]
+    with pytest.raises(ServiceError) as raised:
+        program_config_import(document={"tiers": TIERS[:1]}, actor=system_actor, prune=True)
+    assert Tier.objects.filter(code="gold").exists()
