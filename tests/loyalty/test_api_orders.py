@@ -358,3 +358,25 @@ def test_the_answers_have_exactly_the_shape_the_schema_declares(api_client, memb
         serializer = serializer_class(data=body)
         assert serializer.is_valid(), serializer.errors
         assert serializer_class(serializer.validated_data).data == body
+
+
+def test_the_order_serializer_keeps_no_state_from_one_request_to_the_next():
+    from decimal import Decimal
+
+    from loyalty.api.orders import OrderInputSerializer
+
+    def item(quantity, price):
+        return [{"sku": "A", "quantity": quantity, "unit_price": price}]
+
+    bad = OrderInputSerializer(data=order_body(items=item(0, "5.00"), total="x"))
+    good = OrderInputSerializer(data=order_body(items=item(2, "1.50")))
+
+    assert (bad.is_valid(), good.is_valid()) == (False, True)
+    assert sorted(bad.errors) == ["items", "total"]
+    assert bad.errors["items"][0]["quantity"]
+    assert [dict(i) for i in good.validated_data["items"]] == [
+        {"sku": "A", "quantity": 2, "unit_price": Decimal("1.50")}
+    ]
+    assert good.validated_data["total"] == Decimal("123.99")
+    assert good.fields["total"] is not bad.fields["total"]
+    assert (good.fields["total"].parent, bad.fields["total"].parent) == (good, bad)
