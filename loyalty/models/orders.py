@@ -24,8 +24,13 @@ class Order(models.Model):
         IMPORT = "import", "Historical import"
         ADMIN = "admin", "Admin"
 
-    order_id = models.CharField(max_length=64, unique=True)
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="orders")
+    # Unique through a constraint, not `unique=True`: on PostgreSQL that would add a second,
+    # varchar_pattern_ops index for LIKE prefix searches nobody runs (searches are exact).
+    order_id = models.CharField(max_length=64)
+    # No single-column index: `order_member_placed_idx` starts with the member.
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="orders", db_index=False
+    )
     placed_at = models.DateTimeField()
     currency = models.CharField(max_length=3)
     total = models.DecimalField(max_digits=12, decimal_places=2)
@@ -56,6 +61,7 @@ class Order(models.Model):
             ("run_jobs", "Can run the daily jobs"),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["order_id"], name="order_order_id_unique"),
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_gte_0"),
             models.CheckConstraint(
                 condition=Q(eligible_amount__gte=0), name="order_eligible_gte_0"
@@ -94,7 +100,7 @@ class Order(models.Model):
 
 
 class Refund(models.Model):
-    refund_id = models.CharField(max_length=64, unique=True)
+    refund_id = models.CharField(max_length=64)  # unique: see Meta (as `Order.order_id`)
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     refunded_at = models.DateTimeField()
@@ -107,6 +113,7 @@ class Refund(models.Model):
     class Meta:
         ordering = ["-refunded_at", "-id"]
         constraints = [
+            models.UniqueConstraint(fields=["refund_id"], name="refund_refund_id_unique"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
             models.CheckConstraint(
                 condition=Q(points_reversed__gte=0) & Q(shortfall__gte=0),
