@@ -38,9 +38,7 @@ def hot_cursor(connection):
     """A cursor for a statement run on every request (see the module's docstring)."""
     from django.conf import settings
 
-    if connection.vendor != "postgresql" or not getattr(
-        settings, "DB_SERVER_PREPARED_STATEMENTS", True
-    ):
+    if connection.vendor != "postgresql" or not settings.DB_SERVER_PREPARED_STATEMENTS:
         return connection.cursor()
     import psycopg
     from django.db.backends.postgresql.psycopg_any import register_tzloader

@@ -26,6 +26,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
+# PostgreSQL: the order path's hot statements run as server-side prepared statements
+# (`config.prepared.hot_cursor`). Turn off behind a transaction-mode pooler that cannot keep them
+# (PgBouncer before 1.21).
+DB_SERVER_PREPARED_STATEMENTS = env.bool("DB_SERVER_PREPARED_STATEMENTS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [

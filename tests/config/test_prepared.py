@@ -78,3 +78,18 @@ def test_insert_sql_compiled_once_writes_what_django_would():
     stored = {r.currency: r.rate for r in ExchangeRate.objects.all()}
     assert stored == {"EUR": Decimal("0.850000"), "USD": Decimal("0.790001")}
     assert all(r.updated_at is not None for r in ExchangeRate.objects.all())  # auto_now applied
+
+
+@pytest.mark.postgres
+def test_server_prepared_statements_can_be_switched_off_for_poolers(settings):
+    import psycopg
+
+    with prepared.hot_cursor(connection) as cursor:
+        # binds parameters on the server, so PostgreSQL can keep the statement prepared
+        assert not isinstance(cursor.cursor, psycopg.ClientCursor)
+
+    settings.DB_SERVER_PREPARED_STATEMENTS = False
+    with prepared.hot_cursor(connection) as cursor:
+        assert isinstance(cursor.cursor, psycopg.ClientCursor)  # Django's own: never prepared
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
