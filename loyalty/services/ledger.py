@@ -377,6 +377,10 @@ def _allocate(posting: Posting, plan: list[tuple[Lot, int]]) -> None:
         lot.remaining -= take
 
 
+# How many lots `debts_settle` reads at a time.
+LOT_PAGE = 1000
+
+
 def debts_settle(*, account: Account, now: dt.datetime | None = None) -> int:
     """Pay off the member's debts from their available lots (oldest debt first). Returns points.
 
@@ -389,7 +393,18 @@ def debts_settle(*, account: Account, now: dt.datetime | None = None) -> int:
     if not debts:
         return 0
     settled = 0
-    lots = list(_spendable_lots(account.member_id, now=now or timezone.now())[:1000])
+    # Read the lots first, page by page, only as many as the debts need (nothing is written
+    # while reading, so the pages are consistent); then plan and write.
+    need = sum(debt.remaining for debt in debts)
+    query = _spendable_lots(account.member_id, now=now or timezone.now())
+    lots: list[Lot] = []
+    covered = 0
+    while covered < need:
+        page = list(query[len(lots) : len(lots) + LOT_PAGE])
+        lots += page
+        covered += sum(lot.remaining for lot in page)
+        if len(page) < LOT_PAGE:
+            break
     li = 0
     for debt in debts:
         plan: list[tuple[Lot, int]] = []

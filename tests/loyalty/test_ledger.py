@@ -15,6 +15,7 @@ from django.db.models import F, ProtectedError
 from config.errors import ServiceError
 from loyalty.models import Account, Debt, Lot, LotAllocation, Posting, ProgramSettings
 from loyalty.selectors.audit import ledger_audit
+from loyalty.services import ledger
 from loyalty.services.jobs import daily_jobs_run
 from loyalty.services.points import (
     points_adjust_post,
@@ -361,6 +362,24 @@ def test_the_maturity_job_pays_debt_from_the_points_it_makes_available(
     assert (report.matured_lots, lot.matured, lot.remaining) == (1, True, 0)
     assert [Debt.objects.get(pk=d.pk).remaining for d in (first, second)] == [0, 20]
     assert balance(member) == (-20, 0)
+
+
+def test_debts_are_paid_from_as_many_lots_as_they_need_page_after_page(
+    member, two_debts, record_order, monkeypatch
+):
+    # given lots read one at a time, and three orders maturing on the same day
+    monkeypatch.setattr(ledger, "LOT_PAGE", 1)
+    first, second = two_debts
+    for n in (3, 4, 5):
+        record_order(member, f"O-{n}", "60.00", placed_at=T0 + 20 * DAY)
+
+    daily_jobs_run(as_of=(T0 + 34 * DAY).date())
+
+    # then all three lots pay: 150 of debt from 180 points, 30 left to spend
+    assert [Debt.objects.get(pk=d.pk).remaining for d in (first, second)] == [0, 0]
+    assert sorted(Lot.objects.filter(posting__order__order_id__in=["O-3", "O-4", "O-5"])
+                  .values_list("remaining", flat=True)) == [0, 0, 30]  # fmt: skip
+    assert balance(member) == (30, 0)
 
 
 def test_lifetime_earned_counts_earnings_and_positive_adjustments_only(
