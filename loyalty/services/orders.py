@@ -58,6 +58,22 @@ def _money(value: Decimal) -> str:
     return str(Decimal(value).quantize(CENT))
 
 
+def _cents_checked(**amounts: Decimal | None) -> None:
+    """Money has at most two decimals: `validation_error` naming the first amount that has more
+    (the API refuses them too; this keeps every other caller honest)."""
+    for name, value in amounts.items():
+        if value is None:
+            continue
+        value = Decimal(value)
+        if not value.is_finite() or value.as_tuple().exponent < -2:
+            raise ServiceError(
+                "validation_error",
+                f"{name} must be an amount with at most two decimals.",
+                status=400,
+                field=name,
+            )
+
+
 def earn_breakdown(
     *, eligible_amount: Decimal, earn_rate: Decimal, multiplier: Decimal
 ) -> tuple[int, int]:
@@ -160,6 +176,7 @@ def order_record(
 ) -> OrderResult:
     """Record an order and post what it earns. Idempotent by `order_id`."""
     items = items or []
+    _cents_checked(total=total, eligible_total=eligible_total)
     fingerprint = _fingerprint(
         {
             "member": member.external_id,
@@ -385,6 +402,7 @@ def refund_record(
     now: dt.datetime | None = None,
 ) -> RefundResult:
     """Record a (partial) refund of an order and reverse the points it had earned."""
+    _cents_checked(amount=amount)
     fingerprint = _fingerprint(
         {
             "order_id": order_id,

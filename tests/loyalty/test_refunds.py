@@ -114,3 +114,33 @@ def test_without_negative_balances_the_reversal_is_capped_and_the_shortfall_reco
     assert balance(member) == (0, 0)
     assert Debt.objects.count() == 0
     assert Posting.objects.get(kind="refund_reversal").points == -30
+
+
+@pytest.mark.parametrize("amount", ["10.005", "NaN", "Infinity"])
+def test_a_refund_amount_with_more_than_two_decimals_is_refused_naming_it(
+    member, record_order, record_refund, amount
+):
+    record_order(member, "O-1", "100.00")
+
+    with pytest.raises(ServiceError) as excinfo:
+        record_refund("O-1", "R-1", amount)
+
+    assert (excinfo.value.code, excinfo.value.errors) == (
+        "validation_error",
+        [{"field": "amount", "message": "amount must be an amount with at most two decimals."}],
+    )
+    assert Refund.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("total", "eligible", "field"),
+    [("10.001", None, "total"), ("10.00", "9.999", "eligible_total")],
+)
+def test_an_order_amount_with_more_than_two_decimals_is_refused_naming_it(
+    member, record_order, total, eligible, field
+):
+    with pytest.raises(ServiceError) as excinfo:
+        record_order(member, "O-1", total, eligible_total=Decimal(eligible) if eligible else None)
+
+    assert (excinfo.value.code, excinfo.value.errors[0]["field"]) == ("validation_error", field)
+    assert Order.objects.count() == 0
