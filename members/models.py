@@ -47,6 +47,46 @@ class ActorFields(models.Model):
         abstract = True
 
 
+class BulkActorFields(ActorFields):
+    """`ActorFields` for tables written in bulk (the ledger, the tier history): the actor columns
+    get no full index, since most rows are by the storefront or a system job and every index costs
+    each row written; the model indexes the rows that have one with `actor_partial_indexes`."""
+
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    actor_api_key = models.ForeignKey(
+        "rest_framework_api_key.APIKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+
+    class Meta:
+        abstract = True
+
+
+def actor_partial_indexes(*, user_index: str, api_key_index: str) -> list[models.Index]:
+    """Indexes of a `BulkActorFields` model's rows that have a staff user / an API key."""
+    return [
+        models.Index(
+            fields=["actor_user"], name=user_index, condition=models.Q(actor_user__isnull=False)
+        ),
+        models.Index(
+            fields=["actor_api_key"],
+            name=api_key_index,
+            condition=models.Q(actor_api_key__isnull=False),
+        ),
+    ]
+
+
 class Member(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"

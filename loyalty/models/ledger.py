@@ -25,12 +25,11 @@ Invariants (database-enforced where marked [db]):
 """
 
 import pgtrigger
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from members.models import ActorFields, Member
+from members.models import BulkActorFields, Member, actor_partial_indexes
 
 
 class PostingKind(models.TextChoices):
@@ -54,30 +53,14 @@ CREDIT_KINDS = (
 DEBIT_KINDS = (PostingKind.REDEEM, PostingKind.REFUND_REVERSAL, PostingKind.EXPIRE)
 
 
-class Posting(ActorFields):
+class Posting(BulkActorFields):
     Kind = PostingKind
 
     # Indexes: only those a query uses (every one costs each posting written, the bulk import's
     # millions included). `member` is served by `posting_member_time_idx` (member first), the
     # idempotency key by its unique constraint (no `varchar_pattern_ops` copy: it is only ever
     # matched exactly), the staff user and the API key by partial indexes of the postings that
-    # have one (most postings are by the storefront or a system job).
-    actor_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-    )
-    actor_api_key = models.ForeignKey(
-        "rest_framework_api_key.APIKey",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-    )
+    # have one (`BulkActorFields`).
     member = models.ForeignKey(
         Member, on_delete=models.PROTECT, related_name="postings", db_index=False
     )
@@ -156,15 +139,8 @@ class Posting(ActorFields):
             models.Index(
                 fields=["refund"], name="posting_refund_idx", condition=Q(refund__isnull=False)
             ),
-            models.Index(
-                fields=["actor_user"],
-                name="posting_actor_user_idx",
-                condition=Q(actor_user__isnull=False),
-            ),
-            models.Index(
-                fields=["actor_api_key"],
-                name="posting_api_key_idx",
-                condition=Q(actor_api_key__isnull=False),
+            *actor_partial_indexes(
+                user_index="posting_actor_user_idx", api_key_index="posting_api_key_idx"
             ),
         ]
 

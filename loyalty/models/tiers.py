@@ -24,12 +24,11 @@ Invariants (database-enforced where marked [db]):
 """
 
 import pgtrigger
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from members.models import ActorFields, Member
+from members.models import BulkActorFields, Member, actor_partial_indexes
 
 
 class PerkKind(models.TextChoices):
@@ -187,7 +186,7 @@ class TierChangeKind(models.TextChoices):
     IMPORT = "import", "Import"
 
 
-class TierChange(ActorFields):
+class TierChange(BulkActorFields):
     """One change of a member's tier. Append-only.
 
     Upgrades, downgrades and imports record the earned tier (from → to); overrides and lapses
@@ -223,24 +222,6 @@ class TierChange(ActorFields):
         db_index=False,
         db_constraint=False,
     )
-    # As in `ActorFields`, but indexed only where set (system jobs, which write in bulk, set
-    # neither).
-    actor_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-    )
-    actor_api_key = models.ForeignKey(
-        "rest_framework_api_key.APIKey",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-    )
     kind = models.CharField(max_length=16, choices=TierChangeKind.choices)
     at = models.DateTimeField(help_text="When the change took effect.")
     # The window's qualifying spend the decision was made on (upgrades, downgrades, imports).
@@ -264,15 +245,8 @@ class TierChange(ActorFields):
         indexes = [
             models.Index(fields=["member", "-at", "-id"], name="tierchange_member_at_idx"),
             models.Index(fields=["kind", "at"], name="tierchange_kind_at_idx"),
-            models.Index(
-                fields=["actor_user"],
-                name="tierchange_actor_user_idx",
-                condition=Q(actor_user__isnull=False),
-            ),
-            models.Index(
-                fields=["actor_api_key"],
-                name="tierchange_actor_key_idx",
-                condition=Q(actor_api_key__isnull=False),
+            *actor_partial_indexes(
+                user_index="tierchange_actor_user_idx", api_key_index="tierchange_actor_key_idx"
             ),
         ]
 
