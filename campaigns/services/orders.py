@@ -19,6 +19,7 @@ from config.prepared import PreparedQuery
 from loyalty.hooks import OrderBonus
 from loyalty.models import Order
 from loyalty.models.ledger import PostingKind
+from loyalty.selectors.order_path import config_cached, config_cached_get
 
 
 def _floor(value: Decimal) -> int:
@@ -60,6 +61,23 @@ _order_campaigns = PreparedQuery(
 )
 
 
+_NONE_KEY = "campaigns.order_candidates_none"
+
+
+def _order_campaign_candidates(config_version: int | None) -> list[Campaign]:
+    """The active multiplier and first-order campaigns. That there is none is cached per process
+    under the configuration version `order_record` read with the account lock (activating,
+    creating or re-kinding a campaign changes it: `loyalty.selectors.order_path`): the common case
+    then costs no query. When there is one, it is read afresh (budgets, windows, tiers).
+    """
+    if config_cached_get(config_version, _NONE_KEY):
+        return []
+    candidates = _order_campaigns()
+    if not candidates:
+        config_cached(config_version, _NONE_KEY, lambda: True)
+    return candidates
+
+
 def order_campaigns_live(order: Order) -> list[Campaign]:
     """Live multiplier and first-order campaigns at the order's `placed_at`, in key order.
 
@@ -71,7 +89,7 @@ def order_campaigns_live(order: Order) -> list[Campaign]:
         at = order.placed_at
         live = [
             c
-            for c in _order_campaigns()
+            for c in _order_campaign_candidates(getattr(order, "_config_version", None))
             if c.starts_at <= at and (c.ends_at is None or c.ends_at > at)
         ]
         if live:

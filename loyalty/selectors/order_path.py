@@ -1,10 +1,21 @@
 """The reads of the order path (`POST /api/v1/orders`), compiled to SQL once per process.
 
-Each reads the database afresh on every call (see `config.prepared`): nothing here is cached but
-the SQL text, so a change to the settings or the tiers is seen by the very next order.
+The reads themselves go to the database on every call (see `config.prepared`). On top of them,
+`config_cached` keeps the program settings, the tier ladder and "no campaign can apply" per
+process, valid for one **configuration version**: a value the database keeps in one row
+(`loyalty_config_version`) and sets afresh, by triggers, whenever the settings, a tier, or which
+campaigns are active multipliers / first-order campaigns change (whoever writes them, a
+`QuerySet.update` or a TRUNCATE included; migration `loyalty.0013_config_version`). The order path
+reads that version inside its account-lock statement (`account_lock_versioned`, no extra round
+trip) and reuses what it cached under the same version; a change therefore applies to the very next
+order, as without the cache. What is cached is loaded after the version was read, so it is never
+older than the version it is filed under (at worst newer: reloaded on the next order).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from django.db import connection
 
@@ -70,3 +81,59 @@ def program_config_read() -> tuple[ProgramSettings, list[Tier]]:
     settings_obj = settings_cols.instance(rows[0][:width], connection=connection)
     ladder = [tier_cols.instance(row[width:], connection=connection) for row in rows]
     return settings_obj, [tier for tier in ladder if tier is not None]
+
+
+CONFIG_VERSION_TABLE = "loyalty_config_version"
+# connection alias -> (version, {key: value}); only ever replaced whole, so threads sharing the
+# process at worst load the same thing twice.
+_config_cache: dict[str, tuple[int, dict[str, Any]]] = {}
+
+
+def config_versioned_supported(conn) -> bool:
+    """Whether the database keeps a configuration version (migration `0013_config_version`)."""
+    return conn.vendor in ("postgresql", "sqlite")
+
+
+def config_version_read() -> int | None:
+    """The configuration version now (None: none kept, cache nothing)."""
+    if not config_versioned_supported(connection):
+        return None
+    qn = connection.ops.quote_name
+    with hot_cursor(connection) as cursor:
+        cursor.execute(f"SELECT {qn('version')} FROM {qn(CONFIG_VERSION_TABLE)} WHERE id = 1", [])
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+def config_cached(version: int | None, key: str, load: Callable[[], Any]) -> Any:
+    """`load()`, or what it returned last in this process under the same configuration version.
+
+    `version` must have been read before `load()` runs (`account_lock_versioned`); None: no
+    version known, `load()` every time. What `load` returns is shared by later calls: never
+    modify it.
+    """
+    if version is None:
+        return load()
+    values = _config_values(version)
+    if key not in values:
+        values[key] = load()
+    return values[key]
+
+
+def config_cached_get(version: int | None, key: str) -> Any:
+    """What was cached under `key` for this configuration version (`config_cached`), or None."""
+    return None if version is None else _config_values(version).get(key)
+
+
+def _config_values(version: int) -> dict[str, Any]:
+    entry = _config_cache.get(connection.alias)
+    if entry is None or entry[0] != version:
+        entry = (version, {})
+        _config_cache[connection.alias] = entry
+    return entry[1]
+
+
+def program_config_cached(*, version: int | None) -> tuple[ProgramSettings, list[Tier]]:
+    """`program_config_read()`, cached under the configuration version (see `config_cached`)."""
+    settings_obj, ladder = config_cached(version, "loyalty.program_config", program_config_read)
+    return settings_obj, list(ladder)

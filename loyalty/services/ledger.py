@@ -21,7 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from config.errors import ServiceError
-from config.prepared import PreparedQuery, hot_cursor, insert_sql
+from config.prepared import ModelColumns, PreparedQuery, hot_cursor, insert_sql
 from loyalty.models import Account, Debt, Lot, LotAllocation, Posting
 from loyalty.models.ledger import PostingKind
 from members.actors import Actor
@@ -55,6 +55,44 @@ def account_lock(*, member_id: int) -> Account:
         Account.objects.bulk_create([Account(member_id=member_id)], ignore_conflicts=True)
         account = Account.objects.select_for_update().get(member_id=member_id)
     return account
+
+
+_lock_versioned: dict[str, tuple] = {}
+
+
+def account_lock_versioned(*, member_id: int) -> tuple[Account, int | None]:
+    """`account_lock`, plus the configuration version read in the same statement (no extra round
+    trip): the value the order path checks its cached settings, tiers and campaigns against
+    (`loyalty.selectors.order_path.config_cached`). None if the database keeps no version (a
+    backend without the `loyalty_config_version` table, or the row gone): cache nothing then.
+    """
+    from loyalty.selectors.order_path import CONFIG_VERSION_TABLE, config_versioned_supported
+
+    _assert_in_transaction()
+    if not config_versioned_supported(connection):
+        return account_lock(member_id=member_id), None
+    compiled = _lock_versioned.get(connection.vendor)
+    if compiled is None:
+        qn = connection.ops.quote_name
+        columns = ModelColumns(Account, "a", connection)
+        sql = (
+            f"SELECT {columns.sql}, (SELECT {qn('v')}.{qn('version')} "
+            f"FROM {qn(CONFIG_VERSION_TABLE)} {qn('v')} WHERE {qn('v')}.{qn('id')} = 1) "
+            f"FROM {qn(Account._meta.db_table)} {qn('a')} "
+            f"WHERE {qn('a')}.{qn(Account._meta.get_field('member').column)} = %s"
+        )
+        if connection.features.has_select_for_update:
+            sql += f" FOR UPDATE OF {qn('a')}"
+        compiled = _lock_versioned[connection.vendor] = (sql, columns)
+    sql, columns = compiled
+    with hot_cursor(connection) as cursor:
+        cursor.execute(sql, [int(member_id)])
+        row = cursor.fetchone()
+    if row is None:  # no account yet: open it, then read the version on its own
+        from loyalty.selectors.order_path import config_version_read
+
+        return account_lock(member_id=member_id), config_version_read()
+    return columns.instance(row[: columns.width], connection=connection), row[columns.width]
 
 
 def accounts_lock(*, member_ids: Iterable[int]) -> dict[int, Account]:

@@ -35,10 +35,16 @@ from config.prepared import hot_cursor, insert_sql
 from loyalty import hooks
 from loyalty.models import Account, ExchangeRate, Lot, Order, ProgramSettings, Refund
 from loyalty.models.ledger import PostingKind
-from loyalty.selectors.order_path import program_config_read
+from loyalty.selectors.order_path import program_config_cached
 from loyalty.selectors.program import program_settings
 from loyalty.services import tiers
-from loyalty.services.ledger import NewCredit, account_lock, credits_post, debit_post
+from loyalty.services.ledger import (
+    NewCredit,
+    account_lock,
+    account_lock_versioned,
+    credits_post,
+    debit_post,
+)
 from members.actors import Actor
 from members.models import Member
 
@@ -205,8 +211,6 @@ def order_record(
             )
         if member.is_erased:
             raise ServiceError("member_erased", "This member's data has been erased.", status=410)
-        settings, ladder = program_config_read()
-        rate = _exchange_rate(currency, settings)
     except ServiceError:
         # A repeat of an order already recorded is answered as such even if it could not be
         # recorded today (the member erased since, a rate removed): the repeat wins. Looked up
@@ -216,13 +220,24 @@ def order_record(
             return _replay_order(existing, fingerprint)
         raise
     eligible = total if eligible_total is None else eligible_total
-    eligible_amount = (eligible * rate).quantize(CENT, rounding=ROUND_FLOOR)
-    available_at, expires_at = earn_dates(placed_at=placed_at, settings=settings)
     now = now or timezone.now()
 
     try:
         with transaction.atomic():
-            account = account_lock(member_id=member.pk)
+            # The lock statement also reads the configuration version: the settings and the
+            # ladder come from this process's cache when nothing changed since it was filled
+            # (`loyalty.selectors.order_path`), so a change applies to the very next order.
+            account, config_version = account_lock_versioned(member_id=member.pk)
+            settings, ladder = program_config_cached(version=config_version)
+            try:
+                rate = _exchange_rate(currency, settings)
+            except ServiceError:
+                existing = _existing_order(order_id)  # the repeat wins, as above
+                if existing is not None:
+                    return _replay_order(existing, fingerprint)
+                raise
+            eligible_amount = (eligible * rate).quantize(CENT, rounding=ROUND_FLOOR)
+            available_at, expires_at = earn_dates(placed_at=placed_at, settings=settings)
             tier_code, multiplier = tiers.tier_for_order(member_id=member.pk, ladder=ladder)
             base, tier_bonus = earn_breakdown(
                 eligible_amount=eligible_amount,
@@ -247,6 +262,8 @@ def order_record(
                 source=source,
                 created_at=now,
             )
+            # For the hooks: what they may cache is checked against this version too.
+            order._config_version = config_version
             # Insert unless the order_id is taken, in one statement: a twin for the same member
             # that committed while we waited for the lock is seen here, and one for another
             # member still in flight is waited for; either way the repeat is answered as such.

@@ -1,8 +1,10 @@
-"""`POST /api/v1/orders` reads the program's configuration afresh for every order.
+"""`POST /api/v1/orders` sees a change to the program's configuration on the very next order.
 
-The order path compiles its reads once per process (`config.prepared`) but caches no data: a change
-to the settings, the tiers or the campaigns is seen by the very next order, even one written behind
-the services' back (`QuerySet.update`, no signal, no audit), which is what these tests do.
+The order path caches the settings, the tier ladder and "no campaign is a candidate" per process,
+checked on every order against a version the database changes by triggers
+(`loyalty.selectors.order_path`): a change to the settings, the tiers or the campaigns is seen by
+the very next order, even one written behind the services' back (`QuerySet.update`, no signal, no
+audit), which is what these tests do.
 """
 
 from __future__ import annotations
@@ -10,12 +12,24 @@ from __future__ import annotations
 from decimal import Decimal
 from http import HTTPStatus
 
+import pytest
+from django.db import connection
+from django.db.models import F
+
 from campaigns.models import Campaign, CampaignAward
 from loyalty.demo import demo_tiers_ensure
 from loyalty.models import ProgramSettings, Tier
 from loyalty.selectors.program import program_settings
 from tests.campaigns.factories import make_campaign
-from tests.loyalty.test_api_orders import available_on, iso, order_body, placed, post
+from tests.loyalty.test_api_orders import (
+    CAMPAIGN_HOOK_QUERIES,
+    LOYALTY_QUERIES,
+    available_on,
+    iso,
+    order_body,
+    placed,
+    post,
+)
 
 
 def earn(api_client, order_id: str, total: str = "100.00", **body) -> dict:
@@ -99,3 +113,65 @@ def test_the_one_statement_config_read_returns_what_the_orm_reads(db):
     assert settings_obj.earn_rate == Decimal("1.25")
     assert [fields(t) for t in ladder] == [fields(t) for t in tier_ladder()]
     assert len(ladder) == Tier.objects.count() == 4  # the demo ladder, entry tier first
+
+
+def config_version():
+    from loyalty.selectors.order_path import config_version_read
+
+    return config_version_read()
+
+
+def test_the_configuration_version_changes_with_what_the_order_path_caches(db):
+    program_settings()
+    seen = [config_version()]
+    assert seen[0] is not None
+
+    def changed() -> bool:
+        seen.append(config_version())
+        return seen[-1] != seen[-2]
+
+    ProgramSettings.objects.filter(pk=1).update(pending_days=5)
+    assert changed()
+    demo_tiers_ensure()
+    assert changed()
+    Tier.objects.filter(rank=0).update(multiplier=Decimal("1.10"))
+    assert changed()
+    campaign = make_campaign("double", "multiplier", multiplier=Decimal("2.00"), is_active=False)
+    assert changed()
+    Campaign.objects.filter(pk=campaign.pk).update(is_active=True)
+    assert changed()
+    # Every award updates the campaign's budget: that must not invalidate every process's cache.
+    Campaign.objects.filter(pk=campaign.pk).update(points_awarded=F("points_awarded") + 5)
+    assert not changed()
+    Campaign.objects.filter(pk=campaign.pk).delete()
+    assert changed()
+    Tier.objects.all().delete()
+    assert changed()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_flush_of_the_configuration_changes_the_version(db):
+    program_settings()
+    before = config_version()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("TRUNCATE loyalty_programsettings")
+        else:
+            cursor.execute("DELETE FROM loyalty_programsettings")
+    assert config_version() != before
+
+
+def test_a_configuration_change_costs_the_next_order_two_reads_then_none(
+    api_client, member, django_assert_num_queries
+):
+    program_settings()  # creating the record is a change too
+    earn(api_client, "O-1")
+    budget = LOYALTY_QUERIES[connection.vendor] + CAMPAIGN_HOOK_QUERIES
+    with django_assert_num_queries(budget):
+        earn(api_client, "O-2")
+
+    ProgramSettings.objects.filter(pk=1).update(earn_rate=Decimal("3"))
+    with django_assert_num_queries(budget + 2):  # the settings + ladder, the campaigns
+        assert earn(api_client, "O-3")["points"]["base"] == 300
+    with django_assert_num_queries(budget):
+        assert earn(api_client, "O-4")["points"]["base"] == 300
