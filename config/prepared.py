@@ -133,6 +133,44 @@ class PreparedQuery:
 _insert_sql: dict[tuple, str] = {}
 
 
+_plain: dict[Any, list] = {}
+
+
+def _plain_types(model, fields, connection) -> list:
+    """Per field, the Python type whose values `get_db_prep_save` returns unchanged on every
+    backend (None for a field whose values always go through it): `str` for Django's own
+    `CharField` / `TextField`, `int` for its integer fields, `bool` for `BooleanField`, and the
+    same for a foreign key to such a key (exact classes only, never a subclass, which may
+    convert). None stays None for those fields too. Not `int` on PostgreSQL, where Django wraps
+    integers in psycopg's sized types (`Int4`, `Int8`) so that the server gets the column's
+    type. Skipping the call is a third of building an earn's INSERT parameters."""
+    kinds = _plain.get((model, connection.vendor))
+    if kinds is None:
+        from django.db import models as m
+
+        by_class = {
+            m.CharField: str,
+            m.TextField: str,
+            m.IntegerField: int,
+            m.BigIntegerField: int,
+            m.SmallIntegerField: int,
+            m.PositiveIntegerField: int,
+            m.PositiveBigIntegerField: int,
+            m.PositiveSmallIntegerField: int,
+            m.AutoField: int,
+            m.BigAutoField: int,
+            m.SmallAutoField: int,
+            m.BooleanField: bool,
+        }
+        kinds = []
+        for f in fields:
+            target = f.target_field if type(f) in (m.ForeignKey, m.OneToOneField) else f
+            kind = by_class.get(type(target))
+            kinds.append(None if kind is int and connection.vendor == "postgresql" else kind)
+        _plain[(model, connection.vendor)] = kinds
+    return kinds
+
+
 def insert_sql(model, objs: list, *, connection, on_conflict=None, returning=None):
     """(sql, params) of Django's own INSERT of `objs` (every concrete field but the primary key).
 
@@ -149,9 +187,10 @@ def insert_sql(model, objs: list, *, connection, on_conflict=None, returning=Non
     if sql is not None:
         values = [f.pre_save(obj, True) for obj in objs for f in fields]
         if not any(hasattr(v, "resolve_expression") for v in values):
+            plain = _plain_types(model, fields, connection)
             prepared = [
-                f.get_db_prep_save(v, connection)
-                for f, v in zip(fields * len(objs), values, strict=True)
+                v if v is None or type(v) is kind else f.get_db_prep_save(v, connection)
+                for f, kind, v in zip(fields * len(objs), plain * len(objs), values, strict=True)
             ]
             return sql, prepared
     query = InsertQuery(model, on_conflict=on_conflict)

@@ -93,3 +93,39 @@ def test_server_prepared_statements_can_be_switched_off_for_poolers(settings):
         assert isinstance(cursor.cursor, psycopg.ClientCursor)  # Django's own: never prepared
         cursor.execute("SELECT 1")
         assert cursor.fetchone() == (1,)
+
+
+def test_insert_sql_parameters_are_those_of_djangos_compiler(db):
+    from django.db.models.sql import InsertQuery
+
+    from loyalty.models import Posting
+
+    def compiler_params(obj) -> list:
+        fields = [f for f in Posting._meta.concrete_fields if not f.primary_key]
+        query = InsertQuery(Posting)
+        query.insert_values(fields, [obj])
+        [(_sql, params)] = query.get_compiler(connection=connection).as_sql()
+        return list(params)
+
+    at = dt.datetime(2026, 3, 1, 12, 30, tzinfo=dt.UTC)
+    posting = Posting(
+        actor_kind="api",
+        actor_label="key",
+        member_id=7,
+        kind="earn",
+        points=12,
+        created_at=at,
+        effective_at=at,
+        available_at=at,
+        expires_at=None,
+        order_id=None,
+        source_type="order",
+        source_id="O-1",
+        idempotency_key="order:O-1:earn",
+        description="Order O-1",
+    )
+    insert_sql(Posting, [posting], connection=connection)  # compiles
+    _sql, params = insert_sql(Posting, [posting], connection=connection)  # the compiled path
+
+    assert params == compiler_params(posting)
+    assert [type(p) for p in params] == [type(p) for p in compiler_params(posting)]
