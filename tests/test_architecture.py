@@ -101,3 +101,18 @@ def test_apps_and_config_import_only_downwards():
 )
 def test_the_checker_sees_upward_imports(path, source, expected):
     assert len(violations(ROOT / path, source)) == expected
+
+
+def test_migrations_depend_only_downwards():
+    """A migration of an app never waits for a higher app's (its tables are not ours to touch)."""
+    from django.db.migrations.loader import MigrationLoader
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    problems = [
+        f"{app}.{name} depends on {dep_app}.{dep_name}"
+        for (app, name), migration in sorted(loader.disk_migrations.items())
+        for dep_app, dep_name in migration.dependencies
+        if app in RANK and dep_app in RANK and RANK[dep_app] > RANK[app]
+    ]
+
+    assert problems == []

@@ -5,7 +5,7 @@ The reads themselves go to the database on every call (see `config.prepared`). O
 process, valid for one **configuration version**: a value the database keeps in one row
 (`loyalty_config_version`) and sets afresh, by triggers, whenever the settings, a tier, or which
 campaigns are active multipliers / first-order campaigns change (whoever writes them, a
-`QuerySet.update` or a TRUNCATE included; migration `loyalty.0013_config_version`). The order path
+`QuerySet.update` or a TRUNCATE included; `loyalty.config_version`). The order path
 reads that version inside its account-lock statement (`account_lock_versioned`, no extra round
 trip) and reuses what it cached under the same version; a change therefore applies to the very next
 order, as without the cache. What is cached is loaded after the version was read, so it is never
@@ -20,6 +20,7 @@ from typing import Any
 from django.db import connection
 
 from config.prepared import ModelColumns, PreparedQuery, hot_cursor
+from loyalty.config_version import TABLE
 from loyalty.models import MemberTier, ProgramSettings, Tier
 
 _settings = PreparedQuery(lambda: ProgramSettings.objects.filter(pk=1))
@@ -83,7 +84,7 @@ def program_config_read() -> tuple[ProgramSettings, list[Tier]]:
     return settings_obj, [tier for tier in ladder if tier is not None]
 
 
-CONFIG_VERSION_TABLE = "loyalty_config_version"
+CONFIG_VERSION_TABLE = TABLE  # `loyalty.config_version`
 # connection alias -> (version, {key: value}); only ever replaced whole, so threads sharing the
 # process at worst load the same thing twice.
 _config_cache: dict[str, tuple[int, dict[str, Any]]] = {}
