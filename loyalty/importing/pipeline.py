@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from django.db.models import F
 from django.utils import timezone
 
 from config.errors import ServiceError
@@ -380,7 +381,7 @@ def _run(
         _late_errors(result, late_errors, errors_path)
     if not dry_run and refunds_done:
         ImportRun.objects.filter(pk=run.pk).update(
-            refunds_created=models_f("refunds_created") + refunds_done
+            refunds_created=F("refunds_created") + refunds_done
         )
     result.points_earned = total.points_earned
     result.points_reversed = total.points_reversed
@@ -407,12 +408,6 @@ def _run(
             if result.error_count
             else "Dry run: no errors; nothing was written."
         )
-
-
-def models_f(name: str):
-    from django.db.models import F
-
-    return F(name)
 
 
 def _chunks(chunk_orders: int) -> list[tuple[str, str]]:
