@@ -35,30 +35,85 @@ PREPARE_THRESHOLD = 5
 
 
 def hot_cursor(connection):
-    """A cursor for a statement run on every request (see the module's docstring)."""
+    """A cursor for a statement run on every request (see the module's docstring).
+
+    On PostgreSQL (prepared statements on), one psycopg cursor per database connection is kept
+    and reused (`_HotCursor`): making a cursor and wrapping it as Django does cost about as much
+    Python as sending the statement. Django's error translation (`IntegrityError`, ...) and its
+    broken-transaction check are kept; while queries are logged or an execute wrapper is
+    installed (tests counting statements, debug tooling), Django's own wrapper is used, so every
+    statement is seen.
+    """
     from django.conf import settings
 
-    if connection.vendor != "postgresql" or not settings.DB_SERVER_PREPARED_STATEMENTS:
-        return connection.cursor()
+    # `django.db.connection` is a proxy that looks the wrapper up on every attribute access:
+    # resolve it once.
+    db = connections[connection.alias]
+    if db.vendor != "postgresql" or not settings.DB_SERVER_PREPARED_STATEMENTS:
+        return db.cursor()
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    raw = db.connection
+    cached = db.__dict__.get("_hot_cursor")
+    if cached is None or cached[0] is not raw:
+        with db.wrap_database_errors:
+            cached = (raw, _raw_cursor(db, raw))
+        db.__dict__["_hot_cursor"] = cached
+    db.validate_thread_sharing()
+    if db.queries_logged:
+        return db.make_debug_cursor(_raw_cursor(db, raw))
+    if db.execute_wrappers:
+        return db.make_cursor(_raw_cursor(db, raw))
+    return _HotCursor(db, cached[1])
+
+
+def _raw_cursor(db, raw):
+    """A server-binding psycopg cursor, with times in the connection's zone (as Django's)."""
     import psycopg
     from django.db.backends.postgresql.psycopg_any import register_tzloader
     from psycopg.pq import Format
 
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        raw = connection.connection
-        if raw.prepare_threshold is None:  # Django's default: only server-binding cursors prepare
-            raw.prepare_threshold = PREPARE_THRESHOLD
-        cursor = psycopg.Cursor(raw)
-        # As Django's `create_cursor` does: times in the connection's zone.
-        loader = raw.adapters.get_loader(psycopg.adapters.types["timestamptz"].oid, Format.TEXT)
-        if connection.timezone != loader.timezone:
-            register_tzloader(connection.timezone, cursor)
-        connection.validate_thread_sharing()
-        if connection.queries_logged:
-            return connection.make_debug_cursor(cursor)
-        return connection.make_cursor(cursor)
+    if raw.prepare_threshold is None:  # Django's default: only server-binding cursors prepare
+        raw.prepare_threshold = PREPARE_THRESHOLD
+    cursor = psycopg.Cursor(raw)
+    loader = raw.adapters.get_loader(psycopg.adapters.types["timestamptz"].oid, Format.TEXT)
+    if db.timezone != loader.timezone:
+        register_tzloader(db.timezone, cursor)
+    return cursor
+
+
+class _HotCursor:
+    """The reused cursor behind `hot_cursor`: `execute` as Django's `CursorWrapper.execute` does
+    it (broken-transaction check, database errors translated), without its per-call set-up."""
+
+    __slots__ = ("cursor", "db")
+
+    def __init__(self, db, cursor) -> None:
+        self.db = db
+        self.cursor = cursor
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None  # kept open for the next statement on this connection
+
+    def execute(self, sql, params=None):
+        self.db.validate_no_broken_transaction()
+        with self.db.wrap_database_errors:
+            return self.cursor.execute(sql, params)
+
+    def fetchone(self):
+        with self.db.wrap_database_errors:
+            return self.cursor.fetchone()
+
+    def fetchall(self):
+        with self.db.wrap_database_errors:
+            return self.cursor.fetchall()
+
+    @property
+    def rowcount(self) -> int:
+        return self.cursor.rowcount
 
 
 class PreparedQuery:
@@ -133,42 +188,86 @@ class PreparedQuery:
 _insert_sql: dict[tuple, str] = {}
 
 
-_plain: dict[Any, list] = {}
+_SLOW = object()  # a fast preparer's answer when the value needs Django's own conversion
+_fast: dict[Any, list] = {}
 
 
-def _plain_types(model, fields, connection) -> list:
-    """Per field, the Python type whose values `get_db_prep_save` returns unchanged on every
-    backend (None for a field whose values always go through it): `str` for Django's own
-    `CharField` / `TextField`, `int` for its integer fields, `bool` for `BooleanField`, and the
-    same for a foreign key to such a key (exact classes only, never a subclass, which may
-    convert). None stays None for those fields too. Not `int` on PostgreSQL, where Django wraps
-    integers in psycopg's sized types (`Int4`, `Int8`) so that the server gets the column's
-    type. Skipping the call is a third of building an earn's INSERT parameters."""
-    kinds = _plain.get((model, connection.vendor))
-    if kinds is None:
-        from django.db import models as m
+def _fast_preparers(model, fields, connection) -> list:
+    """Per field, a function that returns a value prepared exactly as `get_db_prep_save` would
+    (or `_SLOW` when it cannot tell, so the caller asks Django), without Django's per-call
+    machinery: a third of building an earn's INSERT parameters went to it.
 
-        by_class = {
-            m.CharField: str,
-            m.TextField: str,
-            m.IntegerField: int,
-            m.BigIntegerField: int,
-            m.SmallIntegerField: int,
-            m.PositiveIntegerField: int,
-            m.PositiveBigIntegerField: int,
-            m.PositiveSmallIntegerField: int,
-            m.AutoField: int,
-            m.BigAutoField: int,
-            m.SmallAutoField: int,
-            m.BooleanField: bool,
-        }
-        kinds = []
-        for f in fields:
-            target = f.target_field if type(f) in (m.ForeignKey, m.OneToOneField) else f
-            kind = by_class.get(type(target))
-            kinds.append(None if kind is int and connection.vendor == "postgresql" else kind)
-        _plain[(model, connection.vendor)] = kinds
-    return kinds
+    - `str` for Django's own `CharField` / `TextField`, `bool` for `BooleanField`: as they are;
+    - integers (and foreign keys to integer keys): as they are, except on PostgreSQL, where
+      Django wraps them in psycopg's sized types (`Int4`, `Int8`) so that the server gets the
+      column's type, and so do we, with the same map;
+    - on PostgreSQL, an aware `datetime` for a `DateTimeField` and a finite `Decimal` for a
+      `DecimalField` go as they are (Django's adapters return them unchanged there);
+    - None as None for all of those; any other field, value type or backend: `_SLOW`.
+    Exact classes only, never a subclass, which may convert.
+    `tests/config/test_prepared.py` compares the result with Django's compiler.
+    """
+    key = (model, connection.vendor)
+    preparers = _fast.get(key)
+    if preparers is not None:
+        return preparers
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.db import models as m
+
+    pg = connection.vendor == "postgresql"
+    int_types = connection.ops.integerfield_type_map if pg else {}
+    integer_fields = (
+        m.IntegerField,
+        m.BigIntegerField,
+        m.SmallIntegerField,
+        m.PositiveIntegerField,
+        m.PositiveBigIntegerField,
+        m.PositiveSmallIntegerField,
+        m.AutoField,
+        m.BigAutoField,
+        m.SmallAutoField,
+    )
+
+    def same(kind):
+        return lambda v: v if v is None or type(v) is kind else _SLOW
+
+    def wrapped_int(wrap):
+        return lambda v: None if v is None else (wrap(v) if type(v) is int else _SLOW)
+
+    def aware(v):
+        if v is None:
+            return None
+        return v if type(v) is dt.datetime and v.tzinfo is not None else _SLOW
+
+    def finite(v):
+        if v is None:
+            return None
+        return v if type(v) is Decimal and v.is_finite() else _SLOW
+
+    preparers = []
+    for f in fields:
+        target = f.target_field if type(f) in (m.ForeignKey, m.OneToOneField) else f
+        kind = type(target)
+        if kind in (m.CharField, m.TextField):
+            preparers.append(same(str))
+        elif kind is m.BooleanField:
+            preparers.append(same(bool))
+        elif kind in integer_fields:
+            if not pg:
+                preparers.append(same(int))
+            else:
+                wrap = int_types.get(target.get_internal_type())
+                preparers.append(wrapped_int(wrap) if wrap else lambda v: _SLOW)
+        elif pg and kind is m.DateTimeField:
+            preparers.append(aware)
+        elif pg and kind is m.DecimalField:
+            preparers.append(finite)
+        else:
+            preparers.append(lambda v: _SLOW)
+    _fast[key] = preparers
+    return preparers
 
 
 def insert_sql(model, objs: list, *, connection, on_conflict=None, returning=None):
@@ -176,10 +275,12 @@ def insert_sql(model, objs: list, *, connection, on_conflict=None, returning=Non
 
     The SQL text is compiled once per (model, row count, options, backend); the parameters are
     each field's `pre_save` value prepared by `get_db_prep_save`, exactly what the insert compiler
-    computes. Fields with a custom placeholder (`get_placeholder`) are compiled every time.
+    computes (`_fast_preparers` for the common cases). Fields with a custom placeholder
+    (`get_placeholder`) are compiled every time.
     """
     from django.db.models.sql import InsertQuery
 
+    connection = connections[connection.alias]  # not the per-access proxy
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     returning_names = tuple(f.name for f in returning or ())
     key = (model, len(objs), on_conflict, returning_names, connection.vendor)
@@ -187,11 +288,11 @@ def insert_sql(model, objs: list, *, connection, on_conflict=None, returning=Non
     if sql is not None:
         values = [f.pre_save(obj, True) for obj in objs for f in fields]
         if not any(hasattr(v, "resolve_expression") for v in values):
-            plain = _plain_types(model, fields, connection)
-            prepared = [
-                v if v is None or type(v) is kind else f.get_db_prep_save(v, connection)
-                for f, kind, v in zip(fields * len(objs), plain * len(objs), values, strict=True)
-            ]
+            fast = _fast_preparers(model, fields, connection)
+            prepared = []
+            for f, prepare, v in zip(fields * len(objs), fast * len(objs), values, strict=True):
+                out = prepare(v)
+                prepared.append(f.get_db_prep_save(v, connection) if out is _SLOW else out)
             return sql, prepared
     query = InsertQuery(model, on_conflict=on_conflict)
     query.insert_values(fields, objs)

@@ -129,3 +129,53 @@ def test_insert_sql_parameters_are_those_of_djangos_compiler(db):
 
     assert params == compiler_params(posting)
     assert [type(p) for p in params] == [type(p) for p in compiler_params(posting)]
+
+
+def _compiler_params(model, obj) -> list:
+    from django.db.models.sql import InsertQuery
+
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    query = InsertQuery(model)
+    query.insert_values(fields, [obj])
+    [(_sql, params)] = query.get_compiler(connection=connection).as_sql()
+    return list(params)
+
+
+@pytest.mark.filterwarnings("ignore:DateTimeField Order.placed_at received a naive datetime")
+@pytest.mark.parametrize(
+    ("placed_at", "total"),
+    [
+        (dt.datetime(2026, 3, 1, 12, 30, tzinfo=dt.UTC), Decimal("12.50")),
+        # what the fast preparers leave to Django: a naive time, a float, a string amount
+        (dt.datetime(2026, 3, 1, 12, 30), 12.5),
+        (dt.datetime(2026, 3, 1, 12, 30, tzinfo=dt.UTC), "12.50"),
+    ],
+)
+def test_insert_sql_prepares_orders_as_djangos_compiler_does(placed_at, total):
+    from loyalty.models import Order
+
+    order = Order(
+        order_id="O-9",
+        member_id=7,
+        placed_at=placed_at,
+        currency="GBP",
+        total=total,
+        eligible_total=None,
+        exchange_rate=Decimal("1"),
+        eligible_amount=Decimal("12.50"),
+        items=[{"sku": "A", "quantity": 2}],
+        channel="web",
+        points_base=12,
+        points_tier_bonus=0,
+        tier_code="",
+        fingerprint="f" * 64,
+        source="api",
+        created_at=dt.datetime(2026, 3, 1, 12, 31, tzinfo=dt.UTC),
+    )
+    insert_sql(Order, [order], connection=connection)  # compiles
+    _sql, params = insert_sql(Order, [order], connection=connection)  # the compiled path
+    expected = _compiler_params(Order, order)
+
+    assert [type(p) for p in params] == [type(p) for p in expected]
+    # JSON adapters compare by identity: compare what they wrap
+    assert [getattr(p, "obj", p) for p in params] == [getattr(p, "obj", p) for p in expected]
