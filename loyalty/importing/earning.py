@@ -27,6 +27,7 @@ CENT = Decimal("0.01")
 # Entries a memo keeps before it starts again: bounded, so that memory does not grow with the
 # file's size (a memo that is full is cleared, the next rows fill it again).
 CACHE_ENTRIES = 20_000
+PLAIN_ENTRIES = 100_000  # `Earning.points_plain`: about 15 MB when full
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,38 +76,56 @@ class Earning:
         self._dates: dict[dt.datetime, tuple] = {}
         # Orders repeat amounts: the rule functions' results are kept per distinct input.
         self._points: dict[tuple, tuple] = {}
+        self._plain: dict[tuple, tuple] = {}
 
     def points(self, eligible_cents: int, currency: str, multiplier: Decimal | None = None):
         """(rate, eligible as Decimal, eligible in the program currency as Decimal and in cents,
-        base points, tier bonus): `earn_breakdown` on the order's eligible amount, memoised."""
+        base points, tier bonus, rate as text): `earn_breakdown` on the order's eligible
+        amount, memoised."""
         multiplier = self.multiplier if multiplier is None else multiplier
         key = (eligible_cents, currency, multiplier)
         found = self._points.get(key)
         if found is None:
-            rate = self.rates[currency]
-            eligible = Decimal(eligible_cents).scaleb(-2)
-            if rate == 1:
-                eligible_amount = eligible
-            else:
-                eligible_amount = (eligible * rate).quantize(CENT, rounding=ROUND_FLOOR)
-            base, bonus = earn_breakdown(
-                eligible_amount=eligible_amount,
-                earn_rate=self.settings.earn_rate,
-                multiplier=multiplier,
-            )
-            found = (
-                rate,
-                eligible,
-                eligible_amount,
-                int(eligible_amount.scaleb(2)),
-                base,
-                bonus,
-                str(rate),
-            )
+            found = self._points_compute(eligible_cents, currency, multiplier)
             if len(self._points) > CACHE_ENTRIES:
                 self._points.clear()
             self._points[key] = found
         return found
+
+    def points_plain(self, eligible_cents: int, currency: str) -> tuple[int, int, int, str]:
+        """`points(...)[3:]` at the run's multiplier: (eligible in the program currency in
+        cents, base points, tier bonus, rate as text). Small entries, so the memo keeps more of
+        them (`PLAIN_ENTRIES`): order amounts repeat less often than cells do."""
+        key = (eligible_cents, currency)
+        found = self._plain.get(key)
+        if found is None:
+            found = self._points_compute(eligible_cents, currency, self.multiplier)[3:]
+            if len(self._plain) > PLAIN_ENTRIES:
+                self._plain.clear()
+            self._plain[key] = found
+        return found
+
+    def _points_compute(self, eligible_cents: int, currency: str, multiplier: Decimal) -> tuple:
+        rate = self.rates[currency]
+        eligible = Decimal(eligible_cents).scaleb(-2)
+        if rate == 1:
+            eligible_amount = eligible
+        else:
+            eligible_amount = (eligible * rate).quantize(CENT, rounding=ROUND_FLOOR)
+        base, bonus = earn_breakdown(
+            eligible_amount=eligible_amount,
+            earn_rate=self.settings.earn_rate,
+            multiplier=multiplier,
+        )
+        return (
+            rate,
+            eligible,
+            eligible_amount,
+            int(eligible_amount.scaleb(2)),
+            base,
+            bonus,
+            str(rate),
+        )
 
     def dates(self, placed_at: dt.datetime) -> tuple:
         found = self._dates.get(placed_at)

@@ -24,15 +24,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 
 from loyalty.importing import values
-from loyalty.importing.earning import CACHE_ENTRIES, Earning
+from loyalty.importing.earning import CACHE_ENTRIES, PLAIN_ENTRIES, Earning
 from loyalty.importing.profiles import LINES, ORDERS, Profile
 from loyalty.importing.reader import Record
 from loyalty.importing.staging import BulkWriter, _same, db_datetime_converter, utc_text
 
 _enc = json.encoder.encode_basestring_ascii  # what json.dumps uses with ensure_ascii=True
+# A date in UTC to the second, as exports write them: (date, time of day).
+_UTC_SECOND = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:Z|\+00:00)\Z")
 MAX_ERROR_VALUE = 200
 
 
@@ -289,14 +292,24 @@ class OrdersParser(_ColumnParser):
         self.i_last = self.col(c.get("last_name"))
 
         # Cells already read, by column kind: the same text always gives the same value (or
-        # error), and customers, amounts and currencies repeat. Only good values are kept.
-        self._cache_money: dict[str, int] = {}
-        self._cache_customer: dict[str, str] = {}
+        # error), and customers, amounts and currencies repeat. Only good values are kept, with
+        # the JSON text the order's fingerprint needs (`_enc`) where it has one.
+        self._cache_money: dict[str, tuple[int, str]] = {}
+        self._cache_customer: dict[str, tuple[str, str]] = {}
         self._cache_email: dict[str, str] = {}
         self._cache_currency: dict[str, str] = {}
         self._refunded_col = self.header[self.i_refunded] if self.i_refunded is not None else ""
         self._order_col = self.header[self.i_order]
         self._fast = None not in (self.i_order, self.i_customer, self.i_placed, self.i_total)
+        # Dates written in UTC to the second (`2024-05-01T14:30:00Z`, the usual export) are
+        # staged from their text: what `stage_order` derives from the datetime, without building
+        # it again (see `_utc_day`). Only where the file's dates are read as ISO 8601 first.
+        formats = self.dates.formats
+        self._iso_dates = not formats or formats[0].lower() == "iso"
+        self._days: dict[str, tuple | None] = {}
+        self._pg = ctx.db_datetime is _same
+        self._now_text = ctx.now.astimezone(dt.UTC).isoformat(" ", timespec="microseconds")[:26]
+        self._fingerprint_head: dict[str, str] = {}
 
     def feed(self, record: Record) -> None:
         """The common case (a good row) takes `_feed_fast`; a row with any problem is read again
@@ -313,77 +326,217 @@ class OrdersParser(_ColumnParser):
             cache[text] = value
         return value
 
+    def _money(self, text: str) -> tuple[int, str]:
+        """(cents, the fingerprint's JSON text of the amount) of a good amount, memoised (up to
+        `PLAIN_ENTRIES`: amounts repeat less often than other cells, and the entries are small)."""
+        found = self._cache_money.get(text)
+        if found is None:
+            cents = values.money_cents(text, decimal_comma=self.ctx.decimal_comma)
+            found = (cents, _enc(values.cents_text(cents)))
+            if len(self._cache_money) > PLAIN_ENTRIES:
+                self._cache_money.clear()
+            self._cache_money[text] = found
+        return found
+
+    @staticmethod
+    def _customer(text: str) -> tuple[str, str]:
+        customer = _required_customer(text)
+        return customer, _enc(customer)
+
     def _feed_fast(self, record: Record) -> bool:
         """Stage a row that has no problem and return True; False (nothing staged) otherwise.
-        The same parsers as `_feed_checked`, without the per-cell error reporting."""
+        The same parsers and rules as `_feed_checked` and `stage_order`, without the per-cell
+        error reporting, with cells cached by their text and dates staged from their text."""
         fields = record.fields
         ctx = self.ctx
         cached = self._cached
-        decimal_comma = ctx.decimal_comma
         try:
-            order_id = _order_id(fields[self.i_order])
-            customer = cached(self._cache_customer, _required_customer, fields[self.i_customer])
-            email = (
-                ""
-                if self.i_email is None
-                else cached(self._cache_email, values.email, fields[self.i_email])
+            order_id = fields[self.i_order].strip()
+            if not order_id or len(order_id) > 64:
+                return False  # what `_order_id` refuses
+            text = fields[self.i_customer]
+            customer = self._cache_customer.get(text) or cached(
+                self._cache_customer, self._customer, text
             )
-            placed_at = self.dates(fields[self.i_placed])
-            total = cached(
-                self._cache_money,
-                values.money_cents,
-                fields[self.i_total],
-                decimal_comma=decimal_comma,
-            )
+            if self.i_email is None:
+                email = ""
+            else:
+                text = fields[self.i_email]
+                email = self._cache_email.get(text)
+                if email is None:
+                    email = cached(self._cache_email, values.email, text)
+            money = self._cache_money
+            text = fields[self.i_total]
+            total = money.get(text) or self._money(text)
             if self.i_currency is not None:
-                currency = cached(self._cache_currency, self._currency, fields[self.i_currency])
+                text = fields[self.i_currency]
+                currency = self._cache_currency.get(text) or cached(
+                    self._cache_currency, self._currency, text
+                )
             else:
                 currency = self.profile.currency or ctx.program_currency
             eligible = None
             if self.i_eligible is not None:
                 text = fields[self.i_eligible]
                 if text and not text.isspace():
-                    eligible = cached(
-                        self._cache_money, values.money_cents, text, decimal_comma=decimal_comma
-                    )
+                    eligible = money.get(text) or self._money(text)
             refunded = 0
             if self.i_refunded is not None:
                 text = fields[self.i_refunded]
                 if text and not text.isspace():
-                    refunded = cached(
-                        self._cache_money, values.money_cents, text, decimal_comma=decimal_comma
-                    )
-            first = (
-                "" if self.i_first is None else values.text(fields[self.i_first], max_length=150)
-            )
-            last = "" if self.i_last is None else values.text(fields[self.i_last], max_length=150)
+                    refunded = (money.get(text) or self._money(text))[0]
+            first = "" if self.i_first is None else fields[self.i_first].strip()
+            last = "" if self.i_last is None else fields[self.i_last].strip()
+            if len(first) > 150 or len(last) > 150:
+                return False  # what `values.text(max_length=150)` refuses
+            text = fields[self.i_placed]
+            placed_at = self.dates(text)
         except values.CellError:
             return False
-        if eligible is not None and eligible > total:
+        total_cents = total[0]
+        if eligible is not None and eligible[0] > total_cents:
             return False
-        if refunded > (total if eligible is None else eligible):
+        if refunded > (total_cents if eligible is None else eligible[0]):
             return False
-        stage_order(
-            ctx,
-            row=record.row,
-            order_id=order_id,
-            ckey=customer,
-            email=email,
-            first=first,
-            last=last,
-            placed_at=placed_at,
-            currency=currency,
-            total=total,
-            eligible=eligible,
-            items=[],
-            col=self._order_col,
-            refunds=[
-                cumulative_refund(record.row, order_id, refunded, placed_at, self._refunded_col)
-            ]
-            if refunded
-            else [],
+        day = self._utc_day(text, placed_at) if self._iso_dates and not refunded else None
+        if day is None:
+            stage_order(
+                ctx,
+                row=record.row,
+                order_id=order_id,
+                ckey=customer[0],
+                email=email,
+                first=first,
+                last=last,
+                placed_at=placed_at,
+                currency=currency,
+                total=total_cents,
+                eligible=None if eligible is None else eligible[0],
+                items=[],
+                col=self._order_col,
+                refunds=[
+                    cumulative_refund(record.row, order_id, refunded, placed_at, self._refunded_col)
+                ]
+                if refunded
+                else [],
+            )
+            return True
+        # `stage_order` for an order without refund and a date `_utc_day` vouches for.
+        date, clock, available_day, expires_day, available_shift, expires_shift = day
+        placed_iso = f"{date}T{clock}+00:00"
+        head = self._fingerprint_head.get(currency)
+        if head is None:
+            head = self._fingerprint_head[currency] = (
+                '{"channel":"","currency":' + _enc(currency) + ',"eligible_total":'
+            )
+        fingerprint = hashlib.sha256(
+            (
+                f'{head}{"null" if eligible is None else eligible[1]},"items":[],"member":'
+                f'{customer[1]},"placed_at":"{placed_iso}","total":{total[1]}}}'
+            ).encode()
+        ).hexdigest()
+        earning = ctx.earning
+        eligible_amount_cents, base, bonus, rate_text = earning.points_plain(
+            total_cents if eligible is None else eligible[0], currency
+        )
+        if self._pg:  # psycopg copies datetimes
+            placed_db = placed_at
+            available_db = placed_at + available_shift
+            expires_db = None if expires_shift is None else placed_at + expires_shift
+            now = ctx.now
+            matured = available_db <= now
+            expired = matured and expires_db is not None and expires_db <= now
+        else:  # Django's SQLite text, which compares as time does (`now` with microseconds)
+            placed_db = f"{date} {clock}"
+            available_db = f"{available_day} {clock}"
+            expires_db = None if expires_day is None else f"{expires_day} {clock}"
+            now_text = self._now_text
+            matured = available_db <= now_text
+            expired = matured and expires_db is not None and expires_db <= now_text
+        ctx.stage.add(
+            "imp_orders",
+            (
+                record.row,
+                order_id,
+                customer[0],
+                email,
+                first,
+                last,
+                f"{date}T{clock}.000000+00:00",
+                currency,
+                total_cents,
+                None if eligible is None else eligible[0],
+                "[]",
+                fingerprint,
+                self._order_col,
+                placed_db,
+                available_db,
+                expires_db,
+                int(matured),
+                int(expired),
+                rate_text,
+                eligible_amount_cents,
+                0,
+                0,
+                base,
+                bonus,
+                earning.tier_code,
+                earning.multiplier_text,
+                0,
+                0,
+            ),
         )
         return True
+
+    def _utc_day(self, text: str, placed_at: dt.datetime) -> tuple | None:
+        """(date, time, date available, date expiring or None) as text, then the shifts from
+        the order's date to those two (timedelta), for a date written in UTC to the second
+        (`placed_at` is what `self.dates` read from `text`); None otherwise.
+
+        `earn_dates` moves an order's date by whole days (`pending_days`, then
+        `points_lifetime_days`): the time of day stays, only the dates move, once per day of the
+        file. That is checked per day (the day's first and last second give the same shift as
+        this row); a day where it does not hold is never taken from its text."""
+        match = _UTC_SECOND.match(text)
+        if match is None:
+            return None
+        date, clock = match.groups()
+        found = self._days.get(date, False)
+        if found is False:
+            found = self._day_shift(placed_at)
+            if len(self._days) > CACHE_ENTRIES:
+                self._days.clear()
+            self._days[date] = found
+        if found is None:
+            return None
+        return date, clock, *found
+
+    def _day_shift(self, placed_at: dt.datetime) -> tuple | None:
+        earning = self.ctx.earning
+        shifts = set()
+        for moment in (
+            placed_at,
+            placed_at.replace(hour=0, minute=0, second=0),
+            placed_at.replace(hour=23, minute=59, second=59),
+        ):
+            available_at, expires_at, _, _ = earning.dates(moment)
+            shifts.add((available_at - moment, None if expires_at is None else expires_at - moment))
+        if len(shifts) != 1:
+            return None
+        available_shift, expires_shift = shifts.pop()
+        whole_days = all(
+            s is None or (s.seconds == 0 and s.microseconds == 0)
+            for s in (available_shift, expires_shift)
+        )
+        if not whole_days:
+            return None
+        day = placed_at.date()
+        return (
+            (day + available_shift).isoformat(),
+            None if expires_shift is None else (day + expires_shift).isoformat(),
+            available_shift,
+            expires_shift,
+        )
 
     def _currency(self, text: str) -> str:
         return self.ctx.check_currency(values.currency(text))

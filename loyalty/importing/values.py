@@ -50,6 +50,12 @@ class CellError(ValueError):
 
 def money_cents(text: str, *, decimal_comma: bool = False, negative: bool = False) -> int:
     """'12.30' -> 1230. At most two decimals; negative only where `negative` allows it."""
+    whole, point, frac = text.partition(".")
+    if point and len(frac) == 2 and whole.isdigit() and frac.isdigit() and text.isascii():
+        # The usual form (ASCII digits, a point, two decimals): what the rest gives, sooner.
+        cents = int(whole) * 100 + int(frac)
+        if cents <= MAX_CENTS:
+            return cents
     text = text.strip()
     if not text:
         raise CellError("required", "is empty; an amount is required")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -16,7 +18,7 @@ from loyalty.importing.formats import ParseContext, StageBuffer, parser_for
 from loyalty.importing.profiles import import_profile_save, profile_get
 from loyalty.importing.reader import CsvSource
 from loyalty.importing.synthetic import orders_csv_write
-from loyalty.models import Order, Posting, Refund
+from loyalty.models import Order, Posting, ProgramSettings, Refund
 from loyalty.selectors.program import program_settings
 from loyalty.services import tiers
 from members.actors import Actor
@@ -327,6 +329,69 @@ def test_the_orders_fast_path_stages_what_the_checked_path_stages(db, tmp_path, 
     tables = [table for table, _ in fast_stage.rows]
     assert tables.count("imp_orders") == 600
     assert tables.count("imp_refunds") > 10  # some orders are refunded
+    assert fast_stage.error_count == checked_stage.error_count == 0
+
+
+def _moment_text(moment, form: str) -> str:
+    utc = moment.astimezone(dt.UTC)
+    return {
+        "z": utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "offset0": utc.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+        "space": utc.strftime("%Y-%m-%d %H:%M:%SZ"),
+        "fraction": utc.strftime("%Y-%m-%dT%H:%M:%S.250000Z"),
+        "paris": moment.astimezone(ZoneInfo("Europe/Paris")).isoformat(),
+        "naive": moment.astimezone(timezone.get_current_timezone()).strftime("%Y-%m-%d %H:%M:%S"),
+        "date": moment.astimezone(timezone.get_current_timezone()).strftime("%Y-%m-%d"),
+    }[form]
+
+
+@pytest.mark.parametrize(("pending_days", "lifetime_days"), [(None, None), (0, 0), (30, 1)])
+def test_the_fast_path_stages_every_form_of_date_as_the_checked_path_does(
+    db, csv_file, pending_days, lifetime_days
+):
+    """`_feed_fast` stages dates written in UTC to the second from their text, shifted by the
+    day (`_utc_day`); every other form through `stage_order`. Dates around the moment points
+    become available or expire, in every form, both paths: the same staged rows."""
+    if pending_days is not None:
+        ProgramSettings.objects.filter(pk=1).update(
+            pending_days=pending_days, points_lifetime_days=lifetime_days
+        )
+    settings = program_settings()
+    now = timezone.now().replace(microsecond=0)
+    pending = dt.timedelta(days=settings.pending_days)
+    lifetime = dt.timedelta(days=settings.points_lifetime_days)
+    moments = [now - dt.timedelta(days=400, hours=5)]
+    for edge in (pending, pending + lifetime):
+        for seconds in (-1, 0, 1, 3600, -86_400):
+            moment = now - edge + dt.timedelta(seconds=seconds)
+            if moment < now - dt.timedelta(seconds=1):  # history is in the past
+                moments.append(moment)
+    forms = ("z", "offset0", "space", "fraction", "paris", "naive", "date")
+    amounts = ("12.30", "007.50", "0.05", "12.3", "12", "9999999999.99")
+    lines = [ORDERS_HEADER + ",eligible_total,refunded_total,first_name,last_name"]
+    n = 0
+    for moment in moments:
+        for form in forms:
+            n += 1
+            total = amounts[n % len(amounts)]
+            eligible = "0.04" if n % 3 == 0 else ""
+            refunded = "0.01" if n % 4 == 0 else ""
+            lines.append(
+                f"O{n},C{n % 5},c{n % 5}@example.com,{_moment_text(moment, form)},{total},GBP,"
+                f"{eligible},{refunded},Ada,Lovelace"
+            )
+    path = csv_file("\n".join(lines) + "\n")
+    fast_stage, checked_stage = _Captured(), _Captured()
+    source, fast = _orders_parser(path, fast_stage)
+    _, checked = _orders_parser(path, checked_stage)
+    for record in source.records():
+        assert fast._feed_fast(record), record.fields
+        checked._feed_checked(record)
+
+    assert fast._days  # some dates were staged from their text
+    assert len(fast_stage.rows) == len(checked_stage.rows) > n
+    for got, expected in zip(fast_stage.rows, checked_stage.rows, strict=True):
+        assert got == expected
     assert fast_stage.error_count == checked_stage.error_count == 0
 
 
