@@ -294,9 +294,9 @@ class _Captured(StageBuffer):
         self.rows.append((table, row))
 
 
-def _orders_parser(path, stage):
+def _orders_parser(path, stage, now=None):
     settings = program_settings()
-    now = timezone.now()
+    now = now or timezone.now()
     earning = Earning(
         settings=settings,
         rates={settings.currency: Decimal("1")},
@@ -382,8 +382,9 @@ def test_the_fast_path_stages_every_form_of_date_as_the_checked_path_does(
             )
     path = csv_file("\n".join(lines) + "\n")
     fast_stage, checked_stage = _Captured(), _Captured()
-    source, fast = _orders_parser(path, fast_stage)
-    _, checked = _orders_parser(path, checked_stage)
+    parsed_at = timezone.now()  # one `now` for both: a date can become available in between
+    source, fast = _orders_parser(path, fast_stage, parsed_at)
+    _, checked = _orders_parser(path, checked_stage, parsed_at)
     for record in source.records():
         assert fast._feed_fast(record), record.fields
         checked._feed_checked(record)
