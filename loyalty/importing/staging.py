@@ -44,8 +44,7 @@ TABLES = {
         refunded_amount_cents BIGINT NOT NULL, base INTEGER NOT NULL, bonus INTEGER NOT NULL,
         tier_code TEXT NOT NULL, mult_text TEXT NOT NULL, rev_earn INTEGER NOT NULL,
         rev_tier INTEGER NOT NULL,
-        bad INTEGER NOT NULL DEFAULT 0, present INTEGER NOT NULL DEFAULT 0, member_id BIGINT,
-        order_pk BIGINT, earn_pid BIGINT, tier_pid BIGINT, earn_xpid BIGINT, tier_xpid BIGINT
+        bad INTEGER NOT NULL DEFAULT 0, present INTEGER NOT NULL DEFAULT 0
     """,
     # `cumulative`: the amount is the order's refunded total so far (orders and Shopify files),
     # not one refund (a line file's cancellation).
@@ -58,6 +57,18 @@ TABLES = {
         bad INTEGER NOT NULL DEFAULT 0, present INTEGER NOT NULL DEFAULT 0,
         target TEXT NOT NULL DEFAULT '', apply_cents BIGINT NOT NULL DEFAULT 0,
         refund_pk BIGINT, rev_pid BIGINT
+    """,
+    # The orders of the chunk being written, with their members' ids and keys (`writer`).
+    "imp_chunk": """
+        order_id TEXT NOT NULL, ckey TEXT NOT NULL, currency TEXT NOT NULL,
+        total_cents BIGINT NOT NULL, eligible_cents BIGINT, items TEXT NOT NULL,
+        fingerprint TEXT NOT NULL, placed_db DT NOT NULL, available_db DT NOT NULL, expires_db DT,
+        matured INTEGER NOT NULL, expired INTEGER NOT NULL, rate TEXT NOT NULL,
+        eligible_amount_cents BIGINT NOT NULL, refunded_cents BIGINT NOT NULL,
+        refunded_amount_cents BIGINT NOT NULL, base INTEGER NOT NULL, bonus INTEGER NOT NULL,
+        tier_code TEXT NOT NULL, mult_text TEXT NOT NULL, rev_earn INTEGER NOT NULL,
+        rev_tier INTEGER NOT NULL, member_id BIGINT NOT NULL, order_pk BIGINT NOT NULL,
+        earn_pid BIGINT, tier_pid BIGINT, earn_xpid BIGINT, tier_xpid BIGINT
     """,
     "imp_errors": """
         row_no BIGINT NOT NULL, seq BIGINT NOT NULL, col TEXT NOT NULL, value TEXT NOT NULL,
@@ -73,6 +84,9 @@ INDEXES = {
     "imp_orders": ["order_id", "ckey, placed_at, order_id"],
     "imp_refunds": ["order_id", "ckey", "row_no", "refund_id"],
     "imp_errors": ["order_id", "row_no"],
+    # The chunk's refunds are found by their orders: a look-up each, whatever the planner
+    # guesses of the (never analysed) chunk's size.
+    "imp_chunk": ["order_id"],
 }
 
 
