@@ -7,6 +7,10 @@ and must only write through loyalty's services.
 - `order_bonus_providers`: called as `provider(order=, member=, base_points=, settings=, actor=)`
   after an order's base and tier points are posted; returns a list of `OrderBonus` to post as
   `campaign_bonus` postings (one per campaign). Bonuses from several providers add up.
+  A provider may come with a `quiet(config_version) -> bool` check: True when it cannot award
+  anything under that configuration version (`loyalty.selectors.order_path`), known without a
+  query. When every provider is quiet, the order path writes the order and its postings in one
+  statement (the providers still run, after the order is known to be new).
 - `order_recorded_listeners`: called as `listener(order=, member=, actor=)` once the order and all
   its postings exist (e.g. a referral waiting for a first order).
 - `member_enrolled_listeners`: called as `listener(member=, actor=)` inside the storefront's
@@ -28,12 +32,29 @@ class OrderBonus:
 
 
 order_bonus_providers: list[Callable[..., list[OrderBonus]]] = []
+order_bonus_quiet: dict[Callable[..., list[OrderBonus]], Callable[[int | None], bool]] = {}
 order_recorded_listeners: list[Callable[..., None]] = []
 
 
-def register_order_bonus_provider(provider: Callable[..., list[OrderBonus]]) -> None:
+def register_order_bonus_provider(
+    provider: Callable[..., list[OrderBonus]],
+    *,
+    quiet: Callable[[int | None], bool] | None = None,
+) -> None:
     if provider not in order_bonus_providers:
         order_bonus_providers.append(provider)
+    if quiet is not None:
+        order_bonus_quiet[provider] = quiet
+
+
+def order_bonuses_quiet(config_version: int | None) -> bool:
+    """Whether no order bonus provider can award anything under this configuration version (each
+    provider's `quiet` check says so; a provider without one never is)."""
+    for provider in order_bonus_providers:
+        quiet = order_bonus_quiet.get(provider)
+        if quiet is None or not quiet(config_version):
+            return False
+    return True
 
 
 def register_order_recorded_listener(listener: Callable[..., None]) -> None:

@@ -78,6 +78,13 @@ def _order_campaign_candidates(config_version: int | None) -> list[Campaign]:
     return candidates
 
 
+def order_bonuses_quiet(config_version: int | None) -> bool:
+    """`order_bonuses`' quiet check (`loyalty.hooks`): True when "no multiplier or first-order
+    campaign is active" is cached for this configuration version, so no bonus can apply (known
+    without a query; the first order after a change finds out and caches it)."""
+    return bool(config_cached_get(config_version, _NONE_KEY))
+
+
 def order_campaigns_live(order: Order) -> list[Campaign]:
     """Live multiplier and first-order campaigns at the order's `placed_at`, in key order.
 

@@ -13,6 +13,7 @@ reversal takes the order's own still-pending points first. What no lot covers be
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -136,9 +137,63 @@ def credits_post(
     """
     _assert_in_transaction()
     now = now or timezone.now()
-    credits = [c for c in credits if c.points]
-    if not credits:
+    postings, matured, available, pending, earned = _credit_postings(account, credits, actor, now)
+    if not postings:
         return []
+    if connection.vendor == "postgresql":
+        _credits_write_postgresql(
+            account, postings, now=now, available=available, pending=pending, earned=earned
+        )
+    else:
+        _credits_write(account, postings, matured=matured)
+        _account_add(account, available=available, pending=pending, lifetime_earned=earned)
+    if available:
+        debts_settle(account=account, now=now)
+    return postings
+
+
+def order_credits_post(
+    *,
+    account: Account,
+    order_insert: tuple[str, list],
+    credits: list[NewCredit],
+    actor: Actor,
+    now: dt.datetime,
+) -> tuple[int | None, list[Posting]]:
+    """PostgreSQL: INSERT an order and post its credits (`credits_post`) in ONE statement.
+
+    `order_insert`: the order's `INSERT ... ON CONFLICT DO NOTHING RETURNING id` and its
+    parameters. The credits' `order_id` is the new order's. Returns (the order's id, the
+    postings), or (None, []) with nothing written when the order's `order_id` is already taken.
+    One round trip instead of two for the hot path of `POST /orders`; the rows are exactly
+    those of the order INSERT followed by `credits_post`.
+    """
+    _assert_in_transaction()
+    assert connection.vendor == "postgresql"
+    postings, _matured, available, pending, earned = _credit_postings(account, credits, actor, now)
+    assert postings, "order_credits_post: no credit to post (insert the order alone)"
+    order_pk = _credits_write_postgresql(
+        account,
+        postings,
+        now=now,
+        available=available,
+        pending=pending,
+        earned=earned,
+        order_insert=order_insert,
+    )
+    if order_pk is None:
+        return None, []
+    for p in postings:
+        p.order_id = order_pk
+    if available:
+        debts_settle(account=account, now=now)
+    return order_pk, postings
+
+
+def _credit_postings(account, credits, actor, now):
+    """The postings of the non-zero credits, whether each is available at once, and the sums
+    (available, pending, lifetime earned) they add to the account."""
+    credits = [c for c in credits if c.points]
     actor_fields = actor.as_fields()
     postings = [
         Posting(
@@ -167,16 +222,7 @@ def credits_post(
     available = sum(p.points for p, m in zip(postings, matured, strict=True) if m)
     pending = sum(p.points for p, m in zip(postings, matured, strict=True) if not m)
     earned = sum(p.points for p in postings if p.kind in EARNING_KINDS)
-    if connection.vendor == "postgresql":
-        _credits_write_postgresql(
-            account, postings, now=now, available=available, pending=pending, earned=earned
-        )
-    else:
-        _credits_write(account, postings, matured=matured)
-        _account_add(account, available=available, pending=pending, lifetime_earned=earned)
-    if available:
-        debts_settle(account=account, now=now)
-    return postings
+    return postings, matured, available, pending, earned
 
 
 def _credits_write(account: Account, postings: list[Posting], *, matured: list[bool]) -> None:
@@ -215,31 +261,48 @@ def _credits_write_postgresql(
     available: int,
     pending: int,
     earned: int,
-) -> None:
+    order_insert: tuple[str, list] | None = None,
+) -> int | None:
     """The postings, their lots and the balance in ONE statement on PostgreSQL.
 
     Every earn goes through here, so it is the hot path of `POST /orders`: one round trip instead
     of three. The rows are exactly those of `_credits_write` + `_account_add` (the posting INSERT
     is Django's own, from the model's fields; lots mirror their postings, matured when
     `available_at <= now`, the same test as above); `audit_ledger` checks both paths alike.
+
+    With `order_insert` (see `order_credits_post`), the order's INSERT comes first in the same
+    statement and the postings take its id; when it inserts nothing (`order_id` taken), nothing
+    else is written either. Returns the order's id (None if it was not inserted), else None.
     """
     qn = connection.ops.quote_name
-    posting_sql, posting_params = insert_sql(Posting, postings, connection=connection)
     lot = {name: qn(Lot._meta.get_field(name).column) for name in LOT_COLUMNS}
     acc = {name: qn(Account._meta.get_field(name).column) for name in ACCOUNT_COLUMNS}
+    returned = "RETURNING id, idempotency_key, points, available_at, expires_at"
+    account_where = f"{acc['member']} = %s"
+    if order_insert is None:
+        posting_sql, posting_params = insert_sql(Posting, postings, connection=connection)
+        head, head_params = f"WITH p AS ({posting_sql} {returned}), ", []
+        answer = "SELECT idempotency_key, id FROM p"
+    else:
+        order_sql, order_params = order_insert
+        posting_sql, posting_params = _postings_after_order_sql(postings)
+        head = f"WITH o AS ({order_sql}), p AS ({posting_sql} {returned}), "
+        head_params = list(order_params)
+        account_where += " AND EXISTS (SELECT 1 FROM o)"
+        answer = "SELECT NULL, id FROM o UNION ALL SELECT idempotency_key, id FROM p"
     sql = (
-        f"WITH p AS ({posting_sql} RETURNING id, idempotency_key, points, available_at, "
-        f"expires_at), "
+        f"{head}"
         f"l AS (INSERT INTO {qn(Lot._meta.db_table)} ({', '.join(lot.values())}) "
         f"SELECT id, %s, points, points, available_at, expires_at, available_at <= %s FROM p), "
         f"a AS (UPDATE {qn(Account._meta.db_table)} SET "
         f"{acc['available']} = {acc['available']} + %s, "
         f"{acc['pending']} = {acc['pending']} + %s, "
         f"{acc['lifetime_earned']} = {acc['lifetime_earned']} + %s, "
-        f"{acc['updated_at']} = %s WHERE {acc['member']} = %s) "
-        f"SELECT idempotency_key, id FROM p"
+        f"{acc['updated_at']} = %s WHERE {account_where}) "
+        f"{answer}"
     )
     params = (
+        *head_params,
         *posting_params,
         account.member_id,
         now,
@@ -252,12 +315,54 @@ def _credits_write_postgresql(
     with hot_cursor(connection) as cursor:
         cursor.execute(sql, params)
         ids = dict(cursor.fetchall())
+    order_pk = ids.pop(None, None)
+    if order_insert is not None and order_pk is None:
+        return None  # the order_id is taken: the statement wrote nothing
     for p in postings:
         p.pk = p.id = ids[p.idempotency_key]
         p._state.adding = False
     account.available += available
     account.pending += pending
     account.lifetime_earned += earned
+    return order_pk
+
+
+_after_order: dict[int, str] = {}
+_LENGTH = re.compile(r"\(\d+\)$")  # varchar(40) -> varchar
+
+
+def _postings_after_order_sql(postings: list[Posting]) -> tuple[str, list]:
+    """The postings' INSERT for `order_credits_post`: Django's own parameters (`insert_sql`), as
+    `INSERT ... SELECT` from typed VALUES joined to the order CTE `o`, whose id fills `order_id`
+    (no row: no posting). Casts give each VALUES column its column's type (a NULL would be text);
+    character columns are cast without their length, so a value too long still fails the INSERT
+    as it would otherwise (a cast would cut it)."""
+    fields = [f for f in Posting._meta.concrete_fields if not f.primary_key]
+    order_at = next(i for i, f in enumerate(fields) if f.name == "order")
+    width = len(fields)
+    params = []
+    for posting in postings:  # one row at a time: Django inserts several rows with UNNEST
+        _sql, row = insert_sql(Posting, [posting], connection=connection)
+        params.extend(v for i, v in enumerate(row) if i != order_at)
+    compiled = _after_order.get(len(postings))
+    if compiled is None:
+        qn = connection.ops.quote_name
+        names = [f"c{i}" for i in range(width) if i != order_at]
+        casts = [
+            f"CAST(%s AS {_LENGTH.sub('', f.db_type(connection))})"
+            for i, f in enumerate(fields)
+            if i != order_at
+        ]
+        row = f"({', '.join(casts)})"
+        select = ", ".join("o.id" if i == order_at else f"v.c{i}" for i in range(width))
+        compiled = (
+            f"INSERT INTO {qn(Posting._meta.db_table)} "
+            f"({', '.join(qn(f.column) for f in fields)}) "
+            f"SELECT {select} FROM (VALUES {', '.join([row] * len(postings))}) "
+            f"AS v ({', '.join(names)}) CROSS JOIN o"
+        )
+        _after_order[len(postings)] = compiled
+    return compiled, params
 
 
 # Column order of the lot INSERT in `_credits_write_postgresql` (its SELECT follows it).

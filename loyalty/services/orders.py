@@ -44,6 +44,7 @@ from loyalty.services.ledger import (
     account_lock_versioned,
     credits_post,
     debit_post,
+    order_credits_post,
 )
 from members.actors import Actor
 from members.models import Member
@@ -264,19 +265,10 @@ def order_record(
             )
             # For the hooks: what they may cache is checked against this version too.
             order._config_version = config_version
-            # Insert unless the order_id is taken, in one statement: a twin for the same member
-            # that committed while we waited for the lock is seen here, and one for another
-            # member still in flight is waited for; either way the repeat is answered as such.
-            if not _order_insert(order):
-                existing = _existing_order(order_id)
-                if existing is None:  # refused for another reason (SQLite's OR IGNORE)
-                    raise IntegrityError(f"order {order_id} could not be inserted")
-                return _replay_order(existing, fingerprint)
             common = {
                 "available_at": available_at,
                 "expires_at": expires_at,
                 "effective_at": placed_at,
-                "order_id": order.pk,
                 "source_type": "order",
                 "source_id": order_id,
             }
@@ -296,6 +288,37 @@ def order_record(
                     **common,
                 ),
             ]
+            # Insert unless the order_id is taken, in one statement: a twin for the same member
+            # that committed while we waited for the lock is seen here, and one for another
+            # member still in flight is waited for; either way the repeat is answered as such.
+            # When no campaign can add a bonus (known from the cache, no query), the order's
+            # postings, lots and balance go in the same statement (`order_credits_post`).
+            one_statement = (
+                connection.vendor == "postgresql"
+                and (base or tier_bonus)
+                and hooks.order_bonuses_quiet(config_version)
+            )
+            if one_statement:
+                order_pk, _ = order_credits_post(
+                    account=account,
+                    order_insert=_order_insert_sql(order),
+                    credits=credits,
+                    actor=actor,
+                    now=now,
+                )
+                inserted = order_pk is not None
+                if inserted:
+                    _order_saved(order, order_pk)
+                credits = []  # posted
+            else:
+                inserted = _order_insert(order)
+            if not inserted:
+                existing = _existing_order(order_id)
+                if existing is None:  # refused for another reason (SQLite's OR IGNORE)
+                    raise IntegrityError(f"order {order_id} could not be inserted")
+                return _replay_order(existing, fingerprint)
+            for credit in credits:
+                credit.order_id = order.pk
             campaign: list[tuple[str, int]] = []
             for provider in hooks.order_bonus_providers:
                 for bonus in provider(
@@ -311,6 +334,7 @@ def order_record(
                             idempotency_key=f"order:{order_id}:campaign:{bonus.campaign_code}",
                             description=bonus.description or f"Campaign {bonus.campaign_code}",
                             campaign_code=bonus.campaign_code,
+                            order_id=order.pk,
                             **common,
                         )
                     )
@@ -349,26 +373,36 @@ def order_record(
     )
 
 
-def _order_insert(order: Order) -> bool:
-    """INSERT the order unless its `order_id` is already taken; True (and its pk set) if it was.
-
-    `ON CONFLICT DO NOTHING ... RETURNING id` on PostgreSQL (`INSERT OR IGNORE` on SQLite): the
-    probe for a repeat and the insert in one round trip, with no IntegrityError to recover from.
-    """
-    sql, params = insert_sql(
+def _order_insert_sql(order: Order) -> tuple[str, list]:
+    """The order's `INSERT ... ON CONFLICT DO NOTHING RETURNING id` (`INSERT OR IGNORE` on
+    SQLite) and its parameters."""
+    return insert_sql(
         Order,
         [order],
         connection=connection,
         on_conflict=OnConflict.IGNORE,
         returning=[Order._meta.pk],
     )
+
+
+def _order_saved(order: Order, pk: int) -> None:
+    order.pk = pk
+    order._state.adding, order._state.db = False, connection.alias
+
+
+def _order_insert(order: Order) -> bool:
+    """INSERT the order unless its `order_id` is already taken; True (and its pk set) if it was.
+
+    The probe for a repeat and the insert in one round trip (`_order_insert_sql`), with no
+    IntegrityError to recover from.
+    """
+    sql, params = _order_insert_sql(order)
     with hot_cursor(connection) as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return False
-    order.pk = row[0]
-    order._state.adding, order._state.db = False, connection.alias
+    _order_saved(order, row[0])
     return True
 
 

@@ -164,6 +164,9 @@ def test_a_flush_of_the_configuration_changes_the_version(db):
 def test_a_configuration_change_costs_the_next_order_two_reads_then_none(
     api_client, member, django_assert_num_queries
 ):
+    # ... and, on PostgreSQL, the order and its postings in two statements instead of one: that no
+    # campaign can add a bonus is known only once the campaigns' hook has looked, in that order.
+    after_change = {"postgresql": 3, "sqlite": 2}[connection.vendor]
     program_settings()  # creating the record is a change too
     earn(api_client, "O-1")
     budget = LOYALTY_QUERIES[connection.vendor] + CAMPAIGN_HOOK_QUERIES
@@ -171,7 +174,7 @@ def test_a_configuration_change_costs_the_next_order_two_reads_then_none(
         earn(api_client, "O-2")
 
     ProgramSettings.objects.filter(pk=1).update(earn_rate=Decimal("3"))
-    with django_assert_num_queries(budget + 2):  # the settings + ladder, the campaigns
+    with django_assert_num_queries(budget + after_change):  # settings + ladder, campaigns
         assert earn(api_client, "O-3")["points"]["base"] == 300
     with django_assert_num_queries(budget):
         assert earn(api_client, "O-4")["points"]["base"] == 300

@@ -1,0 +1,139 @@
+"""PostgreSQL: an order and its postings written in one statement (`order_credits_post`) leave
+exactly the rows the two-statement path leaves, and a repeat through it writes nothing."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from loyalty import hooks
+from loyalty.models import Account, Lot, Order, Posting
+from loyalty.selectors.program import program_settings
+from loyalty.services import orders as order_services
+from loyalty.services.tier_config import tier_save
+from members.actors import Actor
+from tests.loyalty.test_api_orders import iso, order_body, placed, post
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+
+POSTING_FIELDS = (
+    "kind",
+    "points",
+    "effective_at",
+    "available_at",
+    "expires_at",
+    "source_type",
+    "actor_kind",
+    "actor_label",
+    "actor_api_key_id",
+    "actor_user_id",
+    "campaign_code",
+    "reward_code",
+    "reverses_id",
+    "reason",
+    "refund_id",
+)
+LOT_FIELDS = ("points", "remaining", "available_at", "expires_at", "matured")
+
+
+@pytest.fixture
+def one_statement_calls(monkeypatch, db):
+    """How many orders went through the one-statement path (from the second order on: the
+    first finds out, and caches, that no campaign can apply)."""
+    program_settings()  # creating the settings record changes the configuration version
+    calls = []
+    real = order_services.order_credits_post
+
+    def spy(**kwargs):
+        calls.append(kwargs["order_insert"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(order_services, "order_credits_post", spy)
+    return calls
+
+
+def rows_of(member) -> dict:
+    postings = list(Posting.objects.filter(member=member).order_by("kind", "pk"))
+    order = Order.objects.get(member=member)
+    return {
+        "postings": [tuple(getattr(p, f) for f in POSTING_FIELDS) for p in postings],
+        "keys": [p.idempotency_key.replace(order.order_id, "#") for p in postings],
+        "descriptions": [p.description.replace(order.order_id, "#") for p in postings],
+        "posting_orders": {p.order_id for p in postings},
+        "source_ids": {p.source_id for p in postings},
+        "lots": [
+            tuple(getattr(lot, f) for f in LOT_FIELDS)
+            for lot in Lot.objects.filter(member=member).order_by("posting__kind", "pk")
+        ],
+        "lot_postings": sorted(
+            Lot.objects.filter(member=member).values_list("posting_id", flat=True)
+        ),
+        "account": Account.objects.filter(member=member).values_list(
+            "available", "pending", "lifetime_earned"
+        )[0],
+        "order_id": order.order_id,
+        "order_pk": order.pk,
+        "posting_pks": sorted(p.pk for p in postings),
+    }
+
+
+@pytest.mark.parametrize(
+    ("days_ago", "multiplier"),
+    [(0, None), (400, None), (0, "1.50")],
+    ids=["pending", "available at once", "with a tier bonus"],
+)
+def test_one_statement_writes_what_two_statements_write(
+    api_client, make_member, one_statement_calls, monkeypatch, days_ago, multiplier
+):
+    if multiplier:  # an entry tier that multiplies: earn and tier bonus, two postings
+        tier_save(
+            actor=Actor.system("tests"),
+            code="BASE",
+            name="Base",
+            rank=0,
+            threshold=Decimal("0"),
+            multiplier=Decimal(multiplier),
+        )
+    warm, one, two = make_member(), make_member(), make_member()
+    post(api_client, order_body(order_id="O-warm", member=warm.external_id))  # fills the cache
+    when = iso(placed(days=-days_ago))
+    first = post(api_client, order_body(order_id="O-A", member=one.external_id, placed_at=when))
+    assert len(one_statement_calls) == 1
+    monkeypatch.setattr(hooks, "order_bonus_quiet", {})  # campaigns' hook no longer "quiet"
+    second = post(api_client, order_body(order_id="O-B", member=two.external_id, placed_at=when))
+    assert len(one_statement_calls) == 1  # the second went the two-statement way
+
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert first.json() | {"order_id": "O-B"} == second.json()
+    a, b = rows_of(one), rows_of(two)
+    for key in ("postings", "keys", "descriptions", "lots", "account"):
+        assert a[key] == b[key], key
+    points = 184 if multiplier else 123  # 123 + floor(123 × 0.5)
+    assert [p[:2] for p in a["postings"]] == [("earn", 123)] + (
+        [("tier_bonus", 61)] if multiplier else []
+    )
+    assert a["account"] == ((points, 0, points) if days_ago else (0, points, points))
+    for rows in (a, b):
+        assert rows["posting_orders"] == {rows["order_pk"]}
+        assert rows["source_ids"] == {rows["order_id"]}
+        assert rows["lot_postings"] == rows["posting_pks"]
+
+
+def test_a_repeat_through_one_statement_writes_nothing(
+    api_client, member, make_member, one_statement_calls
+):
+    post(api_client, order_body(order_id="O-warm", member=make_member().external_id))
+    created = post(api_client, order_body())
+    counts = (Order.objects.count(), Posting.objects.count(), Lot.objects.count())
+    account = Account.objects.filter(member=member).values_list("available", "pending")[0]
+
+    again = post(api_client, order_body())
+    other = post(api_client, order_body(total="99.00"))
+
+    assert len(one_statement_calls) == 3  # the first, the repeat and the conflict
+    assert (created.status_code, again.status_code, other.status_code) == (201, 200, 409)
+    assert again.json() == created.json()
+    assert other.json()["code"] == "order_conflict"
+    assert (Order.objects.count(), Posting.objects.count(), Lot.objects.count()) == counts
+    assert Account.objects.filter(member=member).values_list("available", "pending")[0] == account
