@@ -43,7 +43,6 @@ from loyalty.importing.staging import (
     BulkWriter,
     db_datetime,
     execute,
-    fetch_iter,
     from_utc_text,
     is_postgres,
     rows,
@@ -495,22 +494,23 @@ class ChunkWriter:
     def _members_create(self, params, known: set[str]) -> dict[str, int]:
         """Create the chunk's new members (their latest email and name, enrolled at their first
         order); referral-code collisions are retried. Returns external id -> member id."""
-        new: dict[str, list] = {}
-        for ckey, email, first, last, placed in fetch_iter(
-            "SELECT ckey, email, first_name, last_name, placed_at FROM imp_orders "
-            "WHERE ckey >= %(lo)s AND ckey <= %(hi)s AND bad = 0 AND present = 0 "
-            "ORDER BY ckey, placed_at",
-            params,
-        ):
-            if ckey in known:
-                continue
-            member = new.get(ckey)
-            if member is None:
-                new[ckey] = [ckey, email or None, first, last, from_utc_text(placed)]
-                continue
-            member[1] = email or member[1]
-            member[2] = first or member[2]
-            member[3] = last or member[3]
+        latest = (
+            "(SELECT e.{0} FROM imp_orders e WHERE e.ckey = s.ckey AND e.bad = 0 "
+            "AND e.present = 0 AND e.{0} <> '' ORDER BY e.placed_at DESC, e.order_id DESC "
+            "LIMIT 1)"
+        ).format
+        # One row per new customer, found set-based (the customer's staged rows are neighbours
+        # in the index on (ckey, placed_at, order_id)): not every staged order through Python.
+        new = [
+            [ckey, email, first or "", last or "", from_utc_text(placed)]
+            for ckey, email, first, last, placed in rows(
+                f"SELECT s.ckey, {latest('email')}, {latest('first_name')}, "
+                f"{latest('last_name')}, MIN(s.placed_at) FROM imp_orders s "
+                f"WHERE {CHUNK_ORDERS} GROUP BY s.ckey",
+                params,
+            )
+            if ckey not in known
+        ]
         if not new:
             return {}
         writer = BulkWriter(
@@ -518,7 +518,7 @@ class ChunkWriter:
             ("external_id", "email", "first_name", "last_name", "enrolled_at", "referral_code"),
         )
         created: dict[str, int] = {}
-        pending = list(new.values())
+        pending = new
         for _ in range(5):
             execute("DELETE FROM imp_new_members")
             writer.write(
