@@ -14,7 +14,9 @@ class CampaignsConfig(AppConfig):
         from loyalty.config_sections import register_section
 
         hooks.register_order_bonus_provider(orders.order_bonuses, quiet=orders.order_bonuses_quiet)
-        hooks.register_order_recorded_listener(orders.order_recorded)
+        hooks.register_order_recorded_listener(
+            orders.order_recorded, quiet=orders.order_recorded_quiet
+        )
         hooks.register_member_enrolled_listener(actions.signup_awards)
         hooks.register_daily_job_step("birthdays_anniversaries", calendar.calendar_awards)
         hooks.register_daily_job_step("referral_rewards", referrals.referrals_reward_due)

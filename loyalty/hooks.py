@@ -10,9 +10,14 @@ and must only write through loyalty's services.
   A provider may come with a `quiet(config_version) -> bool` check: True when it cannot award
   anything under that configuration version (`loyalty.selectors.order_path`), known without a
   query. When every provider is quiet, the order path writes the order and its postings in one
-  statement (the providers still run, after the order is known to be new).
+  statement (the providers still run, after the order is known to be new, unless the listeners
+  are quiet too: see below).
 - `order_recorded_listeners`: called as `listener(order=, member=, actor=)` once the order and all
-  its postings exist (e.g. a referral waiting for a first order).
+  its postings exist (e.g. a referral waiting for a first order). A listener may come with a
+  `quiet(config_version, member) -> bool` check: True when it would do nothing for this member's
+  orders under that configuration version. When every provider and every listener is quiet (and
+  no tier is configured), the order path records the order in one statement, with no
+  transaction around it, and calls none of them (`loyalty.services.orders`).
 - `member_enrolled_listeners`: called as `listener(member=, actor=)` inside the storefront's
   enrolment transaction (sign-up bonuses, referrals). Imports and backfills do not call them.
 - `daily_job_steps`: named steps `run_daily_jobs` runs after its own (coupon expiry, birthdays).
@@ -34,6 +39,7 @@ class OrderBonus:
 order_bonus_providers: list[Callable[..., list[OrderBonus]]] = []
 order_bonus_quiet: dict[Callable[..., list[OrderBonus]], Callable[[int | None], bool]] = {}
 order_recorded_listeners: list[Callable[..., None]] = []
+order_recorded_quiet: dict[Callable[..., None], Callable[..., bool]] = {}
 
 
 def register_order_bonus_provider(
@@ -57,9 +63,23 @@ def order_bonuses_quiet(config_version: int | None) -> bool:
     return True
 
 
-def register_order_recorded_listener(listener: Callable[..., None]) -> None:
+def register_order_recorded_listener(
+    listener: Callable[..., None], *, quiet: Callable[..., bool] | None = None
+) -> None:
     if listener not in order_recorded_listeners:
         order_recorded_listeners.append(listener)
+    if quiet is not None:
+        order_recorded_quiet[listener] = quiet
+
+
+def order_listeners_quiet(config_version: int | None, member) -> bool:
+    """Whether no order-recorded listener would do anything for this member's order under this
+    configuration version (each listener's `quiet` check says so; one without never is)."""
+    for listener in order_recorded_listeners:
+        quiet = order_recorded_quiet.get(listener)
+        if quiet is None or not quiet(config_version, member):
+            return False
+    return True
 
 
 # Extra steps of the daily jobs, run after loyalty's own (maturity, expiry, tiers), in order:

@@ -126,6 +126,13 @@ def config_cached_get(version: int | None, key: str) -> Any:
     return None if version is None else _config_values(version).get(key)
 
 
+def config_cached_latest() -> tuple[int, dict[str, Any]] | None:
+    """(version, what is cached under it) as this process last saw it, or None: for a path that
+    checks the version in the statement that depends on it (`order_record`'s one statement),
+    so a stale guess costs a retry, never a wrong write. Never modify what it returns."""
+    return _config_cache.get(connection.alias)
+
+
 def _config_values(version: int) -> dict[str, Any]:
     entry = _config_cache.get(connection.alias)
     if entry is None or entry[0] != version:
@@ -134,7 +141,10 @@ def _config_values(version: int) -> dict[str, Any]:
     return entry[1]
 
 
+PROGRAM_CONFIG_KEY = "loyalty.program_config"
+
+
 def program_config_cached(*, version: int | None) -> tuple[ProgramSettings, list[Tier]]:
     """`program_config_read()`, cached under the configuration version (see `config_cached`)."""
-    settings_obj, ladder = config_cached(version, "loyalty.program_config", program_config_read)
+    settings_obj, ladder = config_cached(version, PROGRAM_CONFIG_KEY, program_config_read)
     return settings_obj, list(ladder)

@@ -96,6 +96,13 @@ def account_lock_versioned(*, member_id: int) -> tuple[Account, int | None]:
     return columns.instance(row[: columns.width], connection=connection), row[columns.width]
 
 
+def account_open(*, member_id: int) -> None:
+    """Open the member's (empty) account if it is not open yet: one INSERT, no lock. Enrolment
+    does it, so that a new member's first order finds the account it locks (an order opens it
+    otherwise, `account_lock`)."""
+    Account.objects.bulk_create([Account(member_id=member_id)], ignore_conflicts=True)
+
+
 def accounts_lock(*, member_ids: Iterable[int]) -> dict[int, Account]:
     """Lock several members' accounts, in primary-key order (the fixed lock order)."""
     _assert_in_transaction()
@@ -328,15 +335,20 @@ def _credits_write_postgresql(
 
 
 _after_order: dict[int, str] = {}
-_LENGTH = re.compile(r"\(\d+\)$")  # varchar(40) -> varchar
+_TYPMOD = re.compile(r"\([\d,\s]+\)$")  # varchar(40) -> varchar, numeric(12, 2) -> numeric
+
+
+def _cast_type(field) -> str:
+    """The column's type for a CAST, without its length or precision: a value too long then
+    fails the INSERT as it would otherwise (a cast to varchar(40) would cut it)."""
+    return _TYPMOD.sub("", field.db_type(connection))
 
 
 def _postings_after_order_sql(postings: list[Posting]) -> tuple[str, list]:
     """The postings' INSERT for `order_credits_post`: Django's own parameters (`insert_sql`), as
     `INSERT ... SELECT` from typed VALUES joined to the order CTE `o`, whose id fills `order_id`
-    (no row: no posting). Casts give each VALUES column its column's type (a NULL would be text);
-    character columns are cast without their length, so a value too long still fails the INSERT
-    as it would otherwise (a cast would cut it)."""
+    (no row: no posting). Casts give each VALUES column its column's type (a NULL would be text),
+    without its length (`_cast_type`)."""
     fields = [f for f in Posting._meta.concrete_fields if not f.primary_key]
     order_at = next(i for i, f in enumerate(fields) if f.name == "order")
     width = len(fields)
@@ -348,11 +360,7 @@ def _postings_after_order_sql(postings: list[Posting]) -> tuple[str, list]:
     if compiled is None:
         qn = connection.ops.quote_name
         names = [f"c{i}" for i in range(width) if i != order_at]
-        casts = [
-            f"CAST(%s AS {_LENGTH.sub('', f.db_type(connection))})"
-            for i, f in enumerate(fields)
-            if i != order_at
-        ]
+        casts = [f"CAST(%s AS {_cast_type(f)})" for i, f in enumerate(fields) if i != order_at]
         row = f"({', '.join(casts)})"
         select = ", ".join("o.id" if i == order_at else f"v.c{i}" for i in range(width))
         compiled = (
@@ -632,3 +640,101 @@ def member_settle_due(*, account: Account, actor: Actor, now: dt.datetime | None
     now = now or timezone.now()
     lots_mature(account=account, cutoff=now)
     lots_expire(account=account, cutoff=now, actor=actor)
+
+
+@dataclass
+class OrderEarnWritten:
+    """What `order_earn_statement` wrote: the order's id (None: its `order_id` was taken and
+    nothing was written) and the account as the statement left it."""
+
+    order_pk: int | None
+    account: Account | None
+
+
+_earn_statement: dict[int, tuple[str, ModelColumns]] = {}
+
+
+def order_earn_statement(
+    *,
+    member_id: int,
+    config_version: int,
+    order,
+    credits: list[NewCredit],
+    actor: Actor,
+    now: dt.datetime,
+) -> OrderEarnWritten | None:
+    """PostgreSQL: lock the member's account, INSERT the order unless its `order_id` is taken,
+    post its credits (postings, lots, balance), in ONE statement, which needs no transaction
+    around it: on its own it is one (the storefront's earn: one round trip instead of five with
+    BEGIN and COMMIT).
+
+    The lock comes first (the order INSERT reads from it), as in `account_lock` then
+    `credits_post`; the balance UPDATE then applies to the row's latest version. Nothing is
+    written, and None returned, unless the configuration version is still `config_version` (what
+    the caller computed the points with) and the account exists: the caller then takes the usual
+    path. Credits must all be pending (no debt to settle) and not all zero.
+    """
+    from loyalty.models import Order
+    from loyalty.selectors.order_path import CONFIG_VERSION_TABLE
+
+    postings, matured, available, pending, earned = _credit_postings(
+        Account(member_id=member_id), credits, actor, now
+    )
+    assert postings, "order_earn_statement: no credit to post"
+    assert not any(matured), "order_earn_statement: pending credits only"
+    compiled = _earn_statement.get(len(postings))
+    if compiled is None:
+        qn = connection.ops.quote_name
+        acc = {name: qn(Account._meta.get_field(name).column) for name in ACCOUNT_COLUMNS}
+        lot = {name: qn(Lot._meta.get_field(name).column) for name in LOT_COLUMNS}
+        order_fields = [f for f in Order._meta.concrete_fields if not f.primary_key]
+        returned = ModelColumns(Account, "x", connection)
+        posting_sql, _ = _postings_after_order_sql(postings)
+        sql = (
+            f"WITH a AS (SELECT {acc['member']} FROM {qn(Account._meta.db_table)} "
+            f"WHERE {acc['member']} = %s AND (SELECT {qn('version')} "
+            f"FROM {qn(CONFIG_VERSION_TABLE)} WHERE {qn('id')} = 1) = %s FOR UPDATE), "
+            f"o AS (INSERT INTO {qn(Order._meta.db_table)} "
+            f"({', '.join(qn(f.column) for f in order_fields)}) "
+            f"SELECT {', '.join(f'CAST(%s AS {_cast_type(f)})' for f in order_fields)} FROM a "
+            f"ON CONFLICT DO NOTHING RETURNING {qn(Order._meta.pk.column)}), "
+            f"p AS ({posting_sql} RETURNING id, points, available_at, expires_at), "
+            f"l AS (INSERT INTO {qn(Lot._meta.db_table)} ({', '.join(lot.values())}) "
+            f"SELECT id, %s, points, points, available_at, expires_at, false FROM p), "
+            f"u AS (UPDATE {qn(Account._meta.db_table)} AS {qn('x')} SET "
+            f"{acc['available']} = {qn('x')}.{acc['available']} + %s, "
+            f"{acc['pending']} = {qn('x')}.{acc['pending']} + %s, "
+            f"{acc['lifetime_earned']} = {qn('x')}.{acc['lifetime_earned']} + %s, "
+            f"{acc['updated_at']} = %s "
+            f"WHERE {qn('x')}.{acc['member']} = %s AND EXISTS (SELECT 1 FROM o) "
+            f"RETURNING {returned.sql}) "
+            f"SELECT EXISTS (SELECT 1 FROM a), (SELECT {qn(Order._meta.pk.column)} FROM o), u.* "
+            f"FROM (SELECT 1) AS {qn('one')} LEFT JOIN u ON true"
+        )
+        compiled = _earn_statement[len(postings)] = (sql, returned)
+    sql, returned = compiled
+    _order_sql, order_params = insert_sql(Order, [order], connection=connection)
+    _posting_sql, posting_params = _postings_after_order_sql(postings)
+    params = (
+        member_id,
+        config_version,
+        *order_params,
+        *posting_params,
+        member_id,
+        available,
+        pending,
+        earned,
+        timezone.now(),
+        member_id,
+    )
+    with hot_cursor(connection) as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    locked, order_pk, account_row = row[0], row[1], row[2:]
+    if not locked:
+        return None  # the configuration moved on, or no account yet: nothing written
+    if order_pk is None:
+        return OrderEarnWritten(order_pk=None, account=None)
+    return OrderEarnWritten(
+        order_pk=order_pk, account=returned.instance(account_row, connection=connection)
+    )

@@ -24,6 +24,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
+from functools import partial
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
@@ -45,6 +46,7 @@ from loyalty.services.ledger import (
     credits_post,
     debit_post,
     order_credits_post,
+    order_earn_statement,
 )
 from members.actors import Actor
 from members.models import Member
@@ -222,6 +224,23 @@ def order_record(
         raise
     eligible = total if eligible_total is None else eligible_total
     now = now or timezone.now()
+    fast = _order_record_one_statement(
+        order_id=order_id,
+        member=member,
+        placed_at=placed_at,
+        currency=currency,
+        total=total,
+        eligible_total=eligible_total,
+        eligible=eligible,
+        items=items,
+        channel=channel,
+        source=source,
+        fingerprint=fingerprint,
+        actor=actor,
+        now=now,
+    )
+    if fast is not None:
+        return fast
 
     try:
         with transaction.atomic():
@@ -265,29 +284,22 @@ def order_record(
             )
             # For the hooks: what they may cache is checked against this version too.
             order._config_version = config_version
-            common = {
-                "available_at": available_at,
-                "expires_at": expires_at,
-                "effective_at": placed_at,
-                "source_type": "order",
-                "source_id": order_id,
-            }
-            credits = [
-                NewCredit(
-                    kind=PostingKind.EARN,
-                    points=base,
-                    idempotency_key=f"order:{order_id}:earn",
-                    description=f"Order {order_id}",
-                    **common,
-                ),
-                NewCredit(
-                    kind=PostingKind.TIER_BONUS,
-                    points=tier_bonus,
-                    idempotency_key=f"order:{order_id}:tier",
-                    description=f"Tier bonus ({tier_code} ×{multiplier}) on order {order_id}",
-                    **common,
-                ),
-            ]
+            common = _order_credit_fields(
+                order_id=order_id,
+                available_at=available_at,
+                expires_at=expires_at,
+                placed_at=placed_at,
+            )
+            credits = _order_credits(
+                order_id=order_id,
+                base=base,
+                tier_bonus=tier_bonus,
+                tier_code=tier_code,
+                multiplier=multiplier,
+                available_at=available_at,
+                expires_at=expires_at,
+                placed_at=placed_at,
+            )
             # Insert unless the order_id is taken, in one statement: a twin for the same member
             # that committed while we waited for the lock is seen here, and one for another
             # member still in flight is waited for; either way the repeat is answered as such.
@@ -371,6 +383,169 @@ def order_record(
         available_at=available_at,
         tier_code=tier_now,
     )
+
+
+def _order_record_one_statement(
+    *,
+    order_id: str,
+    member: Member,
+    placed_at: dt.datetime,
+    currency: str,
+    total: Decimal,
+    eligible_total: Decimal | None,
+    eligible: Decimal,
+    items: list[dict],
+    channel: str,
+    source: str,
+    fingerprint: str,
+    actor: Actor,
+    now: dt.datetime,
+) -> OrderResult | None:
+    """`order_record`'s common case on PostgreSQL in one statement (`order_earn_statement`):
+    the account lock, the order, its postings, lots and balance, with no transaction around it
+    (BEGIN and COMMIT are round trips too). None when the case is not that simple; the caller
+    then takes the usual path, which gives the same rows (`tests/loyalty/
+    test_api_orders_one_statement.py` compares them).
+
+    The simple case: the program settings are cached for the configuration version this process
+    saw last, and the statement checks that version (a change since: nothing written, usual
+    path); no tier is configured (no tier to read or upgrade); the order is in the program's
+    currency; every bonus provider and order listener is quiet for that version and this member
+    (no campaign can add a bonus or react: `loyalty.hooks`), so none is called; the points
+    earned are pending (credits available at once may owe a debt: the usual path settles it).
+    """
+    from loyalty.selectors.order_path import PROGRAM_CONFIG_KEY, config_cached_latest
+
+    if connection.vendor != "postgresql":
+        return None
+    latest = config_cached_latest()
+    config = latest[1].get(PROGRAM_CONFIG_KEY) if latest else None
+    if config is None:
+        return None
+    version = latest[0]
+    settings, ladder = config
+    if ladder or currency != settings.currency:
+        return None
+    if not (hooks.order_bonuses_quiet(version) and hooks.order_listeners_quiet(version, member)):
+        return None
+    available_at, expires_at = earn_dates(placed_at=placed_at, settings=settings)
+    if available_at <= now:
+        return None
+    eligible_amount = eligible.quantize(CENT, rounding=ROUND_FLOOR)  # rate 1: program currency
+    base, tier_bonus = earn_breakdown(
+        eligible_amount=eligible_amount, earn_rate=settings.earn_rate, multiplier=Decimal(1)
+    )
+    if not base:
+        return None
+    order = Order(
+        order_id=order_id,
+        member=member,
+        placed_at=placed_at,
+        currency=currency,
+        total=total,
+        eligible_total=eligible_total,
+        exchange_rate=Decimal(1),
+        eligible_amount=eligible_amount,
+        items=items,
+        channel=channel,
+        points_base=base,
+        points_tier_bonus=tier_bonus,
+        tier_code="",
+        fingerprint=fingerprint,
+        source=source,
+        created_at=now,
+    )
+    credits = _order_credits(
+        order_id=order_id,
+        base=base,
+        tier_bonus=tier_bonus,
+        tier_code="",
+        multiplier=Decimal(1),
+        available_at=available_at,
+        expires_at=expires_at,
+        placed_at=placed_at,
+    )
+    write = partial(
+        order_earn_statement,
+        member_id=member.pk,
+        config_version=version,
+        order=order,
+        credits=credits,
+        actor=actor,
+        now=now,
+    )
+    if connection.in_atomic_block:  # inside the caller's transaction: a savepoint for errors
+        with transaction.atomic():
+            written = write()
+    else:
+        written = write()
+    if written is None:
+        return None
+    if written.order_pk is None:
+        existing = _existing_order(order_id)
+        if existing is None:
+            raise IntegrityError(f"order {order_id} could not be inserted")
+        return _replay_order(existing, fingerprint)
+    _order_saved(order, written.order_pk)
+    return OrderResult(
+        order=order,
+        created=True,
+        base=base,
+        tier_bonus=tier_bonus,
+        campaign_bonus=[],
+        account=written.account,
+        available_at=available_at,
+        tier_code="",
+    )
+
+
+def _order_credits(
+    *,
+    order_id: str,
+    base: int,
+    tier_bonus: int,
+    tier_code: str,
+    multiplier: Decimal,
+    available_at: dt.datetime,
+    expires_at: dt.datetime | None,
+    placed_at: dt.datetime,
+) -> list[NewCredit]:
+    """An order's base and tier-bonus credits (zero-point credits are skipped when posted)."""
+    common = _order_credit_fields(
+        order_id=order_id, available_at=available_at, expires_at=expires_at, placed_at=placed_at
+    )
+    return [
+        NewCredit(
+            kind=PostingKind.EARN,
+            points=base,
+            idempotency_key=f"order:{order_id}:earn",
+            description=f"Order {order_id}",
+            **common,
+        ),
+        NewCredit(
+            kind=PostingKind.TIER_BONUS,
+            points=tier_bonus,
+            idempotency_key=f"order:{order_id}:tier",
+            description=f"Tier bonus ({tier_code} ×{multiplier}) on order {order_id}",
+            **common,
+        ),
+    ]
+
+
+def _order_credit_fields(
+    *,
+    order_id: str,
+    available_at: dt.datetime,
+    expires_at: dt.datetime | None,
+    placed_at: dt.datetime,
+) -> dict:
+    return {
+        "available_at": available_at,
+        "expires_at": expires_at,
+        "effective_at": placed_at,
+        "source_type": "order",
+        "source_id": order_id,
+    }
 
 
 def _order_insert_sql(order: Order) -> tuple[str, list]:

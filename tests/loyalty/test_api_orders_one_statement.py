@@ -1,5 +1,8 @@
-"""PostgreSQL: an order and its postings written in one statement (`order_credits_post`) leave
-exactly the rows the two-statement path leaves, and a repeat through it writes nothing."""
+"""PostgreSQL: an order and its postings written in one statement leave exactly the rows the
+usual path leaves, and a repeat through it writes nothing. Two such statements: the common case
+(`order_earn_statement`: the account lock too, no transaction around it) and, when that case does
+not apply but no campaign can add a bonus (a tier, points available at once), the order with its
+postings after the lock (`order_credits_post`)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ from loyalty import hooks
 from loyalty.models import Account, Lot, Order, Posting
 from loyalty.selectors.program import program_settings
 from loyalty.services import orders as order_services
+from loyalty.services.ledger import account_open
+from loyalty.services.program import program_settings_update
 from loyalty.services.tier_config import tier_save
 from members.actors import Actor
 from tests.loyalty.test_api_orders import iso, order_body, placed, post
@@ -39,17 +44,19 @@ LOT_FIELDS = ("points", "remaining", "available_at", "expires_at", "matured")
 
 @pytest.fixture
 def one_statement_calls(monkeypatch, db):
-    """How many orders went through the one-statement path (from the second order on: the
-    first finds out, and caches, that no campaign can apply)."""
+    """Which one-statement path each order took: "earn" (`order_earn_statement`) or "order"
+    (`order_credits_post`). From the second order on: the first finds out, and caches, that no
+    campaign can apply."""
     program_settings()  # creating the settings record changes the configuration version
     calls = []
-    real = order_services.order_credits_post
+    for name, label in (("order_earn_statement", "earn"), ("order_credits_post", "order")):
+        real = getattr(order_services, name)
 
-    def spy(**kwargs):
-        calls.append(kwargs["order_insert"])
-        return real(**kwargs)
+        def spy(real=real, label=label, **kwargs):
+            calls.append(label)
+            return real(**kwargs)
 
-    monkeypatch.setattr(order_services, "order_credits_post", spy)
+        monkeypatch.setattr(order_services, name, spy)
     return calls
 
 
@@ -79,12 +86,12 @@ def rows_of(member) -> dict:
 
 
 @pytest.mark.parametrize(
-    ("days_ago", "multiplier"),
-    [(0, None), (400, None), (0, "1.50")],
+    ("days_ago", "multiplier", "path"),
+    [(0, None, "earn"), (400, None, "order"), (0, "1.50", "order")],
     ids=["pending", "available at once", "with a tier bonus"],
 )
-def test_one_statement_writes_what_two_statements_write(
-    api_client, make_member, one_statement_calls, monkeypatch, days_ago, multiplier
+def test_one_statement_writes_what_the_usual_path_writes(
+    api_client, make_member, one_statement_calls, monkeypatch, days_ago, multiplier, path
 ):
     if multiplier:  # an entry tier that multiplies: earn and tier bonus, two postings
         tier_save(
@@ -96,13 +103,16 @@ def test_one_statement_writes_what_two_statements_write(
             multiplier=Decimal(multiplier),
         )
     warm, one, two = make_member(), make_member(), make_member()
+    for enrolled in (one, two):  # as the storefront's enrolment leaves them
+        account_open(member_id=enrolled.pk)
     post(api_client, order_body(order_id="O-warm", member=warm.external_id))  # fills the cache
+    one_statement_calls.clear()
     when = iso(placed(days=-days_ago))
     first = post(api_client, order_body(order_id="O-A", member=one.external_id, placed_at=when))
-    assert len(one_statement_calls) == 1
+    assert one_statement_calls == [path]
     monkeypatch.setattr(hooks, "order_bonus_quiet", {})  # campaigns' hook no longer "quiet"
     second = post(api_client, order_body(order_id="O-B", member=two.external_id, placed_at=when))
-    assert len(one_statement_calls) == 1  # the second went the two-statement way
+    assert one_statement_calls == [path]  # the second went the usual way
 
     assert (first.status_code, second.status_code) == (201, 201)
     assert first.json() | {"order_id": "O-B"} == second.json()
@@ -123,7 +133,9 @@ def test_one_statement_writes_what_two_statements_write(
 def test_a_repeat_through_one_statement_writes_nothing(
     api_client, member, make_member, one_statement_calls
 ):
+    account_open(member_id=member.pk)
     post(api_client, order_body(order_id="O-warm", member=make_member().external_id))
+    one_statement_calls.clear()
     created = post(api_client, order_body())
     counts = (Order.objects.count(), Posting.objects.count(), Lot.objects.count())
     account = Account.objects.filter(member=member).values_list("available", "pending")[0]
@@ -131,9 +143,42 @@ def test_a_repeat_through_one_statement_writes_nothing(
     again = post(api_client, order_body())
     other = post(api_client, order_body(total="99.00"))
 
-    assert len(one_statement_calls) == 3  # the first, the repeat and the conflict
+    assert one_statement_calls == ["earn"] * 3  # the first, the repeat and the conflict
     assert (created.status_code, again.status_code, other.status_code) == (201, 200, 409)
     assert again.json() == created.json()
     assert other.json()["code"] == "order_conflict"
     assert (Order.objects.count(), Posting.objects.count(), Lot.objects.count()) == counts
     assert Account.objects.filter(member=member).values_list("available", "pending")[0] == account
+
+
+def test_a_member_enrolled_through_the_api_earns_in_one_statement(api_client, one_statement_calls):
+    put = api_client.put("/api/v1/members/C-7", {"email": "c7@example.com"}, format="json")
+    post(api_client, order_body(order_id="O-warm", member="C-7"))  # fills the cache
+    one_statement_calls.clear()
+
+    response = post(api_client, order_body(order_id="O-7", member="C-7"))
+
+    assert (put.status_code, response.status_code) == (201, 201)
+    assert one_statement_calls == ["earn"]
+    assert response.json()["member"]["points"] == {"available": 0, "pending": 246}
+
+
+def test_without_an_account_or_after_a_change_the_usual_path_writes_once(
+    api_client, make_member, one_statement_calls
+):
+    warm, member = make_member(), make_member()
+    post(api_client, order_body(order_id="O-warm", member=warm.external_id))  # fills the cache
+    one_statement_calls.clear()
+
+    no_account = post(api_client, order_body(order_id="O-1", member=member.external_id))
+    program_settings_update(actor=Actor.system("tests"), earn_rate=Decimal("2"))
+    changed = post(api_client, order_body(order_id="O-2", member=member.external_id))
+    after = post(api_client, order_body(order_id="O-3", member=member.external_id))
+
+    # each time the one statement wrote nothing (no account to lock; a configuration version it
+    # no longer matches) and the usual path wrote the order, once
+    assert one_statement_calls == ["earn", "order", "earn", "earn"]
+    assert [r.json()["points"]["base"] for r in (no_account, changed, after)] == [123, 247, 247]
+    assert Order.objects.filter(member=member).count() == 3
+    assert Posting.objects.filter(member=member).count() == 3
+    assert Account.objects.filter(member=member).values_list("pending", flat=True)[0] == 617
