@@ -361,6 +361,14 @@ class ChunkWriter:
         for attempt in range(3):
             try:
                 with transaction.atomic():
+                    if is_postgres():
+                        # Like SQLite's `synchronous=NORMAL` (`staging.SQLITE_SESSION`): a chunk's
+                        # commit does not wait for its WAL to reach the disk. A server crash may
+                        # lose the last chunks committed (never half of one: the run's counters
+                        # go with them), which the next run writes again; the run's final record
+                        # is committed synchronously, which flushes every chunk before it, so an
+                        # import reported finished is durable.
+                        execute("SET LOCAL synchronous_commit = off")
                     result = self._chunk(lo, hi)
                     committing = time.monotonic()
                     ImportRun.objects.filter(pk=self.run.pk).update(

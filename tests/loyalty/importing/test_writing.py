@@ -5,8 +5,11 @@ from __future__ import annotations
 import hashlib
 from decimal import Decimal
 
-from django.db import transaction
+import pytest
+from django.db import connection, transaction
 
+from loyalty.importing.pipeline import import_orders
+from loyalty.importing.synthetic import orders_csv_write
 from loyalty.models import (
     Account,
     Debt,
@@ -22,6 +25,7 @@ from loyalty.models import (
 from loyalty.services.jobs import daily_jobs_run
 from loyalty.services.points import points_spend
 from loyalty.services.tier_config import tier_save
+from members.actors import Actor
 from members.models import Member
 from members.services import member_erase
 from tests.loyalty.importing.conftest import ORDERS_HEADER, days_ago
@@ -304,3 +308,47 @@ def test_the_run_is_recorded_with_who_what_and_the_counts(run_import, csv_file):
     )
     assert run.finished_at >= run.started_at
     assert run.duration.total_seconds() >= 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_chunks_commit_without_waiting_for_the_disk_and_the_session_keeps_its_setting(tmp_path):
+    """Each chunk's transaction sets `synchronous_commit = off` for itself only (`SET LOCAL`):
+    the connection's later transactions (the run's final record, the admin's next request)
+    commit synchronously again."""
+    path = orders_csv_write(tmp_path / "orders.csv", orders=300)
+    during, between = [], []
+
+    def show() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return cursor.fetchone()[0]
+
+    def watch(execute, sql, params, many, context):
+        outcome = execute(sql, params, many, context)
+        if sql.lstrip().startswith("INSERT INTO loyalty_order "):
+            during.append(show())
+        return outcome
+
+    def progress(phase, done, total):
+        if phase == "write":
+            between.append(show())
+
+    with connection.cursor() as cursor:  # whatever the server's default (tests: off)
+        cursor.execute("SET synchronous_commit = on")
+    try:
+        with connection.execute_wrapper(watch):
+            result = import_orders(
+                path=path, actor=Actor.system("tests"), progress=progress, chunk_orders=100
+            )
+        after = show()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit TO DEFAULT")
+
+    assert result.status == "succeeded"
+    assert result.orders_created == 300
+    assert len(during) >= 3
+    assert set(during) == {"off"}
+    assert set(between) == {"on"}
+    assert after == "on"
