@@ -30,6 +30,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # (`config.prepared.hot_cursor`). Turn off behind a transaction-mode pooler that cannot keep them
 # (PgBouncer before 1.21).
 DB_SERVER_PREPARED_STATEMENTS = env.bool("DB_SERVER_PREPARED_STATEMENTS", default=True)
+if DB_SERVER_PREPARED_STATEMENTS and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Those statements are key lookups and inserts: one generic plan each, made once per
+    # connection. Left to choose ("auto"), PostgreSQL kept planning the earn statement afresh on
+    # every order (measured: a fifth of the database's CPU per earn). Only server-prepared
+    # statements have a plan cache, so Django's own queries are not affected.
+    _db_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _db_options["options"] = " ".join(
+        part
+        for part in (_db_options.get("options", ""), "-c plan_cache_mode=force_generic_plan")
+        if part
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [

@@ -179,3 +179,10 @@ def test_insert_sql_prepares_orders_as_djangos_compiler_does(placed_at, total):
     assert [type(p) for p in params] == [type(p) for p in expected]
     # JSON adapters compare by identity: compare what they wrap
     assert [getattr(p, "obj", p) for p in params] == [getattr(p, "obj", p) for p in expected]
+
+
+@pytest.mark.postgres
+def test_prepared_statements_keep_one_generic_plan_each():
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW plan_cache_mode")
+        assert cursor.fetchone() == ("force_generic_plan",)
