@@ -224,20 +224,22 @@ def order_record(
         raise
     eligible = total if eligible_total is None else eligible_total
     now = now or timezone.now()
+    # What the order row says whichever way it is written; the points are the path's to add.
+    order_fields = {
+        "order_id": order_id,
+        "member": member,
+        "placed_at": placed_at,
+        "currency": currency,
+        "total": total,
+        "eligible_total": eligible_total,
+        "items": items,
+        "channel": channel,
+        "fingerprint": fingerprint,
+        "source": source,
+        "created_at": now,
+    }
     fast = _order_record_one_statement(
-        order_id=order_id,
-        member=member,
-        placed_at=placed_at,
-        currency=currency,
-        total=total,
-        eligible_total=eligible_total,
-        eligible=eligible,
-        items=items,
-        channel=channel,
-        source=source,
-        fingerprint=fingerprint,
-        actor=actor,
-        now=now,
+        order_fields=order_fields, eligible=eligible, actor=actor, now=now
     )
     if fast is not None:
         return fast
@@ -265,22 +267,12 @@ def order_record(
                 multiplier=multiplier,
             )
             order = Order(
-                order_id=order_id,
-                member=member,
-                placed_at=placed_at,
-                currency=currency,
-                total=total,
-                eligible_total=eligible_total,
+                **order_fields,
                 exchange_rate=rate,
                 eligible_amount=eligible_amount,
-                items=items,
-                channel=channel,
                 points_base=base,
                 points_tier_bonus=tier_bonus,
                 tier_code=tier_code,
-                fingerprint=fingerprint,
-                source=source,
-                created_at=now,
             )
             # For the hooks: what they may cache is checked against this version too.
             order._config_version = config_version
@@ -386,20 +378,7 @@ def order_record(
 
 
 def _order_record_one_statement(
-    *,
-    order_id: str,
-    member: Member,
-    placed_at: dt.datetime,
-    currency: str,
-    total: Decimal,
-    eligible_total: Decimal | None,
-    eligible: Decimal,
-    items: list[dict],
-    channel: str,
-    source: str,
-    fingerprint: str,
-    actor: Actor,
-    now: dt.datetime,
+    *, order_fields: dict, eligible: Decimal, actor: Actor, now: dt.datetime
 ) -> OrderResult | None:
     """`order_record`'s common case on PostgreSQL in one statement (`order_earn_statement`):
     the account lock, the order, its postings, lots and balance, with no transaction around it
@@ -416,6 +395,8 @@ def _order_record_one_statement(
     """
     from loyalty.selectors.order_path import PROGRAM_CONFIG_KEY, config_cached_latest
 
+    member, order_id = order_fields["member"], order_fields["order_id"]
+    placed_at, fingerprint = order_fields["placed_at"], order_fields["fingerprint"]
     if connection.vendor != "postgresql":
         return None
     latest = config_cached_latest()
@@ -424,7 +405,7 @@ def _order_record_one_statement(
         return None
     version = latest[0]
     settings, ladder = config
-    if ladder or currency != settings.currency:
+    if ladder or order_fields["currency"] != settings.currency:
         return None
     if not (hooks.order_bonuses_quiet(version) and hooks.order_listeners_quiet(version, member)):
         return None
@@ -438,22 +419,12 @@ def _order_record_one_statement(
     if not base:
         return None
     order = Order(
-        order_id=order_id,
-        member=member,
-        placed_at=placed_at,
-        currency=currency,
-        total=total,
-        eligible_total=eligible_total,
+        **order_fields,
         exchange_rate=Decimal(1),
         eligible_amount=eligible_amount,
-        items=items,
-        channel=channel,
         points_base=base,
         points_tier_bonus=tier_bonus,
         tier_code="",
-        fingerprint=fingerprint,
-        source=source,
-        created_at=now,
     )
     credits = _order_credits(
         order_id=order_id,
