@@ -14,10 +14,12 @@ and must only write through loyalty's services.
   are quiet too: see below).
 - `order_recorded_listeners`: called as `listener(order=, member=, actor=)` once the order and all
   its postings exist (e.g. a referral waiting for a first order). A listener may come with a
-  `quiet(config_version, member) -> bool` check: True when it would do nothing for this member's
-  orders under that configuration version. When every provider and every listener is quiet (and
-  no tier is configured), the order path records the order in one statement, with no
-  transaction around it, and calls none of them (`loyalty.services.orders`).
+  `quiet(config_version) -> dict | None` check: the member fields (`{attname: value}`, `{}` for
+  any member) for whose orders it would do nothing under that configuration version, or None if
+  it may act on anyone's. When every provider and every listener is quiet (and no tier is
+  configured), the order path records the order in one statement that also finds the member and
+  checks those fields, with no transaction around it, and calls none of them
+  (`loyalty.services.orders`).
 - `member_enrolled_listeners`: called as `listener(member=, actor=)` inside the storefront's
   enrolment transaction (sign-up bonuses, referrals). Imports and backfills do not call them.
 - `daily_job_steps`: named steps `run_daily_jobs` runs after its own (coupon expiry, birthdays).
@@ -39,7 +41,7 @@ class OrderBonus:
 order_bonus_providers: list[Callable[..., list[OrderBonus]]] = []
 order_bonus_quiet: dict[Callable[..., list[OrderBonus]], Callable[[int | None], bool]] = {}
 order_recorded_listeners: list[Callable[..., None]] = []
-order_recorded_quiet: dict[Callable[..., None], Callable[..., bool]] = {}
+order_recorded_quiet: dict[Callable[..., None], Callable[[int | None], dict | None]] = {}
 
 
 def register_order_bonus_provider(
@@ -64,7 +66,7 @@ def order_bonuses_quiet(config_version: int | None) -> bool:
 
 
 def register_order_recorded_listener(
-    listener: Callable[..., None], *, quiet: Callable[..., bool] | None = None
+    listener: Callable[..., None], *, quiet: Callable[[int | None], dict | None] | None = None
 ) -> None:
     if listener not in order_recorded_listeners:
         order_recorded_listeners.append(listener)
@@ -72,14 +74,18 @@ def register_order_recorded_listener(
         order_recorded_quiet[listener] = quiet
 
 
-def order_listeners_quiet(config_version: int | None, member) -> bool:
-    """Whether no order-recorded listener would do anything for this member's order under this
-    configuration version (each listener's `quiet` check says so; one without never is)."""
+def order_listeners_quiet(config_version: int | None) -> dict | None:
+    """The member fields (`{attname: value}`) for whose orders no order-recorded listener would do
+    anything under this configuration version (every listener's `quiet` check, merged); None
+    when one may act on anyone's (or has no check)."""
+    fields: dict = {}
     for listener in order_recorded_listeners:
         quiet = order_recorded_quiet.get(listener)
-        if quiet is None or not quiet(config_version, member):
-            return False
-    return True
+        wanted = None if quiet is None else quiet(config_version)
+        if wanted is None or any(fields.get(k, v) != v for k, v in wanted.items()):
+            return None
+        fields.update(wanted)
+    return fields
 
 
 # Extra steps of the daily jobs, run after loyalty's own (maturity, expiry, tiers), in order:

@@ -85,12 +85,12 @@ def order_bonuses_quiet(config_version: int | None) -> bool:
     return bool(config_cached_get(config_version, _NONE_KEY))
 
 
-def order_recorded_quiet(config_version: int | None, member) -> bool:
-    """`order_recorded`'s quiet check (`loyalty.hooks`): nothing to do for an order of this member
-    when no bonus can apply (no multiplier campaign: no awards to record), no first-order campaign
-    is a candidate (the same cached "none") and the member was not referred (`referred_by` never
-    changes after enrolment)."""
-    return order_bonuses_quiet(config_version) and member.referred_by_id is None
+def order_recorded_quiet(config_version: int | None) -> dict | None:
+    """`order_recorded`'s quiet check (`loyalty.hooks`): nothing to do for an order of a member
+    not referred (`referred_by` never changes after enrolment) when no bonus can apply (no
+    multiplier campaign: no awards to record) and no first-order campaign is a candidate (the
+    same cached "none")."""
+    return {"referred_by_id": None} if order_bonuses_quiet(config_version) else None
 
 
 def order_campaigns_live(order: Order) -> list[Campaign]:

@@ -27,9 +27,8 @@ from config.api.fields import MoneyField
 from config.api.retry import retry_on_contention
 from config.api.schema import problems
 from config.api.serializers import AwareDateTimeField, StrictSerializer
-from loyalty.services.orders import order_record, refund_record
+from loyalty.services.orders import order_record_by_external_id, refund_record
 from members.actors import Actor
-from members.selectors import member_get_for_api
 
 # A storefront's clock may run a little ahead of ours; beyond this, a future time is a bug.
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -159,12 +158,13 @@ class OrderCreateView(APIView):
         serializer = OrderInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        member = member_get_for_api(external_id=data["member"])
         items = [{**item, "unit_price": str(item["unit_price"])} for item in data.get("items", [])]
+        # The member is found with the order's own statement in the common case: 404 / 410
+        # otherwise, as `member_get_for_api` answers.
         result = retry_on_contention(
-            lambda: order_record(
+            lambda: order_record_by_external_id(
                 order_id=data["order_id"],
-                member=member,
+                member_external_id=data["member"],
                 placed_at=_utc(data["placed_at"]),
                 currency=data["currency"],
                 total=data["total"],

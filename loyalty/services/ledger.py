@@ -334,7 +334,7 @@ def _credits_write_postgresql(
     return order_pk
 
 
-_after_order: dict[int, str] = {}
+_after_order: dict[tuple, str] = {}
 _TYPMOD = re.compile(r"\([\d,\s]+\)$")  # varchar(40) -> varchar, numeric(12, 2) -> numeric
 
 
@@ -344,32 +344,42 @@ def _cast_type(field) -> str:
     return _TYPMOD.sub("", field.db_type(connection))
 
 
-def _postings_after_order_sql(postings: list[Posting]) -> tuple[str, list]:
+def _postings_after_order_sql(
+    postings: list[Posting], *, from_ctes: dict[str, str] | None = None
+) -> tuple[str, list]:
     """The postings' INSERT for `order_credits_post`: Django's own parameters (`insert_sql`), as
     `INSERT ... SELECT` from typed VALUES joined to the order CTE `o`, whose id fills `order_id`
-    (no row: no posting). Casts give each VALUES column its column's type (a NULL would be text),
-    without its length (`_cast_type`)."""
+    (no row: no posting). `from_ctes`: other columns filled from CTEs joined the same way
+    (`{"member": "a.member_id"}`). Casts give each VALUES column its column's type (a NULL would
+    be text), without its length (`_cast_type`)."""
+    taken = {"order": "o.id", **(from_ctes or {})}
     fields = [f for f in Posting._meta.concrete_fields if not f.primary_key]
-    order_at = next(i for i, f in enumerate(fields) if f.name == "order")
-    width = len(fields)
+    computed = {i for i, f in enumerate(fields) if f.name in taken}
     params = []
     for posting in postings:  # one row at a time: Django inserts several rows with UNNEST
         _sql, row = insert_sql(Posting, [posting], connection=connection)
-        params.extend(v for i, v in enumerate(row) if i != order_at)
-    compiled = _after_order.get(len(postings))
+        params.extend(v for i, v in enumerate(row) if i not in computed)
+    key = (len(postings), tuple(sorted(taken.items())))
+    compiled = _after_order.get(key)
     if compiled is None:
         qn = connection.ops.quote_name
-        names = [f"c{i}" for i in range(width) if i != order_at]
-        casts = [f"CAST(%s AS {_cast_type(f)})" for i, f in enumerate(fields) if i != order_at]
+        names = [f"c{i}" for i in range(len(fields)) if i not in computed]
+        casts = [f"CAST(%s AS {_cast_type(f)})" for i, f in enumerate(fields) if i not in computed]
         row = f"({', '.join(casts)})"
-        select = ", ".join("o.id" if i == order_at else f"v.c{i}" for i in range(width))
+        select = ", ".join(
+            taken[f.name] if i in computed else f"v.c{i}" for i, f in enumerate(fields)
+        )
+        joined = " ".join(
+            f"CROSS JOIN {cte}"
+            for cte in sorted({"o", *(expression.split(".")[0] for expression in taken.values())})
+        )
         compiled = (
             f"INSERT INTO {qn(Posting._meta.db_table)} "
             f"({', '.join(qn(f.column) for f in fields)}) "
             f"SELECT {select} FROM (VALUES {', '.join([row] * len(postings))}) "
-            f"AS v ({', '.join(names)}) CROSS JOIN o"
+            f"AS v ({', '.join(names)}) {joined}"
         )
-        _after_order[len(postings)] = compiled
+        _after_order[key] = compiled
     return compiled, params
 
 
@@ -644,97 +654,128 @@ def member_settle_due(*, account: Account, actor: Actor, now: dt.datetime | None
 
 @dataclass
 class OrderEarnWritten:
-    """What `order_earn_statement` wrote: the order's id (None: its `order_id` was taken and
-    nothing was written) and the account as the statement left it."""
+    """What `order_earn_statement` wrote: the member's id, the order's id (None: its `order_id`
+    was taken and nothing was written) and the account as the statement left it."""
 
+    member_id: int
     order_pk: int | None
     account: Account | None
 
 
-_earn_statement: dict[int, tuple[str, ModelColumns]] = {}
+_earn_statement: dict[tuple, tuple[str, ModelColumns]] = {}
 
 
 def order_earn_statement(
     *,
-    member_id: int,
+    member_external_id: str,
+    member_conditions: dict,
     config_version: int,
     order,
     credits: list[NewCredit],
     actor: Actor,
     now: dt.datetime,
 ) -> OrderEarnWritten | None:
-    """PostgreSQL: lock the member's account, INSERT the order unless its `order_id` is taken,
-    post its credits (postings, lots, balance), in ONE statement, which needs no transaction
-    around it: on its own it is one (the storefront's earn: one round trip instead of five with
-    BEGIN and COMMIT).
+    """PostgreSQL: find the member by `external_id`, lock their account, INSERT the order unless
+    its `order_id` is taken, post its credits (postings, lots, balance), in ONE statement, which
+    needs no transaction around it: on its own it is one (the storefront's earn: two round trips
+    instead of six with the member's read, BEGIN and COMMIT).
 
     The lock comes first (the order INSERT reads from it), as in `account_lock` then
-    `credits_post`; the balance UPDATE then applies to the row's latest version. Nothing is
-    written, and None returned, unless the configuration version is still `config_version` (what
-    the caller computed the points with) and the account exists: the caller then takes the usual
-    path. Credits must all be pending (no debt to settle) and not all zero.
+    `credits_post`; the balance UPDATE then applies to the row's latest version. The order's and
+    the postings' `member_id` come from the lock (`order.member` is not needed). Nothing is
+    written, and None returned, unless: the member exists, is not erased and has the
+    `member_conditions` (`{field attname: value}`, None meaning NULL: what the hooks need to be
+    quiet), their account exists, and the configuration version is still `config_version` (what
+    the caller computed the points with). The caller then takes the usual path. Credits must all
+    be pending (no debt to settle) and not all zero.
     """
     from loyalty.models import Order
     from loyalty.selectors.order_path import CONFIG_VERSION_TABLE
+    from members.models import Member
 
     postings, matured, available, pending, earned = _credit_postings(
-        Account(member_id=member_id), credits, actor, now
+        Account(member_id=None), credits, actor, now
     )
     assert postings, "order_earn_statement: no credit to post"
     assert not any(matured), "order_earn_statement: pending credits only"
-    compiled = _earn_statement.get(len(postings))
+    conditions = sorted(member_conditions.items())
+    key = (len(postings), tuple((name, value is None) for name, value in conditions))
+    compiled = _earn_statement.get(key)
     if compiled is None:
         qn = connection.ops.quote_name
         acc = {name: qn(Account._meta.get_field(name).column) for name in ACCOUNT_COLUMNS}
         lot = {name: qn(Lot._meta.get_field(name).column) for name in LOT_COLUMNS}
+        member_col = {f.attname: qn(f.column) for f in Member._meta.concrete_fields}
         order_fields = [f for f in Order._meta.concrete_fields if not f.primary_key]
+        order_values = ", ".join(
+            "a.member_id" if f.name == "member" else f"CAST(%s AS {_cast_type(f)})"
+            for f in order_fields
+        )
+        member_where = " ".join(
+            f"AND m.{member_col[name]} IS NULL"
+            if value_is_none
+            else f"AND m.{member_col[name]} = %s"
+            for name, value_is_none in key[1]
+        )
         returned = ModelColumns(Account, "x", connection)
-        posting_sql, _ = _postings_after_order_sql(postings)
+        posting_sql, _ = _postings_after_order_sql(postings, from_ctes={"member": "a.member_id"})
         sql = (
-            f"WITH a AS (SELECT {acc['member']} FROM {qn(Account._meta.db_table)} "
-            f"WHERE {acc['member']} = %s AND (SELECT {qn('version')} "
-            f"FROM {qn(CONFIG_VERSION_TABLE)} WHERE {qn('id')} = 1) = %s FOR UPDATE), "
+            f"WITH a AS (SELECT acc.{acc['member']} AS member_id "
+            f"FROM {qn(Account._meta.db_table)} acc "
+            f"JOIN {qn(Member._meta.db_table)} m ON m.{member_col['id']} = acc.{acc['member']} "
+            f"WHERE m.{member_col['external_id']} = %s AND m.{member_col['status']} <> %s "
+            f"{member_where} AND (SELECT {qn('version')} "
+            f"FROM {qn(CONFIG_VERSION_TABLE)} WHERE {qn('id')} = 1) = %s FOR UPDATE OF acc), "
             f"o AS (INSERT INTO {qn(Order._meta.db_table)} "
             f"({', '.join(qn(f.column) for f in order_fields)}) "
-            f"SELECT {', '.join(f'CAST(%s AS {_cast_type(f)})' for f in order_fields)} FROM a "
+            f"SELECT {order_values} FROM a "
             f"ON CONFLICT DO NOTHING RETURNING {qn(Order._meta.pk.column)}), "
-            f"p AS ({posting_sql} RETURNING id, points, available_at, expires_at), "
+            f"p AS ({posting_sql} RETURNING id, member_id, points, available_at, expires_at), "
             f"l AS (INSERT INTO {qn(Lot._meta.db_table)} ({', '.join(lot.values())}) "
-            f"SELECT id, %s, points, points, available_at, expires_at, false FROM p), "
+            f"SELECT id, member_id, points, points, available_at, expires_at, false FROM p), "
             f"u AS (UPDATE {qn(Account._meta.db_table)} AS {qn('x')} SET "
             f"{acc['available']} = {qn('x')}.{acc['available']} + %s, "
             f"{acc['pending']} = {qn('x')}.{acc['pending']} + %s, "
             f"{acc['lifetime_earned']} = {qn('x')}.{acc['lifetime_earned']} + %s, "
             f"{acc['updated_at']} = %s "
-            f"WHERE {qn('x')}.{acc['member']} = %s AND EXISTS (SELECT 1 FROM o) "
-            f"RETURNING {returned.sql}) "
-            f"SELECT EXISTS (SELECT 1 FROM a), (SELECT {qn(Order._meta.pk.column)} FROM o), u.* "
-            f"FROM (SELECT 1) AS {qn('one')} LEFT JOIN u ON true"
+            f"WHERE {qn('x')}.{acc['member']} = (SELECT member_id FROM a) "
+            f"AND EXISTS (SELECT 1 FROM o) RETURNING {returned.sql}) "
+            f"SELECT (SELECT member_id FROM a), (SELECT {qn(Order._meta.pk.column)} FROM o), "
+            f"u.* FROM (SELECT 1) AS {qn('one')} LEFT JOIN u ON true"
         )
-        compiled = _earn_statement[len(postings)] = (sql, returned)
+        compiled = _earn_statement[key] = (sql, returned)
     sql, returned = compiled
-    _order_sql, order_params = insert_sql(Order, [order], connection=connection)
-    _posting_sql, posting_params = _postings_after_order_sql(postings)
+    _order_sql, order_row = insert_sql(Order, [order], connection=connection)
+    member_at = next(
+        i
+        for i, f in enumerate(f for f in Order._meta.concrete_fields if not f.primary_key)
+        if f.name == "member"
+    )
+    _posting_sql, posting_params = _postings_after_order_sql(
+        postings, from_ctes={"member": "a.member_id"}
+    )
     params = (
-        member_id,
+        member_external_id,
+        Member.Status.ERASED,
+        *(value for _, value in conditions if value is not None),
         config_version,
-        *order_params,
+        *(v for i, v in enumerate(order_row) if i != member_at),
         *posting_params,
-        member_id,
         available,
         pending,
         earned,
         timezone.now(),
-        member_id,
     )
     with hot_cursor(connection) as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
-    locked, order_pk, account_row = row[0], row[1], row[2:]
-    if not locked:
-        return None  # the configuration moved on, or no account yet: nothing written
+    member_id, order_pk, account_row = row[0], row[1], row[2:]
+    if member_id is None:
+        return None  # no such member (or erased, or not quiet), no account, or a new version
     if order_pk is None:
-        return OrderEarnWritten(order_pk=None, account=None)
+        return OrderEarnWritten(member_id=member_id, order_pk=None, account=None)
     return OrderEarnWritten(
-        order_pk=order_pk, account=returned.instance(account_row, connection=connection)
+        member_id=member_id,
+        order_pk=order_pk,
+        account=returned.instance(account_row, connection=connection),
     )

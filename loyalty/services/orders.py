@@ -169,6 +169,123 @@ def _order_result(order: Order, *, created: bool, account: Account | None = None
     )
 
 
+def order_record_by_external_id(
+    *,
+    order_id: str,
+    member_external_id: str,
+    placed_at: dt.datetime,
+    currency: str,
+    total: Decimal,
+    actor: Actor,
+    eligible_total: Decimal | None = None,
+    items: list[dict] | None = None,
+    channel: str = "",
+    source: str = Order.Source.API,
+    now: dt.datetime | None = None,
+) -> OrderResult:
+    """`order_record` for the member with this `external_id`, as the storefront addresses them.
+
+    The common case is one statement that finds the member too (`_order_record_one_statement`);
+    otherwise the member is read (`member_get_for_api`: `member_not_found`, `member_erased`) and
+    `order_record` runs as usual.
+    """
+    from members.selectors import member_get_for_api
+
+    items = items or []
+    now = now or timezone.now()
+    try:
+        _order_amounts_check(total=total, eligible_total=eligible_total)
+    except ServiceError:
+        pass  # `order_record` reports it, or answers a repeat
+    else:
+        fast = _order_record_one_statement(
+            order_fields={
+                "order_id": order_id,
+                "member": None,
+                "placed_at": placed_at,
+                "currency": currency,
+                "total": total,
+                "eligible_total": eligible_total,
+                "items": items,
+                "channel": channel,
+                "fingerprint": _order_fingerprint(
+                    member_external_id=member_external_id,
+                    placed_at=placed_at,
+                    currency=currency,
+                    total=total,
+                    eligible_total=eligible_total,
+                    items=items,
+                    channel=channel,
+                ),
+                "source": source,
+                "created_at": now,
+            },
+            member_external_id=member_external_id,
+            eligible=total if eligible_total is None else eligible_total,
+            actor=actor,
+            now=now,
+        )
+        if fast is not None:
+            return fast
+    return order_record(
+        order_id=order_id,
+        member=member_get_for_api(external_id=member_external_id),
+        placed_at=placed_at,
+        currency=currency,
+        total=total,
+        actor=actor,
+        eligible_total=eligible_total,
+        items=items,
+        channel=channel,
+        source=source,
+        now=now,
+        one_statement=False,
+    )
+
+
+def _order_fingerprint(
+    *,
+    member_external_id: str,
+    placed_at: dt.datetime,
+    currency: str,
+    total: Decimal,
+    eligible_total: Decimal | None,
+    items: list[dict],
+    channel: str,
+) -> str:
+    """What makes two orders under one `order_id` the same order (a repeat) or not (a conflict)."""
+    return _fingerprint(
+        {
+            "member": member_external_id,
+            "placed_at": placed_at.isoformat(),
+            "currency": currency,
+            "total": _money(total),
+            "eligible_total": None if eligible_total is None else _money(eligible_total),
+            "items": items,
+            "channel": channel,
+        }
+    )
+
+
+def _order_amounts_check(*, total: Decimal, eligible_total: Decimal | None) -> None:
+    """`validation_error` for amounts no order can have (checked before anything is written)."""
+    _cents_checked(total=total, eligible_total=eligible_total)
+    if total < 0 or (eligible_total is not None and eligible_total < 0):
+        raise ServiceError(
+            "validation_error",
+            "Amounts cannot be negative.",
+            status=400,
+            field="total" if total < 0 else "eligible_total",
+        )
+    if eligible_total is not None and eligible_total > total:
+        raise ServiceError(
+            "validation_error",
+            "eligible_total cannot exceed total.",
+            status=400,
+            field="eligible_total",
+        )
+
+
 def order_record(
     *,
     order_id: str,
@@ -182,36 +299,25 @@ def order_record(
     channel: str = "",
     source: str = Order.Source.API,
     now: dt.datetime | None = None,
+    one_statement: bool = True,
 ) -> OrderResult:
-    """Record an order and post what it earns. Idempotent by `order_id`."""
+    """Record an order and post what it earns. Idempotent by `order_id`.
+
+    `one_statement=False`: do not try the one-statement path (the caller just did).
+    """
     items = items or []
     _cents_checked(total=total, eligible_total=eligible_total)
-    fingerprint = _fingerprint(
-        {
-            "member": member.external_id,
-            "placed_at": placed_at.isoformat(),
-            "currency": currency,
-            "total": _money(total),
-            "eligible_total": None if eligible_total is None else _money(eligible_total),
-            "items": items,
-            "channel": channel,
-        }
+    fingerprint = _order_fingerprint(
+        member_external_id=member.external_id,
+        placed_at=placed_at,
+        currency=currency,
+        total=total,
+        eligible_total=eligible_total,
+        items=items,
+        channel=channel,
     )
     try:
-        if total < 0 or (eligible_total is not None and eligible_total < 0):
-            raise ServiceError(
-                "validation_error",
-                "Amounts cannot be negative.",
-                status=400,
-                field="total" if total < 0 else "eligible_total",
-            )
-        if eligible_total is not None and eligible_total > total:
-            raise ServiceError(
-                "validation_error",
-                "eligible_total cannot exceed total.",
-                status=400,
-                field="eligible_total",
-            )
+        _order_amounts_check(total=total, eligible_total=eligible_total)
         if member.is_erased:
             raise ServiceError("member_erased", "This member's data has been erased.", status=410)
     except ServiceError:
@@ -238,11 +344,16 @@ def order_record(
         "source": source,
         "created_at": now,
     }
-    fast = _order_record_one_statement(
-        order_fields=order_fields, eligible=eligible, actor=actor, now=now
-    )
-    if fast is not None:
-        return fast
+    if one_statement:
+        fast = _order_record_one_statement(
+            order_fields=order_fields,
+            member_external_id=member.external_id,
+            eligible=eligible,
+            actor=actor,
+            now=now,
+        )
+        if fast is not None:
+            return fast
 
     try:
         with transaction.atomic():
@@ -378,20 +489,28 @@ def order_record(
 
 
 def _order_record_one_statement(
-    *, order_fields: dict, eligible: Decimal, actor: Actor, now: dt.datetime
+    *,
+    order_fields: dict,
+    member_external_id: str,
+    eligible: Decimal,
+    actor: Actor,
+    now: dt.datetime,
 ) -> OrderResult | None:
     """`order_record`'s common case on PostgreSQL in one statement (`order_earn_statement`):
-    the account lock, the order, its postings, lots and balance, with no transaction around it
-    (BEGIN and COMMIT are round trips too). None when the case is not that simple; the caller
-    then takes the usual path, which gives the same rows (`tests/loyalty/
-    test_api_orders_one_statement.py` compares them).
+    the member (by `member_external_id`; `order_fields["member"]` may be None), the account
+    lock, the order, its postings, lots and balance, with no transaction around it (BEGIN and
+    COMMIT are round trips too). None when the case is not that simple; the caller then takes
+    the usual path, which gives the same rows (`tests/loyalty/test_api_orders_one_statement.py`
+    compares them).
 
     The simple case: the program settings are cached for the configuration version this process
     saw last, and the statement checks that version (a change since: nothing written, usual
     path); no tier is configured (no tier to read or upgrade); the order is in the program's
     currency; every bonus provider and order listener is quiet for that version and this member
-    (no campaign can add a bonus or react: `loyalty.hooks`), so none is called; the points
-    earned are pending (credits available at once may owe a debt: the usual path settles it).
+    (no campaign can add a bonus or react: `loyalty.hooks`; the member's side is checked in the
+    statement), so none is called; the member exists and is not erased (else the usual path
+    answers 404 / 410); the points earned are pending (credits available at once may owe a
+    debt: the usual path settles it).
     """
     from loyalty.selectors.order_path import PROGRAM_CONFIG_KEY, config_cached_latest
 
@@ -407,8 +526,13 @@ def _order_record_one_statement(
     settings, ladder = config
     if ladder or order_fields["currency"] != settings.currency:
         return None
-    if not (hooks.order_bonuses_quiet(version) and hooks.order_listeners_quiet(version, member)):
+    if not hooks.order_bonuses_quiet(version):
         return None
+    member_conditions = hooks.order_listeners_quiet(version)
+    if member_conditions is None:
+        return None
+    if member is not None and any(getattr(member, k) != v for k, v in member_conditions.items()):
+        return None  # known already: the statement would find nothing
     available_at, expires_at = earn_dates(placed_at=placed_at, settings=settings)
     if available_at <= now:
         return None
@@ -438,7 +562,8 @@ def _order_record_one_statement(
     )
     write = partial(
         order_earn_statement,
-        member_id=member.pk,
+        member_external_id=member_external_id,
+        member_conditions=member_conditions,
         config_version=version,
         order=order,
         credits=credits,
@@ -457,6 +582,7 @@ def _order_record_one_statement(
         if existing is None:
             raise IntegrityError(f"order {order_id} could not be inserted")
         return _replay_order(existing, fingerprint)
+    order.member_id = written.member_id
     _order_saved(order, written.order_pk)
     return OrderResult(
         order=order,

@@ -109,3 +109,21 @@ def test_the_monthly_limit_per_referrer(member, record_order):
         "rewarded",
         "rewarded",
     ]
+
+
+def test_a_referred_friends_first_order_through_the_api_pays_the_referee(api_client, member):
+    # The storefront's order path writes the common case in one statement that calls no hook; a
+    # referred member's order must not take it (the referral listener has work to do).
+    make_campaign("refer", "referral", referee_points=250, referrer_points=500)
+    friend = enrol(1, member)
+    other = enrol(2)
+    placed = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()  # points pending
+    body = {"placed_at": placed, "currency": "GBP", "total": "40.00"}
+    for n, who in enumerate((other, friend, other)):  # the first one fills the caches
+        response = api_client.post(
+            "/api/v1/orders", {**body, "order_id": f"O-{n}", "member": who.external_id}, "json"
+        )
+        assert response.status_code == 201, response.content
+
+    assert (available(friend), available(other)) == (250, 0)  # the orders' 40s are pending
+    assert Referral.objects.get().first_order.order_id == "O-1"

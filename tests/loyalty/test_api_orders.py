@@ -305,15 +305,15 @@ def test_the_member_summary_points_block_after_orders(api_client, member):
 
 # Measured for a new order, no tier or campaign configured, the configuration unchanged since the
 # previous order; a savepoint and its release count as two (the test runs in a transaction): the
-# key; the member; then on PostgreSQL one statement, which locks the account, checks the
+# key; then on PostgreSQL one statement, which finds the member, locks their account, checks the
 # configuration version the process cached the settings under, and writes the order, its
 # postings, lots and balance (in production, with no transaction around it, those are all the
-# round trips: no BEGIN, no COMMIT); on SQLite, the account lock, which also reads the
-# configuration version, the order (insert-unless-taken) and the postings + lots + balance in
-# three. The campaigns' hooks: nothing ("no campaign is a candidate" is cached under the same
+# round trips: no BEGIN, no COMMIT); on SQLite, the member, the account lock, which also reads
+# the configuration version, the order (insert-unless-taken) and the postings + lots + balance
+# in three. The campaigns' hooks: nothing ("no campaign is a candidate" is cached under the same
 # version; no award bookkeeping, no "first order?" question for a member not referred). After a
 # configuration change, see `test_api_orders_config_reads.py`.
-LOYALTY_QUERIES = {"postgresql": 5, "sqlite": 9}
+LOYALTY_QUERIES = {"postgresql": 4, "sqlite": 9}
 CAMPAIGN_HOOK_QUERIES = 0
 
 

@@ -182,3 +182,23 @@ def test_without_an_account_or_after_a_change_the_usual_path_writes_once(
     assert Order.objects.filter(member=member).count() == 3
     assert Posting.objects.filter(member=member).count() == 3
     assert Account.objects.filter(member=member).values_list("pending", flat=True)[0] == 617
+
+
+def test_an_unknown_or_erased_member_is_answered_as_without_the_one_statement(
+    api_client, make_member, one_statement_calls
+):
+    from members.services import member_erase
+
+    warm, erased = make_member(), make_member()
+    account_open(member_id=erased.pk)
+    post(api_client, order_body(order_id="O-warm", member=warm.external_id))  # fills the cache
+    member_erase(member=erased, actor=Actor.system("tests"))
+    one_statement_calls.clear()
+
+    unknown = post(api_client, order_body(order_id="O-1", member="C-NOBODY"))
+    gone = post(api_client, order_body(order_id="O-2", member=erased.external_id))
+
+    assert one_statement_calls == ["earn", "earn"]  # each found no member, wrote nothing
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "member_not_found")
+    assert (gone.status_code, gone.json()["code"]) == (410, "member_erased")
+    assert not Order.objects.filter(order_id__in=["O-1", "O-2"]).exists()
