@@ -53,7 +53,7 @@ def account_lock(*, member_id: int) -> Account:
     _assert_in_transaction()
     account = _account_for_update.first(member_id=member_id)
     if account is None:
-        Account.objects.bulk_create([Account(member_id=member_id)], ignore_conflicts=True)
+        account_open(member_id=member_id)
         account = Account.objects.select_for_update().get(member_id=member_id)
     return account
 
@@ -662,7 +662,7 @@ class OrderEarnWritten:
     account: Account | None
 
 
-_earn_statement: dict[tuple, tuple[str, ModelColumns]] = {}
+_earn_statement: dict[tuple, tuple[str, ModelColumns, int]] = {}
 
 
 def order_earn_statement(
@@ -743,14 +743,10 @@ def order_earn_statement(
             f"SELECT (SELECT member_id FROM a), (SELECT {qn(Order._meta.pk.column)} FROM o), "
             f"u.* FROM (SELECT 1) AS {qn('one')} LEFT JOIN u ON true"
         )
-        compiled = _earn_statement[key] = (sql, returned)
-    sql, returned = compiled
+        member_at = next(i for i, f in enumerate(order_fields) if f.name == "member")
+        compiled = _earn_statement[key] = (sql, returned, member_at)
+    sql, returned, member_at = compiled
     _order_sql, order_row = insert_sql(Order, [order], connection=connection)
-    member_at = next(
-        i
-        for i, f in enumerate(f for f in Order._meta.concrete_fields if not f.primary_key)
-        if f.name == "member"
-    )
     _posting_sql, posting_params = _postings_after_order_sql(
         postings, from_ctes={"member": "a.member_id"}
     )

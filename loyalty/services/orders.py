@@ -194,6 +194,7 @@ def order_record_by_external_id(
     items = items or []
     now = now or timezone.now()
     try:
+        _cents_checked(total=total, eligible_total=eligible_total)
         _order_amounts_check(total=total, eligible_total=eligible_total)
     except ServiceError:
         pass  # `order_record` reports it, or answers a repeat
@@ -268,8 +269,8 @@ def _order_fingerprint(
 
 
 def _order_amounts_check(*, total: Decimal, eligible_total: Decimal | None) -> None:
-    """`validation_error` for amounts no order can have (checked before anything is written)."""
-    _cents_checked(total=total, eligible_total=eligible_total)
+    """`validation_error` for amounts no order can have (checked before anything is written;
+    their form, at most two decimals, by `_cents_checked`)."""
     if total < 0 or (eligible_total is not None and eligible_total < 0):
         raise ServiceError(
             "validation_error",
@@ -399,9 +400,7 @@ def order_record(
                 tier_bonus=tier_bonus,
                 tier_code=tier_code,
                 multiplier=multiplier,
-                available_at=available_at,
-                expires_at=expires_at,
-                placed_at=placed_at,
+                common=common,
             )
             # Insert unless the order_id is taken, in one statement: a twin for the same member
             # that committed while we waited for the lock is seen here, and one for another
@@ -556,9 +555,12 @@ def _order_record_one_statement(
         tier_bonus=tier_bonus,
         tier_code="",
         multiplier=Decimal(1),
-        available_at=available_at,
-        expires_at=expires_at,
-        placed_at=placed_at,
+        common=_order_credit_fields(
+            order_id=order_id,
+            available_at=available_at,
+            expires_at=expires_at,
+            placed_at=placed_at,
+        ),
     )
     write = partial(
         order_earn_statement,
@@ -603,14 +605,10 @@ def _order_credits(
     tier_bonus: int,
     tier_code: str,
     multiplier: Decimal,
-    available_at: dt.datetime,
-    expires_at: dt.datetime | None,
-    placed_at: dt.datetime,
+    common: dict,
 ) -> list[NewCredit]:
-    """An order's base and tier-bonus credits (zero-point credits are skipped when posted)."""
-    common = _order_credit_fields(
-        order_id=order_id, available_at=available_at, expires_at=expires_at, placed_at=placed_at
-    )
+    """An order's base and tier-bonus credits (zero-point credits are skipped when posted);
+    `common`: `_order_credit_fields`."""
     return [
         NewCredit(
             kind=PostingKind.EARN,
@@ -636,6 +634,7 @@ def _order_credit_fields(
     expires_at: dt.datetime | None,
     placed_at: dt.datetime,
 ) -> dict:
+    """What every credit of an order carries (its campaign bonuses' too)."""
     return {
         "available_at": available_at,
         "expires_at": expires_at,
