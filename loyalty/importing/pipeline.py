@@ -26,6 +26,7 @@ import logging
 import time
 import traceback
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -37,6 +38,7 @@ from config.errors import ServiceError
 from loyalty.importing import checks, staging
 from loyalty.importing.assemble import assemble_lines
 from loyalty.importing.earning import Earning
+from loyalty.importing.exclusive import ledger_exclusive
 from loyalty.importing.formats import Counters, ParseContext, StageBuffer, parser_for
 from loyalty.importing.profiles import LINES, ORDERS, SHOPIFY, SHOPIFY_REQUIRED, detect, profile_get
 from loyalty.importing.reader import CsvSource, FileError, file_checksum
@@ -169,8 +171,12 @@ def import_orders(
     progress: Progress | None = None,
     chunk_orders: int = CHUNK_ORDERS,
     on_errors: Callable[[Iterator[tuple]], None] | None = None,
+    exclusive: bool = False,
 ) -> ImportResult:
-    """Import (or with `dry_run`, check) one file of historical orders. See the module doc."""
+    """Import (or with `dry_run`, check) one file of historical orders. See the module doc.
+
+    `exclusive`: write every chunk in one transaction with the ledger locked and its indexes
+    built once at the end (`exclusive.ledger_exclusive`): for a first import before launch."""
     started = time.monotonic()
     path = Path(path)
     checksum, size = file_checksum(path)
@@ -202,6 +208,7 @@ def import_orders(
             progress=progress,
             chunk_orders=chunk_orders,
             on_errors=on_errors,
+            exclusive=exclusive,
         )
     except (FileError, ServiceError) as exc:
         result.status = ImportRun.Status.FAILED
@@ -272,6 +279,7 @@ def _run(
     progress: Progress,
     chunk_orders: int,
     on_errors,
+    exclusive: bool,
 ) -> None:
     run = result.run
     clock = time.monotonic()
@@ -365,9 +373,10 @@ def _run(
     else:
         writer = ChunkWriter(run=run, actor=actor, earning=earning, customer_column=customer_col)
         boundaries = _chunks(chunk_orders)
-        for done, (lo, hi) in enumerate(boundaries, start=1):
-            total.add(writer.write_chunk(lo, hi))
-            progress("write", done, len(boundaries))
+        with ledger_exclusive(writer.timings) if exclusive else nullcontext():
+            for done, (lo, hi) in enumerate(boundaries, start=1):
+                total.add(writer.write_chunk(lo, hi))
+                progress("write", done, len(boundaries))
         logger.debug(
             "import %s write steps: %s",
             run.pk,
