@@ -26,6 +26,8 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import and_, attrgetter, itemgetter, methodcaller
 
 from loyalty.importing import values
 from loyalty.importing.earning import CACHE_ENTRIES, PLAIN_ENTRIES, Earning
@@ -37,6 +39,42 @@ _enc = json.encoder.encode_basestring_ascii  # what json.dumps uses with ensure_
 # A date in UTC to the second, as exports write them: (date, time of day).
 _UTC_SECOND = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:Z|\+00:00)\Z")
 MAX_ERROR_VALUE = 200
+
+# Batches of the orders format (`OrdersParser._feed_batch`): the rows of a batch are read column
+# by column, each column checked at once for the usual form of its cells (a regex over the
+# column's cells joined with newlines, which no cell of the batch contains: counted first); a row
+# with any cell in another form (or any problem) takes the per-row paths, in its place.
+BATCH_ROWS = 5_000
+_PLAIN_AMOUNT = r"(?:0|[1-9][0-9]{0,9})\.[0-9]{2}"  # what `values.cents_text` writes back
+_PLAIN_DATE = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:Z|\+00:00)"
+)
+
+
+def _joined(element: str) -> re.Pattern:
+    return re.compile(f"(?:{element}\n)*{element}")
+
+
+_AMOUNT = re.compile(_PLAIN_AMOUNT)
+_DATES = _joined(_PLAIN_DATE)
+_DATE = re.compile(_PLAIN_DATE)
+# A customer id as `values.customer_id` returns it and `_enc` writes it between quotes: printable
+# ASCII without spaces, quotes, backslashes or points (`17850.0` is read as `17850`).
+_NOT_PLAIN_ID = re.compile(r'[^!-~\n]|["\\.]')
+_DAY = itemgetter(slice(0, 10))
+_NO_AMOUNT = -1  # the cents of an empty amount cell (`OrdersParser._amounts`)
+_PROBLEMS = attrgetter("problems")
+_FIELDS = attrgetter("fields")
+_ROW = attrgetter("row")
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
+# `Earning.points_plain`: (eligible in the program currency in cents, base, bonus, rate as text)
+_EARNABLE, _BASE, _BONUS, _RATE = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3)
+_HEXDIGEST = methodcaller("hexdigest")
+# `order_fingerprint`'s JSON for an order without items: (head up to the eligible total, the
+# eligible total's JSON, the member, date, time, total), texts that need no escaping.
+_FINGERPRINT = '%s%s,"items":[],"member":"%s","placed_at":"%sT%s+00:00","total":"%s"}'
+_PLACED_TEXT = "%sT%s.000000+00:00"  # `utc_text` of a date to the second
+_CLOCK = itemgetter(slice(11, 19))
 
 
 def order_fingerprint(
@@ -189,6 +227,12 @@ class StageBuffer:
         if len(buffer) >= self.BATCH:
             self.flush(table)
 
+    def add_many(self, table: str, rows: list[tuple]) -> None:
+        buffer = self.buffers[table]
+        buffer.extend(rows)
+        if len(buffer) >= self.BATCH:
+            self.flush(table)
+
     def error(
         self,
         row: int,
@@ -310,12 +354,389 @@ class OrdersParser(_ColumnParser):
         self._pg = ctx.db_datetime is _same
         self._now_text = ctx.now.astimezone(dt.UTC).isoformat(" ", timespec="microseconds")[:26]
         self._fingerprint_head: dict[str, str] = {}
+        # Batches (`_feed_batch`): records wait in `_pending` until there are `BATCH_ROWS`.
+        self._batching = self._fast and self._iso_dates
+        self._pending: list[Record] = []
+        self._batch_days: dict[str, tuple | bool] = {}
+        self._cents: dict[str, int] = {"": _NO_AMOUNT}
+        self._plain_points: dict[str, dict[int, tuple]] = {}
+        # The accepted codes as `values.currency` returns them: a cell with one of them is good.
+        self._plain_currencies = {
+            c for c in ctx.accepted_currencies if c in values.ISO_4217 and c == c.strip().upper()
+        }
+        self._db_suffix = "+00:00" if self._pg else ""  # PostgreSQL reads the text as UTC
 
     def feed(self, record: Record) -> None:
+        """Records wait for a batch (`_feed_batch`) where the file's columns allow it; else (and
+        for a batch's rows in other forms) `_feed_row`."""
+        if self._batching:
+            pending = self._pending
+            pending.append(record)
+            if len(pending) >= BATCH_ROWS:
+                self._pending = []
+                self._feed_batch(pending)
+            return
+        self._feed_row(record)
+
+    def finish(self) -> None:
+        if self._pending:
+            pending, self._pending = self._pending, []
+            self._feed_batch(pending)
+
+    def _feed_row(self, record: Record) -> None:
         """The common case (a good row) takes `_feed_fast`; a row with any problem is read again
         by `_feed_checked`, which reports every problem it has."""
         if record.problems or not self._fast or not self._feed_fast(record):
             self._feed_checked(record)
+
+    def _feed_batch(self, records: list[Record]) -> None:
+        """Stage a batch's rows in their usual forms column by column; every other row (any
+        problem, any cell in another form, a refund, a date on or after today's) is fed to
+        `_feed_row` in its place, so rows and errors are staged in the file's order as before.
+
+        What a row here stages is what `_feed_fast` stages for it: the same cell parsers' results
+        for the same cells (a cell in its usual form is its own value), the same memoised rules
+        (`points_plain`, `_day_shift`), dates staged from their text."""
+        n = len(records)
+        problems = list(map(_PROBLEMS, records))
+        fields = list(map(_FIELDS, records))
+        bad: set[int] = set()
+        if any(problems):
+            blank = [""] * len(self.header)
+            for i, found in enumerate(problems):
+                if found:
+                    bad.add(i)
+                    fields[i] = blank
+        columns = list(zip(*fields, strict=True))
+
+        ids = list(map(str.strip, columns[self.i_order]))
+        if not min(map(len, ids)) or max(map(len, ids)) > 64:  # what `_order_id` refuses
+            bad.update(i for i, v in enumerate(ids) if not v or len(v) > 64)
+
+        col = columns[self.i_customer]
+        joined = "\n".join(col)
+        if (
+            all(col)
+            and max(map(len, col)) <= 64
+            and joined.count("\n") == n - 1
+            and _NOT_PLAIN_ID.search(joined) is None
+        ):
+            customers = customers_json = col  # as `_required_customer` and `_enc` give them
+        else:
+            customers, customers_json = [], []
+            cache, cached = self._cache_customer, self._cached
+            for i, text in enumerate(col):
+                found = cache.get(text)
+                if found is None:
+                    try:
+                        found = cached(cache, self._customer, text)
+                    except values.CellError:
+                        bad.add(i)
+                        found = ("", '""')
+                customers.append(found[0])
+                customers_json.append(found[1][1:-1])
+
+        if self.i_email is None:
+            emails = [""] * n
+        else:
+            col = columns[self.i_email]
+            cache = self._cache_email
+            emails = list(map(cache.get, col))
+            if None in emails:
+                for i, email in enumerate(emails):
+                    if email is None:
+                        try:
+                            emails[i] = self._cached(cache, values.email, col[i])
+                        except values.CellError:
+                            bad.add(i)
+
+        if self.i_currency is None:
+            currency = self.profile.currency or self.ctx.program_currency
+            currencies = None
+        else:
+            col = columns[self.i_currency]
+            kinds = set(col)
+            if kinds <= self._plain_currencies:
+                currencies = col
+            else:
+                currencies = []
+                cache = self._cache_currency
+                for i, text in enumerate(col):
+                    code = cache.get(text)
+                    if code is None:
+                        try:
+                            code = self._cached(cache, self._currency, text)
+                        except values.CellError:
+                            bad.add(i)
+                    currencies.append(code)
+                kinds = set(currencies)
+            currency = next(iter(kinds)) if len(kinds) == 1 else None
+
+        totals = self._amounts(columns[self.i_total], bad)
+        if min(totals) < 0:  # an empty total
+            bad.update(i for i, cents in enumerate(totals) if cents < 0)
+        if self.i_eligible is None:
+            eligibles = [_NO_AMOUNT] * n
+        else:
+            eligibles = self._amounts(columns[self.i_eligible], bad)
+            bad.update(
+                i
+                for i, (cents, total) in enumerate(zip(eligibles, totals, strict=True))
+                if cents > total
+            )
+        if self.i_refunded is not None:
+            col = columns[self.i_refunded]
+            if any(col):  # refunded orders take `_feed_row` (`stage_order`)
+                bad.update(i for i, text in enumerate(col) if text)
+        if self.i_first is None:
+            firsts = [""] * n
+        else:
+            firsts = list(map(str.strip, columns[self.i_first]))
+            if max(map(len, firsts)) > 150:
+                bad.update(i for i, v in enumerate(firsts) if len(v) > 150)
+        if self.i_last is None:
+            lasts = [""] * n
+        else:
+            lasts = list(map(str.strip, columns[self.i_last]))
+            if max(map(len, lasts)) > 150:
+                bad.update(i for i, v in enumerate(lasts) if len(v) > 150)
+
+        col = columns[self.i_placed]
+        joined = "\n".join(col)
+        if joined.count("\n") != n - 1 or _DATES.fullmatch(joined) is None:
+            bad.update(i for i, text in enumerate(col) if _DATE.fullmatch(text) is None)
+        dates = list(map(_DAY, col))
+        clocks = list(map(_CLOCK, col))
+        known = self._batch_days
+        days = list(map(known.get, dates))
+        if None in days:
+            for i, day in enumerate(days):
+                if day is None and i not in bad:
+                    day = known.get(dates[i])
+                    days[i] = self._batch_day(dates[i]) if day is None else day
+        if False in days:
+            bad.update(i for i, day in enumerate(days) if day is False)
+
+        rows = list(map(_ROW, records))
+        if bad:
+            good = [i for i in range(n) if i not in bad]
+            if not good:
+                for record in records:
+                    self._feed_row(record)
+                return
+            pick = itemgetter(*good) if len(good) > 1 else lambda seq: (seq[good[0]],)
+            rows, ids, customers, customers_json, emails, totals, eligibles = map(
+                pick, (rows, ids, customers, customers_json, emails, totals, eligibles)
+            )
+            firsts, lasts, dates, clocks, days = map(pick, (firsts, lasts, dates, clocks, days))
+            texts_total = pick(columns[self.i_total])
+            texts_eligible = None if self.i_eligible is None else pick(columns[self.i_eligible])
+            if currencies is not None:
+                currencies = pick(currencies)
+        else:
+            texts_total = columns[self.i_total]
+            texts_eligible = None if self.i_eligible is None else columns[self.i_eligible]
+        staged = self._batch_rows(
+            rows,
+            ids,
+            customers,
+            customers_json,
+            emails,
+            firsts,
+            lasts,
+            dates,
+            clocks,
+            days,
+            totals,
+            texts_total,
+            eligibles,
+            texts_eligible,
+            currency,
+            currencies,
+        )
+        stage = self.ctx.stage
+        if not bad:
+            stage.add_many("imp_orders", staged)
+            return
+        staged = iter(staged)
+        add = stage.add
+        for i, record in enumerate(records):
+            if i in bad:
+                self._feed_row(record)
+            else:
+                add("imp_orders", next(staged))
+
+    def _amounts(self, col, bad: set[int]) -> list[int]:
+        """Cents of a column of amounts (`_NO_AMOUNT` for an empty cell); a cell not in the usual
+        form is added to `bad`. Memoised (texts in the usual form only)."""
+        cache = self._cents
+        cents = list(map(cache.get, col))
+        if None in cents:
+            for i, found in enumerate(cents):
+                if found is None:
+                    text = col[i]
+                    if _AMOUNT.fullmatch(text) is None:
+                        bad.add(i)
+                        cents[i] = 0
+                        continue
+                    found = cents[i] = int(text.replace(".", ""))
+                    if len(cache) > PLAIN_ENTRIES:
+                        cache.clear()
+                        cache[""] = _NO_AMOUNT
+                    cache[text] = found
+        return cents
+
+    def _batch_day(self, date: str) -> tuple | bool:
+        """(`YYYY-MM-DD ` of the points' availability, of their expiry or None) for the orders of
+        a day before today's that `_day_shift` vouches for; False for any other text."""
+        try:
+            day = dt.date.fromisoformat(date)
+        except ValueError:
+            return False
+        found = False
+        if "1970-01-01" <= date < self._now_text[:10]:
+            shift = self._day_shift(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC))
+            if shift is not None:
+                found = (shift[0] + " ", None if shift[1] is None else shift[1] + " ")
+        if len(self._batch_days) > CACHE_ENTRIES:
+            self._batch_days.clear()
+        self._batch_days[date] = found
+        return found
+
+    def _batch_rows(
+        self,
+        rows,
+        ids,
+        customers,
+        customers_json,
+        emails,
+        firsts,
+        lasts,
+        dates,
+        clocks,
+        days,
+        totals,
+        texts_total,
+        eligibles,
+        texts_eligible,
+        currency,
+        currencies,
+    ) -> list[tuple]:
+        """The staged `imp_orders` rows of a batch's good rows (see `_feed_fast`), built column by
+        column."""
+        earning = self.ctx.earning
+        n = len(rows)
+        if self.i_eligible is None:
+            earnables = totals
+            eligible_json = repeat("null", n)
+            eligibles = repeat(None, n)
+        else:
+            earnables = [
+                total if eligible == _NO_AMOUNT else eligible
+                for total, eligible in zip(totals, eligibles, strict=True)
+            ]
+            eligible_json = [f'"{text}"' if text else "null" for text in texts_eligible]
+            eligibles = [None if cents == _NO_AMOUNT else cents for cents in eligibles]
+        if currency is not None:
+            memo = self._plain_points.get(currency)
+            if memo is None:
+                memo = self._plain_points[currency] = {}
+            points = list(map(memo.get, earnables))
+            if None in points:
+                for i, found in enumerate(points):
+                    if found is None:
+                        cents = earnables[i]
+                        found = memo.get(cents)
+                        if found is None:
+                            if len(memo) > PLAIN_ENTRIES:
+                                memo.clear()
+                            found = memo[cents] = earning.points_plain(cents, currency)
+                        points[i] = found
+            currencies = repeat(currency, n)
+            heads = repeat(self._head(currency), n)
+        else:
+            points = list(map(earning.points_plain, earnables, currencies))
+            heads = map(self._head, currencies)
+        fingerprints = map(
+            _HEXDIGEST,
+            map(
+                hashlib.sha256,
+                map(
+                    str.encode,
+                    map(
+                        _FINGERPRINT.__mod__,
+                        zip(
+                            heads,
+                            eligible_json,
+                            customers_json,
+                            dates,
+                            clocks,
+                            texts_total,
+                            strict=True,
+                        ),
+                    ),
+                ),
+            ),
+        )
+        now = self._now_text
+        suffix = self._db_suffix
+        available = list(map(str.__add__, map(_FIRST, days), clocks))
+        matured = list(map(int, map(now.__ge__, available)))
+        if self.ctx.earning.settings.points_lifetime_days:
+            expires = list(map(str.__add__, map(_SECOND, days), clocks))
+            expired = map(and_, matured, map(int, map(now.__ge__, expires)))
+        else:  # `earn_dates`: no expiry
+            expires = repeat(None, n)
+            expired = repeat(0, n)
+        placed = list(map(str.__add__, map(str.__add__, dates, repeat(" ", n)), clocks))
+        if suffix:
+            placed_db = map(str.__add__, placed, repeat(suffix, n))
+            available = map(str.__add__, available, repeat(suffix, n))
+            if not isinstance(expires, repeat):
+                expires = map(str.__add__, expires, repeat(suffix, n))
+        else:
+            placed_db = placed
+        return list(
+            zip(
+                rows,
+                ids,
+                customers,
+                emails,
+                firsts,
+                lasts,
+                map(_PLACED_TEXT.__mod__, zip(dates, clocks, strict=True)),
+                currencies,
+                totals,
+                eligibles,
+                repeat("[]", n),
+                fingerprints,
+                repeat(self._order_col, n),
+                placed_db,
+                available,
+                expires,
+                matured,
+                expired,
+                map(_RATE, points),
+                map(_EARNABLE, points),
+                repeat(0, n),
+                repeat(0, n),
+                map(_BASE, points),
+                map(_BONUS, points),
+                repeat(earning.tier_code, n),
+                repeat(earning.multiplier_text, n),
+                repeat(0, n),
+                repeat(0, n),
+                strict=True,
+            )
+        )
+
+    def _head(self, currency: str) -> str:
+        head = self._fingerprint_head.get(currency)
+        if head is None:
+            head = self._fingerprint_head[currency] = (
+                '{"channel":"","currency":' + _enc(currency) + ',"eligible_total":'
+            )
+        return head
 
     def _cached(self, cache: dict, parse, text: str, *args, **kwargs):
         value = cache.get(text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from loyalty.importing import formats, staging
 from loyalty.importing.earning import Earning
 from loyalty.importing.formats import ParseContext, StageBuffer, parser_for
 from loyalty.importing.profiles import import_profile_save, profile_get
@@ -293,21 +295,22 @@ class _Captured(StageBuffer):
     def add(self, table: str, row: tuple) -> None:
         self.rows.append((table, row))
 
+    def add_many(self, table: str, rows: list[tuple]) -> None:
+        self.rows.extend((table, row) for row in rows)
 
-def _orders_parser(path, stage, now=None):
+
+def _orders_parser(path, stage, now=None, rates=None):
     settings = program_settings()
     now = now or timezone.now()
+    rates = rates or {settings.currency: Decimal("1")}
     earning = Earning(
-        settings=settings,
-        rates={settings.currency: Decimal("1")},
-        now=now,
-        tier=tiers.tier_for_order(member_id=0),
+        settings=settings, rates=rates, now=now, tier=tiers.tier_for_order(member_id=0)
     )
     source = CsvSource(path).open()
     ctx = ParseContext(
         stage=stage,
         program_currency=settings.currency,
-        accepted_currencies={settings.currency},
+        accepted_currencies=set(rates),
         now=now,
         earning=earning,
     )
@@ -417,3 +420,185 @@ def test_a_row_with_a_problem_leaves_the_fast_path_and_is_reported(db, csv_file)
     errors = [row[4] for table, row in stage.rows if table == "imp_errors"]
     assert errors == ["eligible_exceeds_total", "too_many_decimals", "refund_exceeds_order"]
     assert [row[1] for table, row in stage.rows if table == "imp_orders"] == ["A4"]
+
+
+def _staged_tables(path, *, batches: bool, now, rates=None) -> dict:
+    """What the orders parser stages for a file, read back from the staging tables: in batches
+    (`feed`, `finish`) or every row through the per-row paths (`_feed_row`); with the number of
+    rows that took the per-row paths."""
+    staging.tables_create()
+    stage = StageBuffer()
+    source, parser = _orders_parser(path, stage, now, rates)
+    per_row = parser._feed_row
+    calls = []
+    parser._feed_row = lambda record: (calls.append(record.row), per_row(record))
+    for record in source.records():
+        if batches:
+            parser.feed(record)
+        else:
+            parser._feed_row(record)
+    parser.finish()
+    stage.flush()
+    tables = {
+        name: staging.rows(f"SELECT * FROM {name} ORDER BY row_no, {order}")
+        for name, order in (
+            ("imp_orders", "order_id"),
+            ("imp_refunds", "refund_id"),
+            ("imp_errors", "seq"),
+        )
+    }
+    staging.tables_drop()
+    return tables, len(calls)
+
+
+def _mixed_orders_file(csv_file, now) -> Path:
+    """Rows in the usual forms around rows in every other form and with every problem, so that
+    batches mix them (and, in batches of one, some batches have no usual row at all)."""
+    z = (now - dt.timedelta(days=3)).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    today = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=1)
+    odd = [
+        # (order id, customer, email, placed_at, total, currency, eligible, refunded, first, last)
+        ("", "C1", "a@example.com", z, "10.00", "GBP", "", "", "Ada", "L"),
+        ("X" * 65, "C1", "a@example.com", z, "10.00", "GBP", "", "", "Ada", "L"),
+        (" P1 ", "C1", "a@example.com", z, "10.00", "GBP", "", "", "Ada", "L"),
+        ("P1b", " C1 ", "a@example.com", z, "10.00", "GBP", "", "", "Ada", "L"),
+        ("P1c", "C1", " A@Example.COM ", z, "10.00", "GBP", "", "", "Ada", "L"),
+        ("P1d", "C1", "a@example.com", z, "10.00", " gbp ", "", "", "Ada", "L"),
+        ("P1e", "C1", "a@example.com", z, "10.00", "GBP", "", "", " Ada ", " L "),
+        ("P2", "17850.0", "", z, "7.50", "GBP", "", "", "Ada", "L"),
+        ("P2b", "C1", "", z, "007.50", "GBP", "", "", "Ada", "L"),
+        ("P2c", "C1", "", z, "7.50", "GBP", " ", "", "Ada", "L"),
+        ("P2d", "C1", "", z, "7.50", "GBP", "", " ", "Ada", "L"),
+        ("P3", "", "a@example.com", z, "10.00", "GBP", "", "", "Ada", "L"),
+        ("P4", "C" * 65, "a@example.com", z, "10.00", "GBP", "", "", "Ada", "L"),
+        ("P5", 'C"q', "a@example.com", z, "10.00", "GBP", "", "", "Ada", "L"),
+        ("P6", "C\\b", "a@example.com", z, "10.00", "GBP", "", "", "Ada", "L"),
+        ("P6b", "C1", "not-an-email", z, "10.00", "GBP", "", "", "Ada", "L"),
+        ("P7", "Cé", "a@example.com", z, "10.00", "GBP", "", "", "Ada", "L"),
+        ("P7b", "C1", "é@example.com", z, "10.00", "GBP", "", "", "Ada", "L"),
+        ("P7c", "C 1", "a@example.com", z, "10.00", "GBP", "", "", "Ada", "L"),
+        ("P8", "C1", "a@example.com", z, "10.00", "XXX", "", "", "Ada", "L"),
+        ("P9", "C1", "a@example.com", z, "10.00", "JPY", "", "", "Ada", "L"),
+        ("P10", "C1", "a@example.com", z, "12.3", "GBP", "", "", "Ada", "L"),
+        ("P11", "C1", "a@example.com", z, "10.001", "GBP", "", "", "Ada", "L"),
+        ("P12", "C1", "a@example.com", z, "-5.00", "GBP", "", "", "Ada", "L"),
+        ("P13", "C1", "a@example.com", z, "abc", "GBP", "", "", "Ada", "L"),
+        ("P14", "C1", "a@example.com", z, "", "GBP", "", "", "Ada", "L"),
+        ("P15", "C1", "a@example.com", z, "10.00", "GBP", "10.01", "", "Ada", "L"),
+        ("P16", "C1", "a@example.com", z, "10.00", "GBP", "8.00", "2.00", "Ada", "L"),
+        ("P17", "C1", "a@example.com", z, "10.00", "GBP", "8.00", "9.00", "Ada", "L"),
+        ("P18", "C1", "a@example.com", z, "10.00", "GBP", "", "", "A" * 151, "L"),
+        ("P19", "C1", "a@example.com", z, "10.00", "GBP", "", "", "Ada", "Love\nlace"),
+        ("P20", "C1", "a@example.com", z[:-1] + "+00:00", "10.00", "GBP", "", "", "Ada", "L"),
+        ("P21", "C1", "a@example.com", z.replace("T", " "), "10.00", "GBP", "", "", "Ada", "L"),
+        ("P22", "C1", "a@example.com", z[:-1] + ".5Z", "10.00", "GBP", "", "", "Ada", "L"),
+        ("P23", "C1", "a@example.com", z[:-1] + "+02:00", "10.00", "GBP", "", "", "Ada", "L"),
+        ("P24", "C1", "a@example.com", z[:-1], "10.00", "GBP", "", "", "Ada", "L"),
+        ("P25", "C1", "a@example.com", z[:10], "10.00", "GBP", "", "", "Ada", "L"),
+        ("P26", "C1", "a@example.com", "2024-02-30T10:00:00Z", "1.00", "GBP", "", "", "A", "L"),
+        ("P27", "C1", "a@example.com", "1969-12-31T23:59:59Z", "1.00", "GBP", "", "", "A", "L"),
+        ("P28", "C1", "a@example.com", "2999-01-01T00:00:00Z", "1.00", "GBP", "", "", "A", "L"),
+        (
+            "P29",
+            "C1",
+            "a@example.com",
+            f"{today:%Y-%m-%dT%H:%M:%SZ}",
+            "1.00",
+            "GBP",
+            "",
+            "",
+            "A",
+            "L",
+        ),
+        ("P30", "C1", "a@example.com", "2024-13-01T10:00:00Z", "1.00", "GBP", "", "", "A", "L"),
+        ("P31", "C1", "a@example.com", z, "10.00", "EUR", "9.99", "", "Ada", "L"),
+    ]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    header = "eligible_total,refunded_total,first_name,last_name"
+    writer.writerow(f"{ORDERS_HEADER},{header}".split(","))
+    n = 0
+    for i, cells in enumerate(odd):
+        for _ in range(3):  # usual rows between the others, some with an eligible total
+            n += 1
+            moment = (now - dt.timedelta(days=n * 37 % 900, seconds=n * 7919)).astimezone(dt.UTC)
+            writer.writerow(
+                (
+                    f"G{n}",
+                    f"C{n % 6}",
+                    f"c{n % 6}@example.com",
+                    f"{moment:%Y-%m-%dT%H:%M:%SZ}",
+                    f"{n * 3}.{n % 100:02d}",
+                    "EUR" if n % 5 == 0 else "GBP",
+                    f"{n}.50" if n % 4 == 0 else "",
+                    "",
+                    f"Ada{n % 3}",
+                    "Lovelace",
+                )
+            )
+        writer.writerow(cells)
+        if i % 7 == 0:
+            out.write("\n")  # a blank line is not a row
+    out.write("R1,C1,a@example.com\n")  # ragged
+    out.write(f"N1,C1\x00,a@example.com,{z},1.00,GBP,,,Ada,L\n")  # a NUL byte
+    out.write(f'Q1,C1,a@example.com,{z},1.00,GBP,,,"Ada",L\n')
+    return csv_file(out.getvalue())
+
+
+@pytest.mark.parametrize("batch_rows", [1, 4, 7, 5_000])
+def test_batches_stage_and_report_exactly_what_the_row_paths_do(
+    db, csv_file, monkeypatch, batch_rows
+):
+    """`_feed_batch` reads a batch column by column; any row in another form, or with any
+    problem, goes through the per-row paths in its place. Usual rows next to every kind of
+    odd or bad row, batches of several sizes (batches of only odd rows included), two
+    currencies: the staged orders, refunds and errors (row, column, value, code, message) are
+    the same as when every row takes the per-row paths."""
+    monkeypatch.setattr(formats, "BATCH_ROWS", batch_rows)
+    now = timezone.now()
+    path = _mixed_orders_file(csv_file, now)
+    rates = {"GBP": Decimal("1"), "EUR": Decimal("0.85")}
+
+    batched, per_row = _staged_tables(path, batches=True, now=now, rates=rates)
+    row_by_row, everything = _staged_tables(path, batches=False, now=now, rates=rates)
+
+    assert per_row < everything / 2  # the usual rows went in batches
+    assert batched == row_by_row
+    staged = {row[1] for row in batched["imp_orders"]}
+    assert {"G1", "G4", "G5", "P1", "P2", "P2b", "P7c", "P16", "P20", "P29", "P31", "Q1"} <= staged
+    assert {row[4] for row in batched["imp_errors"]} == {
+        "required",
+        "too_long",
+        "invalid_email",
+        "unknown_currency",
+        "currency_mismatch",
+        "too_many_decimals",
+        "negative_amount",
+        "not_a_number",
+        "eligible_exceeds_total",
+        "refund_exceeds_order",
+        "invalid_date",
+        "date_too_old",
+        "future_date",
+        "ragged_row",
+        "nul_byte",
+    }
+    assert len(batched["imp_refunds"]) == 1
+
+
+def test_batches_stage_what_the_row_paths_stage_for_a_generated_history(db, tmp_path):
+    path = orders_csv_write(tmp_path / "orders.csv", orders=3_000, seed=11, currency="GBP")
+    now = timezone.now()
+
+    batched, per_row = _staged_tables(path, batches=True, now=now)
+    row_by_row, _ = _staged_tables(path, batches=False, now=now)
+
+    # Only the refunded orders and those of today (checked against `now` to the second) went
+    # one by one.
+    today = now.astimezone(dt.UTC).date().isoformat()
+    one_by_one = {row[0] for row in batched["imp_refunds"]}
+    one_by_one |= {row[0] for row in batched["imp_orders"] if row[6].startswith(today)}
+    assert per_row == len(one_by_one)
+    assert batched == row_by_row
+    assert len(batched["imp_orders"]) == 3_000
+    assert batched["imp_errors"] == []
