@@ -17,7 +17,8 @@ What it does:
    peak, the import's own phases, and checks the ledger (`audit_ledger`, `--no-audit` to skip).
 
 Options: `--orders N` (default 100000), `--seed S`, `--chunk-size N`, `--no-tiers`,
-`--no-audit`, `--admin-rows N` (also time the admin path on an N-row file through the admin's
+`--exclusive` (the import's `--exclusive`: one transaction, the ledger locked, its indexes and
+foreign keys built once at the end), `--no-audit`, `--admin-rows N` (also time the admin path on an N-row file through the admin's
 views with the test client). Figures and commands: docs/benchmarks.md, "Historical import".
 """
 
@@ -82,6 +83,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--chunk-size", type=int, default=10_000)
     parser.add_argument("--no-tiers", action="store_true")
+    parser.add_argument("--exclusive", action="store_true")
     parser.add_argument("--no-audit", action="store_true")
     parser.add_argument("--admin-rows", type=int, default=0)
     args = parser.parse_args()
@@ -128,6 +130,7 @@ def main() -> int:
             "2",
             "--chunk-size",
             str(args.chunk_size),
+            *(["--exclusive"] if args.exclusive else []),
         ]
         load = loadavg()
         wall, peak, output, status, cpu = run_measured(command, env)
@@ -143,7 +146,8 @@ def main() -> int:
         print()
         print(
             f"engine: {engine} {version}; orders: {args.orders:,}; tiers: "
-            f"{'off' if args.no_tiers else 'demo ladder'}"
+            f"{'off' if args.no_tiers else 'demo ladder'}; "
+            f"{'exclusive' if args.exclusive else 'chunked commits'}"
         )
         print(
             f"wall: {wall:.1f}s (whole command, Python start-up included); "

@@ -29,6 +29,19 @@ def referral_code_generate() -> str:
     return "".join(secrets.choice(REFERRAL_ALPHABET) for _ in range(REFERRAL_CODE_LENGTH))
 
 
+def referral_codes_generate(count: int) -> list[str]:
+    """`count` codes as `referral_code_generate` draws them (the system's random source), in one
+    call for the lot: the historical import creates thousands of members per chunk."""
+    letters = "".join(_system_random.choices(REFERRAL_ALPHABET, k=count * REFERRAL_CODE_LENGTH))
+    return [
+        letters[start : start + REFERRAL_CODE_LENGTH]
+        for start in range(0, len(letters), REFERRAL_CODE_LENGTH)
+    ]
+
+
+_system_random = secrets.SystemRandom()
+
+
 def audit_record(
     *,
     actor: Actor,

@@ -69,6 +69,10 @@ def ledger_exclusive(timings: dict[str, float] | None = None) -> Iterator[None]:
         timings["drop"] = timings.get("drop", 0.0) + time.monotonic() - clock
         yield
         clock = time.monotonic()
+        if is_postgres():
+            # Each index is built by sorting the whole table: in memory rather than in
+            # temporary files where the server allows it (for this transaction only).
+            execute("SET LOCAL maintenance_work_mem = '512MB'")
         with connection.cursor() as cursor:
             for statement in restore:
                 cursor.execute(statement)

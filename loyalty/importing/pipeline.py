@@ -373,7 +373,10 @@ def _run(
     else:
         writer = ChunkWriter(run=run, actor=actor, earning=earning, customer_column=customer_col)
         boundaries = _chunks(chunk_orders)
-        with ledger_exclusive(writer.timings) if exclusive else nullcontext():
+        # (Nothing to write: no lock, no index built again.)
+        with ledger_exclusive(writer.timings) if exclusive and boundaries else nullcontext():
+            if exclusive:
+                total.add(writer.recorded_before_the_lock())
             for done, (lo, hi) in enumerate(boundaries, start=1):
                 total.add(writer.write_chunk(lo, hi))
                 progress("write", done, len(boundaries))

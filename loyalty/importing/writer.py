@@ -41,7 +41,6 @@ from django.utils import timezone
 from loyalty.importing.earning import Earning
 from loyalty.importing.staging import (
     BulkWriter,
-    db_datetime,
     execute,
     from_utc_text,
     is_postgres,
@@ -52,12 +51,26 @@ from loyalty.services import tiers
 from loyalty.services.ledger import accounts_lock, debts_settle
 from members.actors import Actor
 from members.models import Member
-from members.services import referral_code_generate
+from members.services import referral_codes_generate
 
 # The chunk's good, new orders (staged rows of customers lo..hi). Their member ids and the keys
 # of every row the chunk writes are filled into `imp_chunk` (`_chunk_fill`), which each INSERT
 # then reads whole.
 CHUNK_ORDERS = "s.ckey >= %(lo)s AND s.ckey <= %(hi)s AND s.bad = 0 AND s.present = 0"
+
+
+def _among(column: str, keys: str) -> str:
+    """`column` is one of the values `keys` (a one-column SELECT). On PostgreSQL as `= ANY(ARRAY(
+    ...))`, which it answers by probing `column`'s index with the chunk's keys: written as a join
+    or `IN`, its planner hashes the whole ledger table instead (it takes the chunk's range of
+    staged rows for more customers than it holds), once per chunk, and an import's chunks then
+    cost more the bigger the ledger grows (1,000,000 orders: 24 s for these look-ups against 2 s
+    for 100,000)."""
+    return f"{column} = ANY(ARRAY({keys}))" if is_postgres() else f"{column} IN ({keys})"
+
+
+CHUNK_CUSTOMERS = f"SELECT DISTINCT s.ckey FROM imp_orders s WHERE {CHUNK_ORDERS}"
+CHUNK_ORDER_IDS = f"SELECT s.order_id FROM imp_orders s WHERE {CHUNK_ORDERS}"
 REFUNDS = (
     "r.target = 'new' AND r.bad = 0 AND r.present = 0 AND r.ckey >= %(lo)s AND r.ckey <= %(hi)s"
 )
@@ -222,7 +235,8 @@ def _postgres_keys() -> tuple[str, str]:
                 CASE WHEN x.expired = 1 AND x.bonus - x.rev_tier > 0 THEN {posting_seq} END
             FROM (SELECT {_prefixed("s", CHUNK_COPIED)}, m.id
                 FROM imp_orders s JOIN members_member m ON m.external_id = s.ckey
-                WHERE {CHUNK_ORDERS} ORDER BY s.ckey, s.placed_at, s.order_id) AS x"""
+                WHERE {CHUNK_ORDERS} AND {_among("m.external_id", CHUNK_CUSTOMERS)}
+                ORDER BY s.ckey, s.placed_at, s.order_id) AS x"""
     refund_keys = f"""
             UPDATE imp_refunds r SET refund_pk = {refund_seq},
                 rev_pid = CASE WHEN r.points_reversed > 0 THEN {posting_seq} END
@@ -348,6 +362,8 @@ class ChunkWriter:
         self.now = earning.now
         self.customer_column = customer_column
         self.statements = _sql()
+        # The ledger locked for the whole write (`recorded_before_the_lock`).
+        self.exclusive = False
         # Seconds per step, all chunks together (logged at DEBUG level by the pipeline).
         self.timings: dict[str, float] = defaultdict(float)
         self.params = {
@@ -392,22 +408,18 @@ class ChunkWriter:
         clock = time.monotonic()
         result = ChunkResult()
         params = {**self.params, "lo": lo, "hi": hi}
-        self._recorded_meanwhile(params, result)
+        if not self.exclusive:
+            self._recorded_meanwhile(params, result)
         existing, erased = self._existing_members(params)
         for ckey in erased:
             self._reject_customer(ckey, params, "member_erased", result)
         if existing:
             accounts_lock(member_ids=sorted(existing.values()))
         clock = self._lap("lock", clock)
-        created = self._members_create(params, set(existing) | set(erased))
+        created, refused = self._members_create(params, set(existing) | set(erased))
         result.members_created = len(created)
         clock = self._lap("members", clock)
-        for (ckey,) in rows(
-            "SELECT DISTINCT s.ckey FROM imp_orders s WHERE s.ckey >= %(lo)s "
-            "AND s.ckey <= %(hi)s AND s.bad = 0 AND s.present = 0 AND NOT EXISTS "
-            "(SELECT 1 FROM members_member m WHERE m.external_id = s.ckey)",
-            params,
-        ):
+        for ckey in sorted(refused):
             self._reject_customer(ckey, params, "email_taken", result)
         self._tiers_of_existing(existing, params)
         clock = self._lap("prepare", clock)
@@ -441,12 +453,24 @@ class ChunkWriter:
 
     # --- what changed since the checks -----------------------------------------------------------
 
+    def recorded_before_the_lock(self) -> ChunkResult:
+        """With the ledger locked for the whole write (`exclusive`), the orders the storefront
+        recorded since the checks, found once for the whole file instead of chunk by chunk."""
+        self.exclusive = True
+        result = ChunkResult()
+        self._recorded_meanwhile(None, result)
+        ImportRun.objects.filter(pk=self.run.pk).update(
+            orders_present=F("orders_present") + result.orders_present
+        )
+        return result
+
     def _recorded_meanwhile(self, params, result: ChunkResult) -> None:
-        """Orders the storefront recorded since the checks: present, or a conflict."""
+        """Orders the storefront recorded since the checks (of the chunk's customers, or with
+        `params` None of the whole file): present, or a conflict."""
+        chunk = f"WHERE {_among('o.order_id', CHUNK_ORDER_IDS)}" if params else ""
         for order_id, row, staged, recorded in rows(
-            "SELECT s.order_id, s.row_no, s.fingerprint, o.fingerprint FROM imp_orders s "
-            "JOIN loyalty_order o ON o.order_id = s.order_id "
-            "WHERE s.ckey >= %(lo)s AND s.ckey <= %(hi)s AND s.bad = 0 AND s.present = 0",
+            "SELECT s.order_id, s.row_no, s.fingerprint, o.fingerprint FROM loyalty_order o "
+            "JOIN imp_orders s ON s.order_id = o.order_id AND s.bad = 0 AND s.present = 0 " + chunk,
             params,
         ):
             if staged == recorded:
@@ -468,9 +492,8 @@ class ChunkWriter:
     def _existing_members(self, params) -> tuple[dict[str, int], dict[str, int]]:
         existing, erased = {}, {}
         for ckey, pk, status in rows(
-            "SELECT m.external_id, m.id, m.status FROM members_member m WHERE m.external_id IN "
-            "(SELECT ckey FROM imp_orders WHERE ckey >= %(lo)s AND ckey <= %(hi)s AND bad = 0 "
-            "AND present = 0)",
+            "SELECT m.external_id, m.id, m.status FROM members_member m "
+            f"WHERE {_among('m.external_id', CHUNK_CUSTOMERS)}",
             params,
         ):
             (erased if status == Member.Status.ERASED else existing)[ckey] = pk
@@ -499,28 +522,34 @@ class ChunkWriter:
 
     # --- members -------------------------------------------------------------------------------
 
-    def _members_create(self, params, known: set[str]) -> dict[str, int]:
+    def _members_create(self, params, known: set[str]) -> tuple[dict[str, int], set[str]]:
         """Create the chunk's new members (their latest email and name, enrolled at their first
-        order); referral-code collisions are retried. Returns external id -> member id."""
+        order); referral-code collisions are retried. Returns external id -> member id of those
+        created, and the customers refused (their email is another member's)."""
         latest = (
-            "(SELECT e.{0} FROM imp_orders e WHERE e.ckey = s.ckey AND e.bad = 0 "
+            # PostgreSQL in the same pass over the chunk's rows (3.5 → 2 s for 300,000 orders).
+            "(ARRAY_AGG(s.{0} ORDER BY s.placed_at DESC, s.order_id DESC) "
+            "FILTER (WHERE s.{0} <> ''))[1]"
+            if is_postgres()
+            else "(SELECT e.{0} FROM imp_orders e WHERE e.ckey = s.ckey AND e.bad = 0 "
             "AND e.present = 0 AND e.{0} <> '' ORDER BY e.placed_at DESC, e.order_id DESC "
             "LIMIT 1)"
         ).format
         # One row per new customer, found set-based (the customer's staged rows are neighbours
         # in the index on (ckey, placed_at, order_id)): not every staged order through Python.
+        # Enrolled at their first order: its date as the database stores it (`placed_db`).
         new = [
-            [ckey, email, first or "", last or "", from_utc_text(placed)]
-            for ckey, email, first, last, placed in rows(
+            (ckey, email, first or "", last or "", enrolled_at)
+            for ckey, email, first, last, enrolled_at in rows(
                 f"SELECT s.ckey, {latest('email')}, {latest('first_name')}, "
-                f"{latest('last_name')}, MIN(s.placed_at) FROM imp_orders s "
+                f"{latest('last_name')}, MIN(s.placed_db) FROM imp_orders s "
                 f"WHERE {CHUNK_ORDERS} GROUP BY s.ckey",
                 params,
             )
             if ckey not in known
         ]
         if not new:
-            return {}
+            return {}, set()
         writer = BulkWriter(
             "imp_new_members",
             ("external_id", "email", "first_name", "last_name", "enrolled_at", "referral_code"),
@@ -530,23 +559,24 @@ class ChunkWriter:
         for _ in range(5):
             execute("DELETE FROM imp_new_members")
             writer.write(
-                (ckey, email, first, last, db_datetime(enrolled_at), referral_code_generate())
-                for ckey, email, first, last, enrolled_at in pending
+                (*customer, code)
+                for customer, code in zip(
+                    pending, referral_codes_generate(len(pending)), strict=True
+                )
             )
-            execute(
-                "INSERT INTO members_member (external_id, email, first_name, last_name, phone, "
-                "birth_date, marketing_consent, status, enrolled_at, referral_code, "
-                "referred_by_id, erased_at, created_at, updated_at) "
-                "SELECT n.external_id, n.email, n.first_name, n.last_name, '', NULL, %(no)s, "
-                "'active', n.enrolled_at, n.referral_code, NULL, NULL, %(now)s, %(now)s "
-                "FROM imp_new_members n WHERE NOT EXISTS (SELECT 1 FROM members_member m "
-                "WHERE m.external_id = n.external_id) ON CONFLICT DO NOTHING",
-                {**params, "no": False},
-            )
+            # An external id enrolled meanwhile, an email or a referral code taken: no row
+            # (`ON CONFLICT DO NOTHING`); what was inserted comes back. (`WHERE TRUE`: SQLite
+            # would read the `ON` as a join's.)
             created.update(
                 rows(
-                    "SELECT m.external_id, m.id FROM members_member m JOIN imp_new_members n "
-                    "ON n.external_id = m.external_id AND n.referral_code = m.referral_code"
+                    "INSERT INTO members_member (external_id, email, first_name, last_name, "
+                    "phone, birth_date, marketing_consent, status, enrolled_at, referral_code, "
+                    "referred_by_id, erased_at, created_at, updated_at) "
+                    "SELECT n.external_id, n.email, n.first_name, n.last_name, '', NULL, "
+                    "%(no)s, 'active', n.enrolled_at, n.referral_code, NULL, NULL, %(now)s, "
+                    "%(now)s FROM imp_new_members n WHERE TRUE ON CONFLICT DO NOTHING "
+                    "RETURNING external_id, id",
+                    {**params, "no": False},
                 )
             )
             # Left over: a referral code that collided (retried with new codes), an external id
@@ -561,7 +591,7 @@ class ChunkWriter:
                 pending = [p for p in pending if p[0] not in taken]
             if not pending:
                 break
-        return created
+        return created, {p[0] for p in pending}
 
     def _tiers_of_existing(self, existing: dict[str, int], params) -> None:
         """Existing members in another tier than the entry one earn at their own multiplier."""

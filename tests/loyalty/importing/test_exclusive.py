@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import time
+from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
@@ -20,6 +21,7 @@ from loyalty.models import Debt, ImportRun, Order, Posting
 from loyalty.services.jobs import daily_jobs_run
 from loyalty.services.points import points_spend
 from members.models import Member
+from tests.loyalty.importing.conftest import ORDERS_HEADER, days_ago
 from tests.loyalty.importing.test_runs import ROOT, _command, _env, _ledger_state
 
 
@@ -200,3 +202,81 @@ def _exclusive_lock_held() -> bool:
             "WHERE c.relname = 'loyalty_order' AND l.mode = 'AccessExclusiveLock' AND l.granted"
         )
         return cursor.fetchone()[0] > 0
+
+
+# --- what the storefront records between the checks and the write, in both modes -------------
+
+
+def _between_checks_and_write(action):
+    """A progress callback that runs `action` once, when the checks are done (before writing)."""
+
+    def progress(phase, done, total):
+        if phase == "check":
+            action()
+
+    return progress
+
+
+@pytest.mark.parametrize("exclusive", [False, True], ids=["chunked", "exclusive"])
+def test_orders_recorded_meanwhile_are_present_or_conflicts(
+    run_import, csv_file, make_member, record_order, exclusive
+):
+    placed = _days(30).replace(microsecond=0)
+    path = csv_file(
+        f"{ORDERS_HEADER}\n"
+        f"O-1,C-1,a@b.co,{placed.isoformat()},10.00,GBP\n"
+        f"O-2,C-1,a@b.co,{placed.isoformat()},20.00,GBP\n"
+        f"O-3,C-2,c@d.co,{placed.isoformat()},30.00,GBP\n"
+    )
+
+    def storefront():
+        member = make_member(external_id="C-1", email="a@b.co")
+        record_order(member, "O-1", "10.00", placed_at=placed)  # the same order
+        record_order(member, "O-2", "25.00", placed_at=placed)  # other content
+
+    result = run_import(
+        path, chunk_orders=1, exclusive=exclusive, progress=_between_checks_and_write(storefront)
+    )
+
+    assert (result.status, result.orders_created, result.orders_present) == ("partial", 1, 1)
+    assert result.errors == [
+        (
+            3,
+            "order_id",
+            "O-2",
+            "order_conflict",
+            "row 3: order O-2 was recorded meanwhile with other content",
+        )
+    ]
+    assert sorted(Order.objects.values_list("order_id", "total", "source")) == [
+        ("O-1", Decimal("10.00"), "api"),
+        ("O-2", Decimal("25.00"), "api"),
+        ("O-3", Decimal("30.00"), "import"),
+    ]
+
+
+@pytest.mark.parametrize("exclusive", [False, True], ids=["chunked", "exclusive"])
+def test_members_enrolled_meanwhile_get_their_orders_or_refuse_an_email(
+    run_import, csv_file, make_member, exclusive
+):
+    path = csv_file(
+        f"{ORDERS_HEADER}\n"
+        f"O-1,C-1,a@b.co,{days_ago(30)},10.00,GBP\n"
+        f"O-2,C-2,c@d.co,{days_ago(30)},20.00,GBP\n"
+        f"O-3,C-3,e@f.co,{days_ago(30)},30.00,GBP\n"
+    )
+
+    def storefront():
+        make_member(external_id="C-1", email="a@b.co")  # the customer enrolled meanwhile
+        make_member(external_id="X-9", email="c@d.co")  # someone else took C-2's email
+
+    result = run_import(path, exclusive=exclusive, progress=_between_checks_and_write(storefront))
+
+    assert (result.status, result.orders_created, result.members_created) == ("partial", 2, 1)
+    assert [error[3:] for error in result.errors] == [
+        ("email_taken", "row 3: customer C-2: another member already uses this customer's email")
+    ]
+    assert sorted(Order.objects.values_list("order_id", "member__external_id")) == [
+        ("O-1", "C-1"),
+        ("O-3", "C-3"),
+    ]
