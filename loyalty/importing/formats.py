@@ -33,7 +33,13 @@ from loyalty.importing import values
 from loyalty.importing.earning import CACHE_ENTRIES, PLAIN_ENTRIES, Earning
 from loyalty.importing.profiles import LINES, ORDERS, Profile
 from loyalty.importing.reader import Record
-from loyalty.importing.staging import BulkWriter, _same, db_datetime_converter, utc_text
+from loyalty.importing.staging import (
+    BulkWriter,
+    _sqlite_datetime,
+    column_types,
+    db_datetime_converter,
+    utc_text,
+)
 
 _enc = json.encoder.encode_basestring_ascii  # what json.dumps uses with ensure_ascii=True
 # A date in UTC to the second, as exports write them: (date, time of day).
@@ -216,7 +222,10 @@ class StageBuffer:
     }
 
     def __init__(self) -> None:
-        self.writers = {name: BulkWriter(name, cols) for name, cols in self.COLUMNS.items()}
+        self.writers = {
+            name: BulkWriter(name, cols, types=column_types(name, cols))
+            for name, cols in self.COLUMNS.items()
+        }
         self.buffers: dict[str, list[tuple]] = {name: [] for name in self.COLUMNS}
         self.error_seq = 0
         self.error_count = 0
@@ -351,7 +360,7 @@ class OrdersParser(_ColumnParser):
         formats = self.dates.formats
         self._iso_dates = not formats or formats[0].lower() == "iso"
         self._days: dict[str, tuple | None] = {}
-        self._pg = ctx.db_datetime is _same
+        self._pg = ctx.db_datetime is not _sqlite_datetime
         self._now_text = ctx.now.astimezone(dt.UTC).isoformat(" ", timespec="microseconds")[:26]
         self._fingerprint_head: dict[str, str] = {}
         # Batches (`_feed_batch`): records wait in `_pending` until there are `BATCH_ROWS`.
@@ -364,7 +373,7 @@ class OrdersParser(_ColumnParser):
         self._plain_currencies = {
             c for c in ctx.accepted_currencies if c in values.ISO_4217 and c == c.strip().upper()
         }
-        self._db_suffix = "+00:00" if self._pg else ""  # PostgreSQL reads the text as UTC
+        self._db_suffix = "+00:00" if self._pg else ""  # `_pg_datetime`'s text of a UTC date
 
     def feed(self, record: Record) -> None:
         """Records wait for a batch (`_feed_batch`) where the file's columns allow it; else (and
@@ -843,7 +852,7 @@ class OrdersParser(_ColumnParser):
             )
             return True
         # `stage_order` for an order without refund and a date `_utc_day` vouches for.
-        date, clock, available_day, expires_day, available_shift, expires_shift = day
+        date, clock, available_day, expires_day, _, _ = day
         placed_iso = f"{date}T{clock}+00:00"
         head = self._fingerprint_head.get(currency)
         if head is None:
@@ -860,20 +869,19 @@ class OrdersParser(_ColumnParser):
         eligible_amount_cents, base, bonus, rate_text = earning.points_plain(
             total_cents if eligible is None else eligible[0], currency
         )
-        if self._pg:  # psycopg copies datetimes
-            placed_db = placed_at
-            available_db = placed_at + available_shift
-            expires_db = None if expires_shift is None else placed_at + expires_shift
-            now = ctx.now
-            matured = available_db <= now
-            expired = matured and expires_db is not None and expires_db <= now
-        else:  # Django's SQLite text, which compares as time does (`now` with microseconds)
-            placed_db = f"{date} {clock}"
-            available_db = f"{available_day} {clock}"
-            expires_db = None if expires_day is None else f"{expires_day} {clock}"
-            now_text = self._now_text
-            matured = available_db <= now_text
-            expired = matured and expires_db is not None and expires_db <= now_text
+        # Django's SQLite text (PostgreSQL: the same with its offset), which compares as time
+        # does (`now` with microseconds).
+        available_db = f"{available_day} {clock}"
+        expires_db = None if expires_day is None else f"{expires_day} {clock}"
+        now_text = self._now_text
+        matured = available_db <= now_text
+        expired = matured and expires_db is not None and expires_db <= now_text
+        placed_db = f"{date} {clock}"
+        suffix = self._db_suffix
+        if suffix:
+            placed_db += suffix
+            available_db += suffix
+            expires_db = None if expires_db is None else expires_db + suffix
         ctx.stage.add(
             "imp_orders",
             (
@@ -1094,8 +1102,10 @@ def stage_order(
         placed_text = placed_at.isoformat(timespec="microseconds")
         # isoformat() leaves out a zero fraction: the same text without ".000000".
         placed_iso = placed_text if placed_at.microsecond else placed_text[:19] + placed_text[26:]
-        # On SQLite, str() of the naive UTC value, from the same text.
-        placed_db = placed_at if db_dt is _same else placed_text[:10] + " " + placed_iso[11:-6]
+        # On SQLite, str() of the naive UTC value, from the same text (`_sqlite_datetime`).
+        placed_db = placed_text[:10] + " " + placed_iso[11:-6]
+        if db_dt is not _sqlite_datetime:
+            placed_db = db_dt(placed_at)
     else:
         placed_text = utc_text(placed_at)
         placed_iso = placed_at.isoformat()

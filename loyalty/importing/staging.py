@@ -114,14 +114,20 @@ def _sqlite_datetime(value: dt.datetime | None) -> str | None:
     return value.isoformat(" ")[:-6]  # str() of the naive value, without building it
 
 
-def _same(value):
-    return value
+def _pg_datetime(value: dt.datetime | None) -> str | None:
+    """PostgreSQL's text of an aware datetime (what psycopg sends for it), in UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is not dt.UTC:
+        value = value.astimezone(dt.UTC)
+    return value.isoformat(" ")
 
 
 def db_datetime_converter():
     """The function that turns a datetime into what a staged `DT` column holds, for this
-    database (psycopg adapts datetimes itself; SQLite stores Django's text form)."""
-    return _same if is_postgres() else _sqlite_datetime
+    database: text either way (SQLite stores Django's text form; PostgreSQL reads the text with
+    its offset), so that the staging COPY sends text (`column_types`)."""
+    return _pg_datetime if is_postgres() else _sqlite_datetime
 
 
 def db_datetime(value: dt.datetime | None):
@@ -171,6 +177,21 @@ def _columns(name: str) -> str:
     return re.sub(r"\bDT\b", "TIMESTAMPTZ" if is_postgres() else "TEXT", TABLES[name])
 
 
+_COPY_TYPES = {"BIGINT": "int8", "INTEGER": "int4", "TEXT": "text", "DT": "text"}
+
+
+def column_types(name: str, columns: Sequence[str]) -> list[str]:
+    """The types psycopg dumps a staging table's columns as (COPY, `BulkWriter`): told once
+    rather than found value by value. `DT` columns are sent as text (`db_datetime_converter`);
+    the server reads the text as the column's type, as it reads any COPY text."""
+    declared = {}
+    for definition in TABLES[name].split(","):
+        words = definition.split()
+        if len(words) >= 2:
+            declared[words[0]] = _COPY_TYPES[words[1]]
+    return [declared[column] for column in columns]
+
+
 def tables_create() -> None:
     with connection.cursor() as cursor:
         for name in TABLES:
@@ -180,21 +201,19 @@ def tables_create() -> None:
 
 def tables_index() -> None:
     """Index the staged rows once they are all in (cheaper than indexing row by row), and store
-    the staged orders in the writer's order (`CLUSTERED`)."""
+    the staged orders in the writer's order (`CLUSTERED`): copied sorted into a new table, then
+    indexed (on PostgreSQL too: `CLUSTER` after the indexes built every index of the table twice;
+    100k orders 1.66 -> 1.28 s with the ANALYZE)."""
     with connection.cursor() as cursor:
-        if not is_postgres():
-            for name, index in CLUSTERED.items():
-                order = INDEXES[name][index]
-                cursor.execute(f"CREATE TEMPORARY TABLE {name}_sorted ({_columns(name)})")
-                cursor.execute(f"INSERT INTO {name}_sorted SELECT * FROM {name} ORDER BY {order}")
-                cursor.execute(f"DROP TABLE {name}")
-                cursor.execute(f"ALTER TABLE {name}_sorted RENAME TO {name}")
+        for name, index in CLUSTERED.items():
+            order = INDEXES[name][index]
+            cursor.execute(f"CREATE TEMPORARY TABLE {name}_sorted ({_columns(name)})")
+            cursor.execute(f"INSERT INTO {name}_sorted SELECT * FROM {name} ORDER BY {order}")
+            cursor.execute(f"DROP TABLE {name}")
+            cursor.execute(f"ALTER TABLE {name}_sorted RENAME TO {name}")
         for name, indexes in INDEXES.items():
             for n, columns in enumerate(indexes):
                 cursor.execute(f"CREATE INDEX {name}_{n} ON {name} ({columns})")
-        if is_postgres():
-            for name, index in CLUSTERED.items():
-                cursor.execute(f"CLUSTER {name} USING {name}_{index}")
     tables_analyze()
 
 
@@ -237,8 +256,17 @@ class BulkWriter:
     columns. Rows are tuples in column order; values are plain Python values.
     """
 
-    def __init__(self, table: str | type[models.Model], columns: Sequence[str]) -> None:
+    def __init__(
+        self,
+        table: str | type[models.Model],
+        columns: Sequence[str],
+        *,
+        types: Sequence[str] | None = None,
+    ) -> None:
         self.columns = list(columns)
+        # PostgreSQL types to dump the values as (`column_types`), else psycopg picks a dumper for
+        # every value by its Python type (100k staged orders: COPY 1.05 -> 0.77 s here).
+        self.types = list(types) if types else None
         self.converters: list = []
         if isinstance(table, str):
             self.table = table
@@ -258,6 +286,8 @@ class BulkWriter:
         count = 0
         if is_postgres():
             with connection.cursor() as cursor, cursor.cursor.copy(self.copy_sql) as copy:
+                if self.types:
+                    copy.set_types(self.types)
                 for row in rows:
                     copy.write_row(row)
                     count += 1
