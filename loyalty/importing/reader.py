@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 FIELD_LIMIT = 4 * 1024 * 1024  # characters in one field: beyond this it is not a real value
 LINE_LIMIT = 16 * 1024 * 1024  # bytes in one physical line
+BLOCK_BYTES = 1024 * 1024  # read and decoded at once (`CsvSource._lines`)
 SNIFF_BYTES = 64 * 1024
 DELIMITERS = (",", ";", "\t")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
@@ -55,7 +57,7 @@ class FileError(Exception):
         self.row = row
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     row: int
     fields: list[str]
@@ -118,6 +120,15 @@ def _decode_error(raw: bytes, exc: UnicodeDecodeError, line: int) -> FileError:
     )
 
 
+def _too_long(line_no: int) -> FileError:
+    return FileError(
+        "line_too_long",
+        f"Line {line_no} is longer than {LINE_LIMIT // 1024 // 1024} MiB; this is not an order "
+        "export.",
+        row=line_no,
+    )
+
+
 class CsvSource:
     """One CSV file: its header and delimiter (detected on `open()`), then `records()`."""
 
@@ -165,43 +176,73 @@ class CsvSource:
         return self
 
     def _lines(self) -> Iterator[str]:
+        """The file's lines (split at b"\\n" only, ends kept), decoded. Read a block at a time and
+        decoded a block at a time; a block with a NUL byte, a line over `LINE_LIMIT` or a byte
+        that is not UTF-8 is taken line by line (`_line`), which reports them at their line."""
         with open(self.path, "rb") as handle:
-            if self._skip:
-                handle.read(self._skip)
-                self.bytes_read = self._skip
+            handle.read(self._skip)
+            self.bytes_read = self._skip
             line_no = 0
+            rest = b""
             while True:
-                raw = handle.readline(LINE_LIMIT + 1)
-                if not raw:
+                block = handle.read(BLOCK_BYTES)
+                if not block:
+                    if rest:
+                        yield self._line(rest, line_no + 1)
                     return
-                line_no += 1
-                self.bytes_read += len(raw)
-                if len(raw) > LINE_LIMIT:
-                    raise FileError(
-                        "line_too_long",
-                        f"Line {line_no} is longer than {LINE_LIMIT // 1024 // 1024} MiB; this is "
-                        "not an order export.",
-                        row=line_no,
-                    )
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise _decode_error(raw, exc, line_no) from None
-                if "\x00" in line:
-                    line = line.replace("\x00", NUL_MARK)
-                    self._nul_seen = True
-                yield line
+                self.bytes_read += len(block)
+                if rest:
+                    block = rest + block
+                cut = block.rfind(b"\n") + 1
+                if not cut:
+                    if len(block) > LINE_LIMIT:
+                        raise _too_long(line_no + 1)
+                    rest = block
+                    continue
+                rest = block[cut:]
+                block = block[:cut]
+                if len(block) > LINE_LIMIT or b"\x00" in block:
+                    text = None
+                else:
+                    try:
+                        text = block.decode("utf-8")
+                    except UnicodeDecodeError:
+                        text = None
+                if text is None:
+                    for raw in io.BytesIO(block):
+                        line_no += 1
+                        yield self._line(raw, line_no)
+                    continue
+                lines = io.StringIO(text, newline="\n").readlines()
+                line_no += len(lines)
+                yield from lines
+
+    def _line(self, raw: bytes, line_no: int) -> str:
+        """One line, checked: its length, its encoding, NUL bytes."""
+        if len(raw) > LINE_LIMIT:
+            raise _too_long(line_no)
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _decode_error(raw, exc, line_no) from None
+        if "\x00" in line:
+            line = line.replace("\x00", NUL_MARK)
+            self._nul_seen = True
+        return line
 
     def records(self) -> Iterator[Record]:
         """Every record after the header, with its row number and any row-level problems."""
         csv.field_size_limit(FIELD_LIMIT)
         reader = csv.reader(self._lines(), delimiter=self.delimiter, strict=True)
         width = len(self.header)
+        header_row = self.header_row
+        read = reader.__next__
+        strip = str.strip
         row = 0
         while True:
             start = row + 1
             try:
-                fields = next(reader)
+                fields = read()
             except StopIteration:
                 return
             except csv.Error as exc:
@@ -225,9 +266,9 @@ class CsvSource:
                     yield Record(start, [], [(None, "bad_quoting", f"bad quoting: {text}")])
                 continue
             row = reader.line_num
-            if start <= self.header_row:
+            if start <= header_row:
                 continue
-            if not fields or not any(f.strip() for f in fields):
+            if not fields or not any(map(strip, fields)):
                 continue  # a blank line (or only delimiters): not a row
             record = Record(start, fields)
             if len(fields) != width:
