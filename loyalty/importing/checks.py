@@ -63,6 +63,12 @@ def duplicates(orders_have_refunds: bool) -> int:
     Returns how many repeated rows were skipped. For orders and Shopify files a row's refunded
     total is part of its content.
     """
+    if not staging.scalar(f"SELECT COUNT(*) FROM ({DUPLICATED}) d"):
+        # No order id on two rows (the usual file): one pass over the order ids instead of the
+        # statements below (1.6 of the 2.5 s that checking 300,000 orders took).
+        cascade()
+        _repeated_refunds_skip()
+        return 0
     content = (
         "o.fingerprint || ':' || COALESCE((SELECT " + _txt("MAX(r.amount_cents)") + " FROM "
         "imp_refunds r WHERE r.row_no = o.row_no), '0')"
@@ -88,12 +94,17 @@ def duplicates(orders_have_refunds: bool) -> int:
         "(SELECT 1 FROM imp_orders e WHERE e.order_id = imp_orders.order_id "
         "AND e.row_no < imp_orders.row_no)"
     )
+    _repeated_refunds_skip()
+    return max(skipped, 0)
+
+
+def _repeated_refunds_skip() -> None:
+    """A refund on several rows (the same refund id) is written once: its first row."""
     execute(
         "UPDATE imp_refunds SET bad = 2 WHERE bad = 0 AND refund_id IN (SELECT refund_id FROM "
         "imp_refunds GROUP BY refund_id HAVING COUNT(*) > 1) AND EXISTS (SELECT 1 FROM "
         "imp_refunds e WHERE e.refund_id = imp_refunds.refund_id AND e.row_no < imp_refunds.row_no)"
     )
-    return max(skipped, 0)
 
 
 def remap_email_customers() -> int:
