@@ -64,8 +64,8 @@ def _among(column: str, keys: str) -> str:
     ...))`, which it answers by probing `column`'s index with the chunk's keys: written as a join
     or `IN`, its planner hashes the whole ledger table instead (it takes the chunk's range of
     staged rows for more customers than it holds), once per chunk, and an import's chunks then
-    cost more the bigger the ledger grows (1,000,000 orders: 24 s for these look-ups against 2 s
-    for 100,000)."""
+    cost more the bigger the ledger grows (1,000,000 orders: 24 s for the chunks' look-ups, not
+    the 3.6 s that ten times 100,000 would take; 1.3 s since)."""
     return f"{column} = ANY(ARRAY({keys}))" if is_postgres() else f"{column} IN ({keys})"
 
 
@@ -527,7 +527,7 @@ class ChunkWriter:
         order); referral-code collisions are retried. Returns external id -> member id of those
         created, and the customers refused (their email is another member's)."""
         latest = (
-            # PostgreSQL in the same pass over the chunk's rows (3.5 → 2 s for 300,000 orders).
+            # PostgreSQL: in the same pass over the chunk's rows, not three look-ups per customer.
             "(ARRAY_AGG(s.{0} ORDER BY s.placed_at DESC, s.order_id DESC) "
             "FILTER (WHERE s.{0} <> ''))[1]"
             if is_postgres()
