@@ -18,8 +18,9 @@ What it does:
 
 Options: `--orders N` (default 100000), `--seed S`, `--chunk-size N`, `--no-tiers`,
 `--exclusive` (the import's `--exclusive`: one transaction, the ledger locked, its indexes and
-foreign keys built once at the end), `--no-audit`, `--admin-rows N` (also time the admin path on an N-row file through the admin's
-views with the test client). Figures and commands: docs/benchmarks.md, "Historical import".
+foreign keys built once at the end), `--no-audit`, `--admin-rows N` (also time the admin path
+on an N-row file through the admin's views with the test client). Figures and commands:
+docs/benchmarks.md, "Historical import".
 """
 
 from __future__ import annotations
