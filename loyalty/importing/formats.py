@@ -220,13 +220,22 @@ class StageBuffer:
         ),
         "imp_errors": ("row_no", "seq", "col", "value", "code", "message", "order_id"),
     }
+    # The orders of the orders format's batches (`OrdersParser._feed_batch`), into `imp_orders`:
+    # no items and no refund, so those columns are left to their defaults (`staging.TABLES`).
+    PLAIN_ORDERS = tuple(
+        c
+        for c in COLUMNS["imp_orders"]
+        if c not in ("items", "refunded_cents", "refunded_amount_cents", "rev_earn", "rev_tier")
+    )
 
     def __init__(self) -> None:
+        columns = {**self.COLUMNS, "imp_orders_plain": self.PLAIN_ORDERS}
+        tables = {name: name for name in self.COLUMNS} | {"imp_orders_plain": "imp_orders"}
         self.writers = {
-            name: BulkWriter(name, cols, types=column_types(name, cols))
-            for name, cols in self.COLUMNS.items()
+            name: BulkWriter(tables[name], cols, types=column_types(tables[name], cols))
+            for name, cols in columns.items()
         }
-        self.buffers: dict[str, list[tuple]] = {name: [] for name in self.COLUMNS}
+        self.buffers: dict[str, list[tuple]] = {name: [] for name in columns}
         self.error_seq = 0
         self.error_count = 0
 
@@ -565,7 +574,7 @@ class OrdersParser(_ColumnParser):
         )
         stage = self.ctx.stage
         if not bad:
-            stage.add_many("imp_orders", staged)
+            stage.add_many("imp_orders_plain", staged)
             return
         staged = iter(staged)
         add = stage.add
@@ -573,7 +582,7 @@ class OrdersParser(_ColumnParser):
             if i in bad:
                 self._feed_row(record)
             else:
-                add("imp_orders", next(staged))
+                add("imp_orders_plain", next(staged))
 
     def _amounts(self, col, bad: set[int]) -> list[int]:
         """Cents of a column of amounts (`_NO_AMOUNT` for an empty cell); a cell not in the usual
@@ -631,8 +640,8 @@ class OrdersParser(_ColumnParser):
         currency,
         currencies,
     ) -> list[tuple]:
-        """The staged `imp_orders` rows of a batch's good rows (see `_feed_fast`), built column by
-        column."""
+        """The staged orders of a batch's good rows (see `_feed_fast`), built column by column:
+        `StageBuffer.PLAIN_ORDERS`, the other columns of `imp_orders` left to their defaults."""
         earning = self.ctx.earning
         n = len(rows)
         if self.i_eligible is None:
@@ -717,7 +726,6 @@ class OrdersParser(_ColumnParser):
                 currencies,
                 totals,
                 eligibles,
-                repeat("[]", n),
                 fingerprints,
                 repeat(self._order_col, n),
                 placed_db,
@@ -727,14 +735,10 @@ class OrdersParser(_ColumnParser):
                 expired,
                 map(_RATE, points),
                 map(_EARNABLE, points),
-                repeat(0, n),
-                repeat(0, n),
                 map(_BASE, points),
                 map(_BONUS, points),
                 repeat(earning.tier_code, n),
                 repeat(earning.multiplier_text, n),
-                repeat(0, n),
-                repeat(0, n),
                 strict=True,
             )
         )

@@ -21,6 +21,8 @@ from decimal import Decimal
 
 from django.db import connection, models
 
+# The defaults of `imp_orders` are what an order without items or refund stages: the orders
+# format's batches leave those columns out (`formats.StageBuffer.PLAIN_ORDERS`).
 # Staged datetimes that are copied into the ledger's tables are kept in the database's own
 # format ("DT": timestamptz on PostgreSQL, Django's text on SQLite; see `db_datetime`), so that the
 # set-based INSERT ... SELECT copies them as they are. `placed_at` is also kept as sortable text.
@@ -36,14 +38,14 @@ TABLES = {
         row_no BIGINT NOT NULL, order_id TEXT NOT NULL, ckey TEXT NOT NULL,
         email TEXT NOT NULL, first_name TEXT NOT NULL, last_name TEXT NOT NULL,
         placed_at TEXT NOT NULL, currency TEXT NOT NULL, total_cents BIGINT NOT NULL,
-        eligible_cents BIGINT, items TEXT NOT NULL, fingerprint TEXT NOT NULL,
+        eligible_cents BIGINT, items TEXT NOT NULL DEFAULT '[]', fingerprint TEXT NOT NULL,
         id_col TEXT NOT NULL,
         placed_db DT NOT NULL, available_db DT NOT NULL, expires_db DT,
         matured INTEGER NOT NULL, expired INTEGER NOT NULL, rate TEXT NOT NULL,
-        eligible_amount_cents BIGINT NOT NULL, refunded_cents BIGINT NOT NULL,
-        refunded_amount_cents BIGINT NOT NULL, base INTEGER NOT NULL, bonus INTEGER NOT NULL,
-        tier_code TEXT NOT NULL, mult_text TEXT NOT NULL, rev_earn INTEGER NOT NULL,
-        rev_tier INTEGER NOT NULL,
+        eligible_amount_cents BIGINT NOT NULL, refunded_cents BIGINT NOT NULL DEFAULT 0,
+        refunded_amount_cents BIGINT NOT NULL DEFAULT 0, base INTEGER NOT NULL,
+        bonus INTEGER NOT NULL, tier_code TEXT NOT NULL, mult_text TEXT NOT NULL,
+        rev_earn INTEGER NOT NULL DEFAULT 0, rev_tier INTEGER NOT NULL DEFAULT 0,
         bad INTEGER NOT NULL DEFAULT 0, present INTEGER NOT NULL DEFAULT 0
     """,
     # `cumulative`: the amount is the order's refunded total so far (orders and Shopify files),
