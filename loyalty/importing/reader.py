@@ -19,9 +19,11 @@ bad quoting, a NUL byte) come back with the record, so the caller reports them w
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
 import io
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,6 +131,34 @@ def _too_long(line_no: int) -> FileError:
     )
 
 
+# While records are read (`CsvSource.records`): a young-generation pass every this many new
+# objects instead of Python's 700.
+READ_GC_THRESHOLD = 50_000
+
+
+@contextmanager
+def _collector_eased():
+    """Fewer garbage-collector passes while a file is read, both undone at the end however the
+    reading ends: the objects the process already had (Django's, the program's) are left out of
+    the passes (`gc.freeze`; not when something else froze them), and a young-generation pass
+    comes every `READ_GC_THRESHOLD` new objects. The reading allocates a few objects per row,
+    and a pass went over all of them every 700: 100k orders, 0.7 s of a 3.7 s parse. Nothing is
+    left uncollected: the frozen objects go back, and the next passes see everything."""
+    freeze = gc.get_freeze_count() == 0
+    previous = gc.get_threshold()
+    eased = (max(previous[0], READ_GC_THRESHOLD), *previous[1:])
+    if freeze:
+        gc.freeze()
+    gc.set_threshold(*eased)
+    try:
+        yield
+    finally:
+        if gc.get_threshold() == eased:  # not changed meanwhile (another reading, another caller)
+            gc.set_threshold(*previous)
+        if freeze:
+            gc.unfreeze()
+
+
 class CsvSource:
     """One CSV file: its header and delimiter (detected on `open()`), then `records()`."""
 
@@ -231,7 +261,14 @@ class CsvSource:
         return line
 
     def records(self) -> Iterator[Record]:
-        """Every record after the header, with its row number and any row-level problems."""
+        """Every record after the header, with its row number and any row-level problems.
+
+        While they are read, the garbage collector passes less often (`_collector_eased`): the
+        reading allocates a few objects per row and creates no reference cycles."""
+        with _collector_eased():
+            yield from self._records()
+
+    def _records(self) -> Iterator[Record]:
         csv.field_size_limit(FIELD_LIMIT)
         reader = csv.reader(self._lines(), delimiter=self.delimiter, strict=True)
         width = len(self.header)

@@ -1,7 +1,10 @@
 """`CsvSource` reads blocks of the file and splits them into lines: what it reads must be what
-reading the file line by line gives, wherever the blocks end."""
+reading the file line by line gives, wherever the blocks end. While it reads, the garbage
+collector is eased, and restored after."""
 
 from __future__ import annotations
+
+import gc
 
 import pytest
 
@@ -107,3 +110,28 @@ def test_the_records_of_lines_read_in_blocks(tmp_path, monkeypatch):
         (3, ["2", "b"], []),
         ("unsupported_encoding", 4),
     ]
+
+
+def test_the_collector_is_eased_while_reading_and_restored_however_reading_ends(tmp_path):
+    path = tmp_path / "file.csv"
+    path.write_bytes(b"order_id,name\n1,a\n2,b\n3,c\n")
+    threshold = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
+
+    records = CsvSource(path).open().records()
+    next(records)
+    assert gc.get_threshold()[0] >= reader.READ_GC_THRESHOLD
+    assert gc.get_freeze_count() > 0
+    records.close()  # the consumer stopped (an error, a break)
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (threshold, 0)
+
+    assert len(list(CsvSource(path).open().records())) == 3
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (threshold, 0)
+
+    gc.freeze()  # frozen by someone else: left frozen
+    try:
+        list(CsvSource(path).open().records())
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+    assert gc.get_threshold() == threshold
