@@ -502,10 +502,18 @@ class OrdersParser(_ColumnParser):
                 for i, (cents, total) in enumerate(zip(eligibles, totals, strict=True))
                 if cents > total
             )
+        refunded: dict[int, int] = {}  # row in the batch -> cents refunded (`_stage_refunded`)
         if self.i_refunded is not None:
             col = columns[self.i_refunded]
-            if any(col):  # refunded orders take `_feed_row` (`stage_order`)
-                bad.update(i for i, text in enumerate(col) if text)
+            if any(col):
+                cents = self._amounts(col, bad)
+                for i, text in enumerate(col):
+                    if text and cents[i] > 0:
+                        eligible = eligibles[i]
+                        if cents[i] > (totals[i] if eligible == _NO_AMOUNT else eligible):
+                            bad.add(i)  # what `_feed_checked` reports
+                        else:
+                            refunded[i] = cents[i]
         if self.i_first is None:
             firsts = [""] * n
         else:
@@ -536,11 +544,14 @@ class OrdersParser(_ColumnParser):
             bad.update(i for i, day in enumerate(days) if day is False)
 
         rows = list(map(_ROW, records))
-        if bad:
-            good = [i for i in range(n) if i not in bad]
+        batch = (rows, ids, customers, customers_json, emails, firsts, lasts, dates, clocks, days)
+        batch += (totals, columns[self.i_total], eligibles)
+        batch += (None if self.i_eligible is None else columns[self.i_eligible], currencies)
+        bad_or_refunded = bad | refunded.keys() if refunded else bad
+        if bad_or_refunded:
+            good = [i for i in range(n) if i not in bad_or_refunded]
             if not good:
-                for record in records:
-                    self._feed_row(record)
+                self._merge(records, bad, refunded, batch, iter(()), currency)
                 return
             pick = itemgetter(*good) if len(good) > 1 else lambda seq: (seq[good[0]],)
             rows, ids, customers, customers_json, emails, totals, eligibles = map(
@@ -572,17 +583,123 @@ class OrdersParser(_ColumnParser):
             currency,
             currencies,
         )
-        stage = self.ctx.stage
-        if not bad:
-            stage.add_many("imp_orders_plain", staged)
+        if not bad_or_refunded:
+            self.ctx.stage.add_many("imp_orders_plain", staged)
             return
-        staged = iter(staged)
-        add = stage.add
+        self._merge(records, bad, refunded, batch, iter(staged), currency)
+
+    def _merge(self, records, bad, refunded, batch, staged, currency) -> None:
+        """Stage a batch's rows in the file's order: the usual ones from `staged`, refunded ones
+        by `_stage_refunded`, the others by `_feed_row`."""
+        add = self.ctx.stage.add
         for i, record in enumerate(records):
             if i in bad:
                 self._feed_row(record)
+            elif i in refunded:
+                values_i = [None if column is None else column[i] for column in batch]
+                if values_i[-1] is None:
+                    values_i[-1] = currency
+                self._stage_refunded(*values_i, refunded[i])
             else:
                 add("imp_orders_plain", next(staged))
+
+    def _stage_refunded(
+        self,
+        row,
+        order_id,
+        customer,
+        customer_json,
+        email,
+        first,
+        last,
+        date,
+        clock,
+        day,
+        total,
+        total_text,
+        eligible,
+        eligible_text,
+        currency,
+        refund,
+    ) -> None:
+        """What `stage_order` stages for an order of a batch with a refund (as `_feed_fast` calls
+        it: the refunded total as one refund when the order was placed), from the batch's values:
+        `Earning.order` for its numbers, its dates from their text."""
+        ctx = self.ctx
+        earning = ctx.earning
+        placed_at = dt.datetime.fromisoformat(f"{date}T{clock}+00:00")
+        numbers = earning.order(
+            placed_at=placed_at,
+            currency=currency,
+            eligible_cents=total if eligible == _NO_AMOUNT else eligible,
+            refunds=[refund],
+        )
+        fingerprint = hashlib.sha256(
+            (
+                _FINGERPRINT
+                % (
+                    self._head(currency),
+                    "null" if eligible == _NO_AMOUNT else f'"{eligible_text}"',
+                    customer_json,
+                    date,
+                    clock,
+                    total_text,
+                )
+            ).encode()
+        ).hexdigest()
+        placed_text = _PLACED_TEXT % (date, clock)
+        suffix = self._db_suffix
+        placed_db = f"{date} {clock}{suffix}"
+        available_day, expires_day = day
+        ctx.stage.add(
+            "imp_orders",
+            (
+                row,
+                order_id,
+                customer,
+                email,
+                first,
+                last,
+                placed_text,
+                currency,
+                total,
+                None if eligible == _NO_AMOUNT else eligible,
+                "[]",
+                fingerprint,
+                self._order_col,
+                placed_db,
+                f"{available_day}{clock}{suffix}",
+                None if expires_day is None else f"{expires_day}{clock}{suffix}",
+                int(numbers.matured),
+                int(numbers.expired),
+                str(numbers.rate),
+                numbers.eligible_amount_cents,
+                numbers.refunded_cents,
+                numbers.refunded_amount_cents,
+                numbers.base,
+                numbers.bonus,
+                earning.tier_code,
+                earning.multiplier_text,
+                numbers.rev_earn,
+                numbers.rev_tier,
+            ),
+        )
+        ctx.stage.add(
+            "imp_refunds",
+            (
+                row,
+                refund_id_for(order_id, f"~R{refund}"),
+                order_id,
+                customer,
+                refund,
+                placed_text,
+                refund_fingerprint(order_id=order_id, amount_cents=refund, refunded_at=placed_at),
+                1,
+                self._refunded_col,
+                placed_db,
+                *numbers.refunds[0],
+            ),
+        )
 
     def _amounts(self, col, bad: set[int]) -> list[int]:
         """Cents of a column of amounts (`_NO_AMOUNT` for an empty cell); a cell not in the usual
