@@ -23,6 +23,7 @@ from loyalty.services.points import points_spend
 from members.models import Member
 from tests.loyalty.importing.conftest import ORDERS_HEADER, days_ago
 from tests.loyalty.importing.test_runs import ROOT, _command, _env, _ledger_state
+from tests.loyalty.importing.test_writing import _days
 
 
 def schema() -> list[tuple]:
@@ -62,14 +63,6 @@ def history(tmp_path, make_member, record_order, record_refund, system_actor):
     record_refund("LIVE-1", "LIVE-1-R", "100.00")
     assert Debt.objects.get().remaining == 100
     return path
-
-
-def _days(days: int):
-    import datetime as dt
-
-    from django.utils import timezone
-
-    return timezone.now() - dt.timedelta(days=days)
 
 
 def test_an_exclusive_import_writes_what_a_chunked_one_writes(run_import, history):
