@@ -430,18 +430,18 @@ class ChunkWriter:
             params.update(_sqlite_bases())
         execute(self.statements["fill"], params)
         result.points_from(rows(COUNTS.format(table="imp_chunk", where="TRUE"), params)[0])
-        result.refunds_created = rows(
-            f"SELECT COUNT(*) FROM imp_refunds r WHERE {CHUNK_REFUNDS}", params
-        )[0][0]
         if not is_postgres():
             # Above the four posting keys of each order (numbered from 1).
             params["reversal_base"] = params["posting_base"] + 4 * (result.orders_created + 1)
         clock = self._lap("fill", clock)
         with connection.cursor() as cursor:
             for name, statement in self.statements.items():
-                if name != "fill":  # done above
-                    cursor.execute(statement, params)
-                    clock = self._lap(name, clock)
+                if name == "fill":
+                    continue  # done above
+                cursor.execute(statement, params)
+                if name == "refunds":  # the chunk's refunds: those of its orders
+                    result.refunds_created = cursor.rowcount
+                clock = self._lap(name, clock)
         self._debts_settle(existing)
         self._lap("debts", clock)
         return result
