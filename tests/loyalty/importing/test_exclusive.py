@@ -5,6 +5,7 @@ leave nothing at all when it fails or is killed part-way."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -14,16 +15,14 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.utils import timezone
 
 from loyalty.importing.exclusive import TABLES
 from loyalty.importing.synthetic import orders_csv_write
 from loyalty.models import Debt, ImportRun, Order, Posting
-from loyalty.services.jobs import daily_jobs_run
-from loyalty.services.points import points_spend
 from members.models import Member
 from tests.loyalty.importing.conftest import ORDERS_HEADER, days_ago
 from tests.loyalty.importing.test_runs import ROOT, _command, _env, _ledger_state
-from tests.loyalty.importing.test_writing import _days
 
 
 def schema() -> list[tuple]:
@@ -50,18 +49,11 @@ def schema() -> list[tuple]:
 
 
 @pytest.fixture
-def history(tmp_path, make_member, record_order, record_refund, system_actor):
+def history(tmp_path, member_in_debt):
     """A file of 1,200 orders over 120 customers, one of whom is already a member with a debt
     (so the exclusive write meets existing accounts, their lock and `debts_settle`)."""
     path = orders_csv_write(tmp_path / "history.csv", orders=1_200, seed=11)
-    customer = path.read_text().splitlines()[1].split(",")[1]
-    member = make_member(external_id=customer)
-    record_order(member, "LIVE-1", "100.00", placed_at=_days(40), now=_days(40))
-    daily_jobs_run()
-    with transaction.atomic():
-        points_spend(member=member, points=100, actor=system_actor, idempotency_key="spend-1")
-    record_refund("LIVE-1", "LIVE-1-R", "100.00")
-    assert Debt.objects.get().remaining == 100
+    member_in_debt(path.read_text().splitlines()[1].split(",")[1])
     return path
 
 
@@ -214,7 +206,7 @@ def _between_checks_and_write(action):
 def test_orders_recorded_meanwhile_are_present_or_conflicts(
     run_import, csv_file, make_member, record_order, exclusive
 ):
-    placed = _days(30).replace(microsecond=0)
+    placed = (timezone.now() - dt.timedelta(days=30)).replace(microsecond=0)
     path = csv_file(
         f"{ORDERS_HEADER}\n"
         f"O-1,C-1,a@b.co,{placed.isoformat()},10.00,GBP\n"

@@ -6,7 +6,7 @@ import hashlib
 from decimal import Decimal
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 
 from loyalty.importing.pipeline import import_orders
 from loyalty.importing.synthetic import orders_csv_write
@@ -22,8 +22,6 @@ from loyalty.models import (
     Refund,
     TierChange,
 )
-from loyalty.services.jobs import daily_jobs_run
-from loyalty.services.points import points_spend
 from loyalty.services.tier_config import tier_save
 from members.actors import Actor
 from members.models import Member
@@ -176,29 +174,13 @@ def test_an_existing_member_gets_the_orders_and_keeps_their_details(
     assert balance("C-1") == (9, 0, 9)
 
 
-def test_newly_available_points_pay_off_a_debt_first(
-    run_import, csv_file, make_member, record_order, record_refund, system_actor
-):
-    member = make_member(external_id="C-1")
-    record_order(member, "LIVE-1", "100.00", placed_at=_days(40), now=_days(40))
-    daily_jobs_run()
-    with transaction.atomic():
-        points_spend(member=member, points=100, actor=system_actor, idempotency_key="spend-1")
-    record_refund("LIVE-1", "LIVE-1-R", "100.00")
-    assert Debt.objects.get().remaining == 100
+def test_newly_available_points_pay_off_a_debt_first(run_import, csv_file, member_in_debt):
+    member_in_debt("C-1")
 
     run_import(csv_file(f"{ORDERS_HEADER}\nO-1,C-1,a@b.co,{days_ago(60)},80.00,GBP\n"))
 
     assert Debt.objects.get().remaining == 20
     assert balance("C-1")[:2] == (-20, 0)
-
-
-def _days(days: int):
-    import datetime as dt
-
-    from django.utils import timezone
-
-    return timezone.now() - dt.timedelta(days=days)
 
 
 def test_an_email_another_member_uses_is_rejected(run_import, csv_file, make_member):
