@@ -1,4 +1,4 @@
-"""The apps depend one way: members <- loyalty <- rewards <- campaigns ("is imported by").
+"""The apps depend one way: events <- members <- loyalty <- rewards <- campaigns ("is imported by").
 
 Every `.py` file of the apps (migrations and management commands included) is parsed with `ast`;
 an import of a higher app, or of `tests`, fails the suite. Imports inside functions count too: a
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("members", "loyalty", "rewards", "campaigns")  # lowest first
+APPS = ("events", "members", "loyalty", "rewards", "campaigns")  # lowest first
 RANK = {app: rank for rank, app in enumerate(APPS)}
 
 

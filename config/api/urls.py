@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include("loyalty.api.urls")),
     path("", include("rewards.urls")),
     path("", include("campaigns.urls")),
+    path("", include("events.urls")),
 ]

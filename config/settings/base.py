@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "import_export",
     "pgtrigger",
     # Our apps, in dependency order: each may import only those above it.
+    "events",
     "members",
     "loyalty",
     "rewards",
@@ -165,6 +166,6 @@ LOGGING = {
             "level": env("LOG_LEVEL", default="INFO"),
             "propagate": False,
         }
-        for app in ("members", "loyalty", "rewards", "campaigns", "config")
+        for app in ("events", "members", "loyalty", "rewards", "campaigns", "config")
     },
 }

@@ -1,0 +1,69 @@
+"""`GET /api/v1/events?after=<cursor>&types=a,b&limit=`: the pull feed of domain events.
+
+For storefronts that prefer polling to webhooks. Oldest first, in a stable order: a cursor
+handed out is never overtaken by an event committed later (`events.selectors`). Same API key
+authentication as every storefront endpoint.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api.schema import problems
+from events.models import EventType
+from events.selectors import FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX, events_feed
+from events.serializers import EventSerializer
+
+
+class EventPageSerializer(serializers.Serializer):
+    events = EventSerializer(many=True)
+    cursor = serializers.CharField(
+        help_text="Pass as `after` for the next page (the same cursor again when `events` is "
+        "empty: poll with it later). Opaque."
+    )
+    has_more = serializers.BooleanField(help_text="More events wait: ask again at once.")
+
+
+class EventFeedApi(APIView):
+    @extend_schema(
+        operation_id="events_list",
+        summary="Domain events, oldest first, after a cursor",
+        parameters=[
+            OpenApiParameter(
+                "after",
+                str,
+                OpenApiParameter.QUERY,
+                description="The `cursor` of the previous page; none: from the first event.",
+            ),
+            OpenApiParameter(
+                "types",
+                str,
+                OpenApiParameter.QUERY,
+                description="Comma-separated event types to return (none: all): "
+                + ", ".join(f"`{t}`" for t in EventType.values),
+            ),
+            OpenApiParameter(
+                "limit",
+                int,
+                OpenApiParameter.QUERY,
+                description=f"Events per page, 1 to {FEED_LIMIT_MAX} "
+                f"(default {FEED_LIMIT_DEFAULT}).",
+            ),
+        ],
+        responses={200: EventPageSerializer, **problems({400: ["validation_error"]})},
+        tags=["events"],
+    )
+    def get(self, request):
+        page = events_feed(
+            after=request.query_params.get("after"),
+            types=request.query_params.get("types"),
+            limit=request.query_params.get("limit"),
+        )
+        return Response(
+            EventPageSerializer(
+                {"events": page.events, "cursor": page.cursor, "has_more": page.has_more}
+            ).data
+        )

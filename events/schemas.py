@@ -1,0 +1,36 @@
+"""The payload of each event type, schema version 1 (`docs/events.md` describes every key).
+
+`event_record` refuses a payload whose keys are not exactly its type's: a new key is a schema
+change (a new version, documented), and no writer can slip a name, an email or a secret in.
+Member events get `member_external_id` (the member's external id when the event was written)
+from the service itself, so it is not listed here.
+"""
+
+from __future__ import annotations
+
+from events.models import EventType
+
+SCHEMA_VERSION = 1
+
+PAYLOAD_KEYS: dict[str, frozenset[str]] = {
+    EventType.MEMBER_ENROLLED: frozenset({"enrolled_at", "referred"}),
+    EventType.MEMBER_UPDATED: frozenset({"changed"}),
+    EventType.MEMBER_ERASED: frozenset(),
+    EventType.POINTS_EARNED: frozenset({"points", "order_id", "credits"}),
+    EventType.POINTS_REVERSED: frozenset({"points", "reason", "order_id", "refund_id", "debt"}),
+    EventType.POINTS_ADJUSTED: frozenset({"points", "reason", "adjustment_id"}),
+    EventType.POINTS_EXPIRED: frozenset({"points", "lots"}),
+    EventType.POINTS_EXPIRING: frozenset({"points", "expires_by", "within_days"}),
+    EventType.TIER_CHANGED: frozenset({"from_tier", "to_tier", "direction", "reason"}),
+    EventType.REWARD_REDEEMED: frozenset({"redemption_id", "reward_code", "points", "coupon"}),
+    EventType.COUPON_USED: frozenset({"redemption_id", "reward_code", "order_id"}),
+    EventType.COUPON_CANCELLED: frozenset({"redemption_id", "reward_code", "points_returned"}),
+    EventType.REFERRAL_COMPLETED: frozenset({"referral_id", "points", "order_id"}),
+    EventType.ADJUSTMENT_APPROVED: frozenset({"adjustment_id", "points", "reason"}),
+    EventType.IMPORT_COMPLETED: frozenset(
+        {"import_id", "format", "orders", "members_created", "points", "rows_rejected"}
+    ),
+}
+
+# Types about one member: written with the member's id, external id and next sequence number.
+MEMBERLESS_TYPES = frozenset({EventType.IMPORT_COMPLETED})
