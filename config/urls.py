@@ -1,19 +1,22 @@
-"""Top-level routes: the admin and its dashboard, the storefront API, the health check."""
+"""Top-level routes: the admin and its dashboard, the language switch, the API, the health check."""
 
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.dashboard import dashboard_view
 from config.health import healthz
 
-admin.site.site_header = "Loyalty Back Office"
-admin.site.site_title = "Loyalty Back Office"
-admin.site.index_title = "Program administration"
+admin.site.site_header = _("Loyalty Back Office")
+admin.site.site_title = _("Loyalty Back Office")
+admin.site.index_title = _("Program administration")
 
 urlpatterns = [
     # Before the admin's own routes, whose catch-all would answer for it; inside its login.
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
     path("admin/", admin.site.urls),
+    # Django's set_language view: the admin header's language switcher posts here.
+    path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("config.api.urls")),
     path("healthz", healthz, name="healthz"),
 ]

@@ -11,6 +11,13 @@ from members import services as member_services
 from members.actors import Actor
 
 
+def pytest_configure(config):
+    """The zh-Hans catalog is compiled from its committed `.po` (the `.mo` is not committed)."""
+    from config.translations import compile_if_stale
+
+    compile_if_stale()
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked `postgres` need PostgreSQL; on SQLite they are skipped, saying why."""
     from django.conf import settings

@@ -1,7 +1,9 @@
 """One exception handler: every API error becomes `application/problem+json` (RFC 9457).
 
-Body: `type, title, status, detail, code, errors[{field, message}]`. `code` is stable. Database
-contention (lock timeouts, serialisation failures, deadlocks) becomes 503 with `Retry-After`.
+Body: `type, title, status, detail, code, errors[{field, message}]`. `code` is stable and English
+whatever the language; `title` (the status's phrase) and the messages are in the request's language
+(`Accept-Language`, through `LocaleMiddleware`: English or Simplified Chinese). Database contention
+(lock timeouts, serialisation failures, deadlocks) becomes 503 with `Retry-After`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from http import HTTPStatus
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import OperationalError
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext_lazy as _
 from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -23,13 +26,41 @@ logger = logging.getLogger("config.api")
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_BASE = "https://loyalty.example/problems/"
 
+# The titles the API answers with, marked for translation; English is `HTTPStatus(status).phrase`.
+TITLES = {
+    400: _("Bad Request"),
+    401: _("Unauthorized"),
+    403: _("Forbidden"),
+    404: _("Not Found"),
+    405: _("Method Not Allowed"),
+    406: _("Not Acceptable"),
+    409: _("Conflict"),
+    410: _("Gone"),
+    412: _("Precondition Failed"),
+    413: _("Request Entity Too Large"),
+    415: _("Unsupported Media Type"),
+    422: _("Unprocessable Entity"),
+    428: _("Precondition Required"),
+    429: _("Too Many Requests"),
+    500: _("Internal Server Error"),
+    502: _("Bad Gateway"),
+    503: _("Service Unavailable"),
+    504: _("Gateway Timeout"),
+}
+
+
+def problem_title(status: int) -> str:
+    """The status's phrase in the active language (English for a status not listed)."""
+    title = TITLES.get(status)
+    return str(title) if title is not None else HTTPStatus(status).phrase
+
 
 def problem_body(
     *, status: int, code: str, detail: str, errors: list[dict] | None = None, extra=None
 ) -> dict:
     return {
         "type": TYPE_BASE + code,
-        "title": HTTPStatus(status).phrase,
+        "title": problem_title(status),
         "status": status,
         "detail": detail,
         "code": code,

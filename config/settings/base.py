@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -68,6 +69,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language: the staff user's choice (the admin header's switcher sets Django's language
+    # cookie), else ADMIN_LANGUAGE in the admin, else Accept-Language, else LANGUAGE_CODE.
+    "config.languages.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -100,7 +104,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-gb"
+LANGUAGE_CODE = env("LANGUAGE_CODE", default="en")
+LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
+# The admin's language for staff who have not chosen one, whatever their browser says
+# (`make run LANGUAGE=zh-hans`); empty: the browser decides.
+ADMIN_LANGUAGE = env("ADMIN_LANGUAGE", default="")
+# Our catalog (docs/i18n.md); Django's own admin strings come with Django.
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# `en` formats dates the British way; zh-Hans groups thousands (config/formats).
+FORMAT_MODULE_PATH = ["config.formats"]
 # The program's time zone: weekdays, member days and calendar dates are counted in it.
 TIME_ZONE = env("TIME_ZONE", default="Europe/London")
 USE_I18N = True
