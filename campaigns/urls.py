@@ -3,9 +3,16 @@
 from django.urls import path
 
 from campaigns.api import ActivityApi
+from campaigns.api_storefront import MemberReferralsApi, WaysToEarnApi
 
 urlpatterns = [
     path(
         "members/<str:external_id>/activities", ActivityApi.as_view(), name="api-member-activities"
     ),
+    path(
+        "members/<str:external_id>/referrals",
+        MemberReferralsApi.as_view(),
+        name="api-member-referrals",
+    ),
+    path("ways-to-earn", WaysToEarnApi.as_view(), name="api-ways-to-earn"),
 ]

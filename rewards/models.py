@@ -24,6 +24,7 @@ Invariants (database-enforced where marked [db]):
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import pgtrigger
@@ -336,3 +337,10 @@ class Redemption(ActorFields):
 
     def __str__(self) -> str:
         return f"{self.coupon_code} ({self.get_status_display()})"
+
+    def status_at(self, now: dt.datetime) -> str:
+        """The coupon's status as the member sees it at `now`: an issued coupon past its
+        `expires_at` is expired even before the daily job marks it so."""
+        if self.status == RedemptionStatus.ISSUED and self.expires_at <= now:
+            return RedemptionStatus.EXPIRED
+        return self.status

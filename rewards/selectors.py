@@ -156,3 +156,36 @@ def redemptions_for_member(*, member_id: int) -> QuerySet[Redemption]:
         .select_related("reward")
         .order_by("-created_at", "-pk")
     )
+
+
+def _status_filter(status: str, now: dt.datetime) -> Q:
+    """Coupons whose status at `now` is `status` (`Redemption.status_at`, as a filter)."""
+    issued = Q(status=RedemptionStatus.ISSUED)
+    if status == RedemptionStatus.ISSUED:
+        return issued & Q(expires_at__gt=now)
+    if status == RedemptionStatus.EXPIRED:
+        return Q(status=RedemptionStatus.EXPIRED) | (issued & Q(expires_at__lte=now))
+    return Q(status=status)
+
+
+def coupons_for_member(
+    *, member_id: int, status: str | None = None, now: dt.datetime | None = None
+) -> QuerySet[Redemption]:
+    """The member's coupons, newest first; `status` as the member sees it at `now`."""
+    coupons = redemptions_for_member(member_id=member_id)
+    if status:
+        coupons = coupons.filter(_status_filter(status, now or timezone.now()))
+    return coupons
+
+
+def coupon_get_for_member(*, code: str, member_id: int) -> Redemption:
+    """The member's coupon with this code. Another member's coupon is not found, exactly like
+    an unknown code, so a checkout cannot learn which codes exist."""
+    coupon = (
+        Redemption.objects.select_related("reward", "member")
+        .filter(coupon_code=code.strip().upper(), member_id=member_id)
+        .first()
+    )
+    if coupon is None:
+        raise NotFound("coupon_not_found", "This member has no coupon with this code.")
+    return coupon

@@ -8,8 +8,15 @@ from rewards.api import (
     RedemptionUseApi,
     RewardListApi,
 )
+from rewards.api_coupons import CouponCheckApi, MemberCouponListApi
 
 urlpatterns = [
+    path(
+        "members/<str:external_id>/coupons",
+        MemberCouponListApi.as_view(),
+        name="api-member-coupons",
+    ),
+    path("coupons/<str:code>", CouponCheckApi.as_view(), name="api-coupon"),
     path("rewards", RewardListApi.as_view(), name="api-rewards"),
     path(
         "members/<str:external_id>/redemptions",

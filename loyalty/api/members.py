@@ -118,6 +118,13 @@ class MemberPointsSerializer(serializers.Serializer):
     )
 
 
+class MemberPerkSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    value = serializers.CharField(allow_null=True)
+
+
 class MemberProgressNextTierSerializer(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
@@ -127,6 +134,7 @@ class MemberProgressNextTierSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Last day `remaining` holds without new orders (null: nothing counts yet).",
     )
+    perks = MemberPerkSerializer(many=True, help_text="What the next tier brings.")
 
 
 class MemberProgressKeepTierSerializer(serializers.Serializer):
@@ -144,13 +152,6 @@ class MemberProgressSerializer(serializers.Serializer):
     next_tier = MemberProgressNextTierSerializer(allow_null=True)
     keep_tier = MemberProgressKeepTierSerializer(allow_null=True)
     explanation = serializers.CharField()
-
-
-class MemberPerkSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    name = serializers.CharField()
-    kind = serializers.CharField()
-    value = serializers.CharField(allow_null=True)
 
 
 class MemberSummarySerializer(serializers.Serializer):

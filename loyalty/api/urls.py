@@ -4,6 +4,7 @@ from django.urls import path
 
 from loyalty.api.members import MemberApi
 from loyalty.api.orders import OrderCreateView, RefundCreateView
+from loyalty.api.tiers import TierListApi
 from loyalty.api.transactions import MemberTransactionsView
 
 urlpatterns = [
@@ -13,6 +14,7 @@ urlpatterns = [
         MemberTransactionsView.as_view(),
         name="api-member-transactions",
     ),
+    path("tiers", TierListApi.as_view(), name="api-tiers"),
     path("orders", OrderCreateView.as_view(), name="api-orders"),
     path("orders/<str:order_id>/refunds", RefundCreateView.as_view(), name="api-order-refunds"),
 ]

@@ -258,13 +258,33 @@ def _figure_valid_until(*, window: Window, oldest: dt.datetime | None) -> dt.dat
     return timezone.localdate(oldest + dt.timedelta(days=ROLLING_DAYS)) - dt.timedelta(days=1)
 
 
-def _perk_dict(perk) -> dict:
-    return {
-        "code": perk.code,
-        "name": perk.name,
-        "kind": perk.kind,
-        "value": None if perk.value is None else _money(perk.value),
-    }
+def tier_perks(tier: Tier) -> list[dict]:
+    """A tier's perks as the storefront reads them, by name (`perks` prefetched: no query)."""
+    return [
+        {
+            "code": perk.code,
+            "name": perk.name,
+            "kind": perk.kind,
+            "value": None if perk.value is None else _money(perk.value),
+        }
+        for perk in sorted(tier.perks.all(), key=lambda p: (p.name, p.code))
+    ]
+
+
+def tiers_published() -> list[dict]:
+    """The ladder for the storefront's "our tiers" page, entry tier first. Two queries."""
+    return [
+        {
+            "code": tier.code,
+            "name": tier.name,
+            "rank": tier.rank,
+            "threshold": _money(tier.threshold),
+            "multiplier": _money(tier.multiplier),
+            "description": tier.description,
+            "perks": tier_perks(tier),
+        }
+        for tier in tier_ladder(with_perks=True)
+    ]
 
 
 def member_tier_summary(member, *, as_of: dt.datetime | None = None) -> dict:
@@ -322,6 +342,7 @@ def member_tier_summary(member, *, as_of: dt.datetime | None = None) -> dict:
             "threshold": _money(target.threshold),
             "remaining": _money(max(target.threshold - spend, ZERO)),
             "by": valid_until.isoformat() if valid_until else None,
+            "perks": tier_perks(target),
         }
     keep_tier = None
     if keep_until is not None:
@@ -359,8 +380,7 @@ def member_tier_summary(member, *, as_of: dt.datetime | None = None) -> dict:
             calendar_year=window.calendar_year,
         ),
     }
-    perks = [_perk_dict(p) for p in sorted(shown.perks.all(), key=lambda p: (p.name, p.code))]
-    return {"tier": tier_block, "progress": progress, "perks": perks}
+    return {"tier": tier_block, "progress": progress, "perks": tier_perks(shown)}
 
 
 def _explanation(

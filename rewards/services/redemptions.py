@@ -321,7 +321,7 @@ def _require_issued(redemption: Redemption, *, now: dt.datetime) -> None:
         )
     if status == RedemptionStatus.CANCELLED:
         raise Conflict("redemption_cancelled", f"Coupon {redemption.coupon_code} was cancelled.")
-    if status == RedemptionStatus.EXPIRED or redemption.expires_at <= now:
+    if redemption.status_at(now) == RedemptionStatus.EXPIRED:
         raise Conflict("redemption_expired", f"Coupon {redemption.coupon_code} has expired.")
 
 

@@ -30,6 +30,22 @@ GOLD_PERKS = [
     },
     {"code": "free_shipping", "name": "Free shipping", "kind": "free_shipping", "value": None},
 ]
+# Sorted by name: "10% ..." comes first.
+PLATINUM_PERKS = [
+    {
+        "code": "members_discount_10",
+        "name": "10% members' discount",
+        "kind": "discount_percent",
+        "value": "10.00",
+    },
+    *GOLD_PERKS,
+    {
+        "code": "priority_support",
+        "name": "Priority support",
+        "kind": "priority_support",
+        "value": None,
+    },
+]
 
 
 @pytest.fixture
@@ -68,6 +84,7 @@ def test_the_api_example_gold_on_the_way_to_platinum(ladder, member, record_orde
                 "threshold": "1000.00",
                 "remaining": "180.00",
                 "by": "2027-01-04",
+                "perks": PLATINUM_PERKS,
             },
             "keep_tier": {"threshold": "500.00", "remaining": "0.00", "by": "2027-02-04"},
             "explanation": "Spend £180.00 more by 4 Jan 2027 to reach Platinum. "
@@ -99,6 +116,20 @@ def test_the_entry_tier_with_no_spend(ladder, member):
         "threshold": "250.00",
         "remaining": "250.00",
         "by": None,
+        "perks": [
+            {
+                "code": "birthday_gift",
+                "name": "Birthday gift",
+                "kind": "birthday_gift",
+                "value": None,
+            },
+            {
+                "code": "free_shipping",
+                "name": "Free shipping",
+                "kind": "free_shipping",
+                "value": None,
+            },
+        ],
     }
     assert progress["explanation"] == "Spend £250.00 within 365 days to reach Silver."
     assert summary["perks"] == [
