@@ -19,7 +19,12 @@ from events.serializers import EventSerializer
 
 
 class EventPageSerializer(serializers.Serializer):
-    events = EventSerializer(many=True)
+    results = EventSerializer(many=True)
+    next = serializers.URLField(
+        allow_null=True,
+        help_text="The next page's URL while more events wait; null once caught up (then poll "
+        "later with `cursor` as `after`).",
+    )
     cursor = serializers.CharField(
         help_text="Pass as `after` for the next page (the same cursor again when `events` is "
         "empty: poll with it later). Opaque."
@@ -62,8 +67,15 @@ class EventFeedApi(APIView):
             types=request.query_params.get("types"),
             limit=request.query_params.get("limit"),
         )
-        return Response(
-            EventPageSerializer(
-                {"events": page.events, "cursor": page.cursor, "has_more": page.has_more}
-            ).data
-        )
+        next_url = None
+        if page.has_more:
+            query = request.query_params.copy()
+            query["after"] = page.cursor
+            next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+        body = {
+            "results": page.events,
+            "next": next_url,
+            "cursor": page.cursor,
+            "has_more": page.has_more,
+        }
+        return Response(EventPageSerializer(body).data)

@@ -18,11 +18,27 @@ class EventSerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text="The member's event number: 1, 2, 3... without gaps, in commit order.",
     )
-    data = serializers.JSONField(
-        source="payload", help_text="The type's payload (docs/events.md, schema_version 1)."
+    member = serializers.SerializerMethodField(
+        help_text="The member's external id when the event happened (pseudonymised after an "
+        "erasure); null for events about no member."
+    )
+    payload = serializers.JSONField(
+        help_text="The type's payload (docs/events.md, schema_version 1)."
     )
 
     class Meta:
         model = Event
-        fields = ["id", "type", "schema_version", "occurred_at", "member_id", "sequence", "data"]
+        fields = [
+            "id",
+            "type",
+            "schema_version",
+            "occurred_at",
+            "member",
+            "member_id",
+            "sequence",
+            "payload",
+        ]
         read_only_fields = fields
+
+    def get_member(self, event: Event) -> str | None:
+        return event.payload.get("member_external_id")

@@ -35,7 +35,7 @@ def test_the_feed_pages_oldest_first_with_a_stable_cursor(api_client):
     empty = api_client.get(URL, {"limit": 2, "after": third.json()["cursor"]})
 
     assert first.status_code == HTTPStatus.OK
-    ids = [[e["id"] for e in page.json()["events"]] for page in (first, second, third, empty)]
+    ids = [[e["id"] for e in page.json()["results"]] for page in (first, second, third, empty)]
     assert ids == [
         [str(written[0].uuid), str(written[1].uuid)],
         [str(written[2].uuid), str(written[3].uuid)],
@@ -49,16 +49,22 @@ def test_the_feed_pages_oldest_first_with_a_stable_cursor(api_client):
         False,
     ]
     assert empty.json()["cursor"] == third.json()["cursor"]
-    assert first.json()["events"][0] == {
+    # `next` is the following page's URL (the other parameters kept) until caught up.
+    assert first.json()["next"] == (
+        f"http://testserver/api/v1/events?limit=2&after={first.json()['cursor']}"
+    )
+    assert (third.json()["next"], empty.json()["next"]) == (None, None)
+    assert first.json()["results"][0] == {
         "id": str(written[0].uuid),
         "type": "member.erased",
         "schema_version": 1,
-        "occurred_at": first.json()["events"][0]["occurred_at"],
+        "occurred_at": first.json()["results"][0]["occurred_at"],
+        "member": "C-1",
         "member_id": 1,
         "sequence": 1,
-        "data": {"member_external_id": "C-1"},
+        "payload": {"member_external_id": "C-1"},
     }
-    assert [e["sequence"] for e in second.json()["events"]] == [2, 1]
+    assert [e["sequence"] for e in second.json()["results"]] == [2, 1]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -69,8 +75,8 @@ def test_the_feed_filters_by_type(api_client):
 
     response = api_client.get(URL, {"types": "member.updated,points.earned"})
 
-    assert [e["id"] for e in response.json()["events"]] == [str(updated.uuid)]
-    assert response.json()["events"][0]["data"] == {
+    assert [e["id"] for e in response.json()["results"]] == [str(updated.uuid)]
+    assert response.json()["results"][0]["payload"] == {
         "member_external_id": "C-1",
         "changed": ["phone"],
     }
