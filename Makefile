@@ -48,6 +48,13 @@ run: demo ## Install, migrate, load demo data and serve the admin on http://127.
 	$(if $(RUN_LANGUAGE),ADMIN_LANGUAGE=$(RUN_LANGUAGE) LANGUAGE_CODE=$(RUN_LANGUAGE)) \
 		$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
+.PHONY: worker
+worker: install ## Start a job worker against DATABASE_URL (PostgreSQL); start as many as needed
+	@$(BIN)/python manage.py shell -v 0 -c "import sys; from django.db import connection; \
+	sys.exit(connection.vendor != 'postgresql')" || { echo "make worker: DATABASE_URL must \
+	name PostgreSQL (on SQLite jobs run in-process after commit: no worker needed)" >&2; exit 1; }
+	JOBS_LOG_LEVEL=$${JOBS_LOG_LEVEL:-INFO} $(BIN)/python manage.py procrastinate worker
+
 .PHONY: test
 test: test-sqlite test-postgres ## Run the whole test suite on SQLite and on PostgreSQL
 

@@ -53,6 +53,26 @@ def role_groups(db) -> None:
 
 
 @pytest.fixture
+def job_queue(db):
+    """Procrastinate's tables emptied before and after a test (PostgreSQL only).
+
+    They are not Django-managed, so the flush between transactional tests leaves them alone; a
+    test that commits jobs (or runs a worker) takes this fixture so the next one starts clean.
+    """
+    from procrastinate.contrib.django.models import ProcrastinateJob
+
+    tables = "procrastinate_jobs, procrastinate_periodic_defers, procrastinate_workers"
+
+    def clear():
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {tables} CASCADE")
+
+    clear()
+    yield ProcrastinateJob.objects
+    clear()
+
+
+@pytest.fixture
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 

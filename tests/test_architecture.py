@@ -1,4 +1,5 @@
-"""The apps depend one way: events <- members <- loyalty <- rewards <- campaigns ("is imported by").
+"""The apps depend one way: jobs <- events <- members <- loyalty <- rewards <- campaigns
+("is imported by").
 
 Every `.py` file of the apps (migrations and management commands included) is parsed with `ast`;
 an import of a higher app, or of `tests`, fails the suite. Imports inside functions count too: a
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("events", "members", "loyalty", "rewards", "campaigns")  # lowest first
+APPS = ("jobs", "events", "members", "loyalty", "rewards", "campaigns")  # lowest first
 RANK = {app: rank for rank, app in enumerate(APPS)}
 
 
@@ -92,6 +93,8 @@ def test_apps_and_config_import_only_downwards():
         ("loyalty/services/x.py", "from ..models import Posting", 0),
         ("rewards/x.py", "from loyalty.models import Posting\nfrom members import services", 0),
         ("campaigns/x.py", "import rewards, loyalty, members", 0),
+        ("jobs/x.py", "from members.models import Member", 1),
+        ("members/x.py", "from jobs import defer", 0),
         ("loyalty/x.py", "from tests.conftest import make_member", 1),
         ("config/settings/base.py", "def f():\n    from members import roles\n", 1),
         ("config/api/errors.py", "from members.models import Member", 1),

@@ -43,6 +43,8 @@ if DB_SERVER_PREPARED_STATEMENTS and DATABASES["default"]["ENGINE"].endswith("po
         if part
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Procrastinate's tables (the job queue) exist only on PostgreSQL.
+DATABASE_ROUTERS = ["jobs.routers.JobsRouter"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -58,7 +60,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "import_export",
     "pgtrigger",
+    "procrastinate.contrib.django",
     # Our apps, in dependency order: each may import only those above it.
+    "jobs",
     "events",
     "members",
     "loyalty",
@@ -162,6 +166,28 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Jobs (docs/jobs.md). On PostgreSQL jobs go to Procrastinate's queue and workers run them
+# (`make worker`); on SQLite they run in-process after commit. JOBS_RUN_INLINE forces either.
+JOBS_RUN_INLINE = env.bool("JOBS_RUN_INLINE", default=None)
+# When the daily jobs run, in the program's time zone (HH:MM, or HH:MM:SS). Pick a time that
+# exists every day: not inside a daylight-saving gap (01:00-02:00 in Europe/London).
+DAILY_JOBS_AT = env("DAILY_JOBS_AT", default="03:30")
+# How often workers look for jobs whose worker stopped sending heartbeats (cron, UTC).
+JOBS_STALLED_CHECK_CRON = env("JOBS_STALLED_CHECK_CRON", default="* * * * *")
+PROCRASTINATE_WORKER_DEFAULTS = {
+    # A worker writes a heartbeat this often; one silent for `stalled_worker_timeout` is dead
+    # and its running jobs are retried by `jobs.tasks.retry_stalled_jobs`.
+    "update_heartbeat_interval": env.float("JOBS_HEARTBEAT_SECONDS", default=10.0),
+    "stalled_worker_timeout": env.float("JOBS_STALLED_AFTER_SECONDS", default=30.0),
+    "concurrency": env.int("JOBS_WORKER_CONCURRENCY", default=4),
+    # New jobs wake a worker at once (LISTEN/NOTIFY); a retry's or a scheduled job's time is
+    # noticed by polling this often.
+    "fetch_job_polling_interval": env.float("JOBS_POLL_SECONDS", default=5.0),
+    "shutdown_graceful_timeout": env.float("JOBS_SHUTDOWN_GRACE_SECONDS", default=60.0),
+}
+# Extra task modules a worker imports besides each app's `tasks.py` (the tests' probe tasks).
+PROCRASTINATE_IMPORT_PATHS = env.list("JOBS_IMPORT_PATHS", default=[])
+
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 IMPORT_ADMIN_MAX_MB = env.int("IMPORT_ADMIN_MAX_MB", default=20)
@@ -178,6 +204,12 @@ LOGGING = {
             "level": env("LOG_LEVEL", default="INFO"),
             "propagate": False,
         }
-        for app in ("events", "members", "loyalty", "rewards", "campaigns", "config")
+        for app in ("jobs", "events", "members", "loyalty", "rewards", "campaigns", "config")
     },
+}
+# The engine logs each job's start and end at INFO: `make worker` sets JOBS_LOG_LEVEL=INFO.
+LOGGING["loggers"]["procrastinate"] = {
+    "handlers": ["console"],
+    "level": env("JOBS_LOG_LEVEL", default="WARNING"),
+    "propagate": False,
 }

@@ -1,0 +1,60 @@
+"""A real worker process runs committed jobs, retries failures with backoff, and recovers the
+job of a worker killed mid-job (PostgreSQL; the worker is a subprocess on the test database)."""
+
+import itertools
+
+import pytest
+from django.db import transaction
+from procrastinate.contrib.django.models import ProcrastinateEvent
+
+import jobs
+from tests.jobs.probe_tasks import lines, probe_record
+from tests.jobs.worker import running_worker, wait_for
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def _status(job_queue, job_id):
+    return job_queue.get(id=job_id).status
+
+
+def test_a_worker_runs_a_committed_job(job_queue, probe_file, tmp_path):
+    with transaction.atomic():
+        job_id = jobs.defer(probe_record, path=str(probe_file), key="a")
+
+    with running_worker(tmp_path):
+        wait_for(lambda: _status(job_queue, job_id) == "succeeded", what="the job")
+
+    assert lines(probe_file) == ["attempt a", "done a"]
+    assert job_queue.get(id=job_id).attempts == 1
+
+
+def test_a_failing_job_is_retried_with_exponential_backoff(job_queue, probe_file, tmp_path):
+    # given a job that fails its first two attempts (retry: exponential_wait=3, so it waits
+    # 3 ** 1 s after the first failure and 3 ** 2 s after the second)
+    with transaction.atomic():
+        job_id = jobs.defer(probe_record, path=str(probe_file), key="f", fail_times=2)
+
+    with running_worker(tmp_path):
+        wait_for(lambda: _status(job_queue, job_id) == "succeeded", timeout=90, what="the job")
+
+    # then it ran three times, waiting 3 s then 9 s (plus the worker's 0.5 s polling)
+    times = [
+        float(line.split()[2])
+        for line in probe_file.read_text().splitlines()
+        if line.startswith("attempt")
+    ]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert lines(probe_file) == ["attempt f", "attempt f", "attempt f", "done f"]
+    assert job_queue.get(id=job_id).attempts == 3
+    assert 3 <= gaps[0] < 9 <= gaps[1] < 27
+    assert list(
+        ProcrastinateEvent.objects.filter(job_id=job_id)
+        .order_by("id")
+        .values_list("type", flat=True)
+    ) == [
+        "deferred",
+        *["started", "scheduled", "deferred_for_retry"] * 2,
+        "started",
+        "succeeded",
+    ]
