@@ -1,5 +1,7 @@
 """The daily jobs: mature pending points, expire lapsed lots, evaluate tiers, then the steps the
-apps above register (`loyalty.hooks.daily_job_steps`).
+apps above register (`loyalty.hooks.daily_job_steps`). `run_daily_jobs` runs them all in one go
+(`daily_jobs_run`); the periodic task `loyalty.tasks.daily_jobs` runs each step as its own job,
+in order (`daily_step_names`, `daily_step_run`).
 
 Safe to repeat and to run on two machines at once: each member's work happens under that
 member's account lock and re-reads what is due after taking it, and every expiry posting is keyed
@@ -68,40 +70,80 @@ def _process_member(member_id: int, *, cutoff, actor, skip_locked: bool) -> tupl
         )
 
 
+def points_mature_and_expire(
+    *,
+    cutoff: dt.datetime,
+    actor: Actor,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[int, int, int]:
+    """Mature and expire every lot due by `cutoff`, member by member in short transactions:
+    (members, lots matured, lots expired)."""
+    member_ids = _due_member_ids(cutoff)
+    total = len(member_ids)
+    can_skip = connection.features.has_select_for_update_skip_locked
+    busy: list[int] = []
+    matured = expired = done = 0
+    for member_id in member_ids:
+        result = _process_member(member_id, cutoff=cutoff, actor=actor, skip_locked=can_skip)
+        if result is None:
+            busy.append(member_id)
+            continue
+        matured += result[0]
+        expired += result[1]
+        done += 1
+        if progress:
+            progress(done, total)
+    for member_id in busy:
+        result = _process_member(member_id, cutoff=cutoff, actor=actor, skip_locked=False)
+        matured += result[0]
+        expired += result[1]
+        done += 1
+        if progress:
+            progress(done, total)
+    return total, matured, expired
+
+
+# The steps after the points, in order: tier evaluation, then the other apps' (`loyalty.hooks`).
+POINTS_STEP = "points"
+TIERS_STEP = "tiers"
+
+
+def daily_step_names() -> list[str]:
+    """Every daily step, in the order they run: points, tiers, then the registered ones."""
+    names = [POINTS_STEP]
+    if hasattr(tiers, "tier_evaluate_all"):
+        names.append(TIERS_STEP)
+    return names + [name for name, _ in hooks.daily_job_steps]
+
+
+def daily_step_run(*, name: str, as_of: dt.date, cutoff: dt.datetime, actor: Actor) -> int:
+    """Run one daily step (a periodic job runs each on its own); how many things it did."""
+    if name == POINTS_STEP:
+        _members, matured, expired = points_mature_and_expire(cutoff=cutoff, actor=actor)
+        return matured + expired
+    if name == TIERS_STEP:
+        return tiers.tier_evaluate_all(as_of=as_of, actor=actor) or 0
+    for step_name, step in hooks.daily_job_steps:
+        if step_name == name:
+            return step(as_of=as_of, cutoff=cutoff, actor=actor) or 0
+    raise LookupError(f"no daily step {name!r} (steps: {daily_step_names()})")
+
+
 def daily_jobs_run(
     *,
     as_of: dt.date | None = None,
     actor: Actor | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> DailyJobsReport:
+    """Every daily step in one go (`run_daily_jobs`, for cron users and catching up)."""
     actor = actor or Actor.system("daily_jobs")
     cutoff = cutoff_for(as_of)
     report = DailyJobsReport(as_of=timezone.localdate(cutoff))
-    member_ids = _due_member_ids(cutoff)
-    total = len(member_ids)
-    can_skip = connection.features.has_select_for_update_skip_locked
-    busy: list[int] = []
-    done = 0
-    for member_id in member_ids:
-        result = _process_member(member_id, cutoff=cutoff, actor=actor, skip_locked=can_skip)
-        if result is None:
-            busy.append(member_id)
-            continue
-        report.matured_lots += result[0]
-        report.expired_lots += result[1]
-        done += 1
-        if progress:
-            progress(done, total)
-    for member_id in busy:
-        matured, expired = _process_member(member_id, cutoff=cutoff, actor=actor, skip_locked=False)
-        report.matured_lots += matured
-        report.expired_lots += expired
-        done += 1
-        if progress:
-            progress(done, total)
-    report.members = total
-    if hasattr(tiers, "tier_evaluate_all"):
-        report.steps["tiers"] = tiers.tier_evaluate_all(as_of=report.as_of, actor=actor) or 0
-    for name, step in hooks.daily_job_steps:
-        report.steps[name] = step(as_of=report.as_of, cutoff=cutoff, actor=actor) or 0
+    report.members, report.matured_lots, report.expired_lots = points_mature_and_expire(
+        cutoff=cutoff, actor=actor, progress=progress
+    )
+    for name in daily_step_names()[1:]:
+        report.steps[name] = daily_step_run(
+            name=name, as_of=report.as_of, cutoff=cutoff, actor=actor
+        )
     return report

@@ -9,7 +9,7 @@ from procrastinate.contrib.django.models import ProcrastinateEvent
 
 import jobs
 from tests.jobs.probe_tasks import lines, probe_record
-from tests.jobs.worker import running_worker, wait_for
+from tests.jobs.worker import kill, running_worker, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -58,3 +58,28 @@ def test_a_failing_job_is_retried_with_exponential_backoff(job_queue, probe_file
         "started",
         "succeeded",
     ]
+
+
+def test_the_job_of_a_worker_killed_mid_job_is_recovered_and_run(job_queue, probe_file, tmp_path):
+    # given a job that holds its first attempt for a minute, taken by a worker
+    with transaction.atomic():
+        job_id = jobs.defer(probe_record, path=str(probe_file), key="k", hold_seconds=60)
+    with running_worker(tmp_path, name="doomed") as doomed:
+        wait_for(lambda: lines(probe_file) == ["attempt k"], what="the first attempt")
+
+        # when the worker is SIGKILLed mid-job
+        kill(doomed)
+    assert _status(job_queue, job_id) == "doing"  # nobody told the database
+
+    # then another worker, finding the dead one's heartbeat stale, retries the job and runs it
+    fast_recovery = {
+        "JOBS_HEARTBEAT_SECONDS": "1",
+        "JOBS_STALLED_AFTER_SECONDS": "3",
+        "JOBS_STALLED_CHECK_CRON": "* * * * * */2",
+    }
+    with running_worker(tmp_path, name="survivor", env=fast_recovery):
+        wait_for(lambda: _status(job_queue, job_id) == "succeeded", timeout=90, what="recovery")
+
+    assert lines(probe_file) == ["attempt k", "attempt k", "done k"]
+    recovery = job_queue.filter(task_name="jobs.tasks.retry_stalled_jobs", status="succeeded")
+    assert recovery.exists()
