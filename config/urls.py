@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns.dashboard import dashboard_view
 from config.health import healthz
+from loyalty.admin.jobs import jobs_view
 
 admin.site.site_header = _("Loyalty Back Office")
 admin.site.site_title = _("Loyalty Back Office")
@@ -14,6 +15,7 @@ admin.site.index_title = _("Program administration")
 urlpatterns = [
     # Before the admin's own routes, whose catch-all would answer for it; inside its login.
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
+    path("admin/jobs/", admin.site.admin_view(jobs_view), name="admin-jobs"),
     path("admin/", admin.site.urls),
     # Django's set_language view: the admin header's language switcher posts here.
     path("i18n/", include("django.conf.urls.i18n")),

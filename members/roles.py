@@ -37,6 +37,19 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     OPERATOR: ["view_member", "export_member", "view_auditentry"],
 }
 
+# The job queue (Procrastinate's models, app label `procrastinate`): Operators watch it and retry
+# or cancel jobs (`change_procrastinatejob` is what `jobs.admin` asks for those actions). Nobody
+# edits jobs otherwise. Snapshotted by members/migrations/0004_job_roles.py.
+JOB_ROLE_PERMISSIONS: dict[str, list[str]] = {
+    OPERATOR: [
+        "view_procrastinatejob",
+        "change_procrastinatejob",
+        "view_procrastinateevent",
+        "view_procrastinateworker",
+        "view_procrastinateperiodicdefer",
+    ],
+}
+
 # Members are enrolled by the storefront (API) and never deleted (erasure keeps the row); the
 # audit log is append-only; idempotency records are the API's own bookkeeping.
 NO_ROLE = [

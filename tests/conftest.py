@@ -50,6 +50,11 @@ def role_groups(db) -> None:
     for label in ("members", "loyalty", "rewards", "campaigns"):
         matrix = import_module(f"{label}.roles").ROLE_PERMISSIONS
         role_permissions_sync(apps, editor, app_label=label, role_permissions=matrix)
+    from members.roles import JOB_ROLE_PERMISSIONS
+
+    role_permissions_sync(
+        apps, editor, app_label="procrastinate", role_permissions=JOB_ROLE_PERMISSIONS
+    )
 
 
 @pytest.fixture
