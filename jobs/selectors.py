@@ -121,3 +121,10 @@ def runs_by_arg(*, task_name: str, arg: str, since: dt.datetime) -> dict[str, Ru
     for row in retrying:
         summaries.setdefault(row[f"args__{arg}"], {})["retrying"] = row["n"]
     return {key: RunSummary(**values) for key, values in summaries.items()}
+
+
+def job_status(job_id: int | None) -> str | None:
+    """A queued job's status (`todo`, `doing`, `succeeded`, `failed`, ...), or None."""
+    if job_id is None or not queue_available():
+        return None
+    return ProcrastinateJob.objects.filter(id=job_id).values_list("status", flat=True).first()

@@ -1,4 +1,6 @@
-"""The daily jobs as periodic tasks (PostgreSQL, with workers running).
+"""Loyalty's jobs: the daily jobs as periodic tasks, and the admin's imports in the background.
+
+## The daily jobs (PostgreSQL, with workers running)
 
 `daily_jobs` ticks at `DAILY_JOBS_AT` in the program's time zone (`jobs.schedule`). However many
 workers run, Procrastinate makes one job per tick (its periodic id and the tick's timestamp are
@@ -10,18 +12,30 @@ ones after it. Each step's queueing lock names the day, so a day's step waits at
 Every step is idempotent (`loyalty.services.jobs`): a retried or repeated step changes nothing
 the second time. `run_daily_jobs` still runs all the steps in one go, for cron users (SQLite)
 and for catching up a missed day with `--as-of`.
+
+## The admin's import (`import_upload`, queue `imports`)
+
+The admin confirms a previewed upload and defers this job; the page then follows the import's
+run record (`loyalty.importing.progress`). It is idempotent like every import: orders already
+recorded are skipped, so a retried or recovered job changes nothing twice. On SQLite it runs
+in-process right after the confirming request's (autocommit) write.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from procrastinate.contrib.django import app
 
 import jobs
 from jobs.schedule import daily_cron, is_daily_tick
+from loyalty.importing.pipeline import import_orders
+from loyalty.importing.progress import ProgressRecorder
+from loyalty.importing.reader import file_checksum
+from loyalty.importing.uploads import import_errors_path, upload_path, uploads_dir
 from loyalty.services.jobs import daily_step_names, daily_step_run
 from members.actors import Actor
 
@@ -58,3 +72,36 @@ def daily_jobs(timestamp: int) -> list[str]:
                 cutoff=cutoff.isoformat(),
             )
     return steps
+
+
+@jobs.task(queue="imports", retry=False)
+def import_upload(
+    *,
+    key: str,
+    checksum: str,
+    name: str,
+    fmt: str,
+    profile: str,
+    skip_invalid: bool,
+    user_id: int,
+) -> int:
+    """Import the admin's upload `key` (checked by its checksum); the id of the run record."""
+    path = upload_path(key)
+    if not path.is_file() or file_checksum(path)[0] != checksum:
+        raise FileNotFoundError(
+            f"The upload {name!r} is not in {uploads_dir()} on this machine: the workers that "
+            "serve the imports queue must share IMPORT_UPLOAD_DIR with the web processes."
+        )
+    result = import_orders(
+        path=path,
+        actor=Actor.staff(get_user_model().objects.get(pk=user_id)),
+        fmt=fmt,
+        profile_name=profile or None,
+        skip_invalid=skip_invalid,
+        errors_path=import_errors_path(key),
+        file_name=name,
+        via="admin",
+        progress=ProgressRecorder(checksum=checksum),
+    )
+    path.unlink(missing_ok=True)
+    return result.run.pk

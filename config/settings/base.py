@@ -191,6 +191,9 @@ PROCRASTINATE_IMPORT_PATHS = env.list("JOBS_IMPORT_PATHS", default=[])
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 IMPORT_ADMIN_MAX_MB = env.int("IMPORT_ADMIN_MAX_MB", default=20)
+# The admin's uploads and error reports. The background import job reads the upload back from
+# here: with workers on other machines, this directory must be shared with them.
+IMPORT_UPLOAD_DIR = Path(env("IMPORT_UPLOAD_DIR", default=str(BASE_DIR / "var" / "imports")))
 
 LOGGING = {
     "version": 1,

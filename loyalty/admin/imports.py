@@ -7,7 +7,10 @@ same code as the command, end to end (`loyalty.importing.pipeline.import_orders`
    what would be written and every bad row (row, column, value, reason), with the full error
    report to download;
 2. confirm: the real import of that very file (a signed token names it and its checksum), with
-   or without skipping the bad rows; the run's page opens with the result.
+   or without skipping the bad rows, runs as a background job on the `imports` queue
+   (`loyalty.tasks.import_upload`; in-process on SQLite); its progress page follows the run
+   with a progress bar and shows the result (`loyalty.admin.import_progress`).
+The runs list tells previews (dry runs, nothing written) from imports.
 Runs are read-only; profiles are created and changed through `import_profile_save` (audited).
 """
 
@@ -24,8 +27,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
+import jobs
+from loyalty.admin import import_progress
 from loyalty.admin.base import ReadOnlyAdmin
 from loyalty.importing.pipeline import SHOWN_ERRORS, import_orders
 from loyalty.importing.profiles import (
@@ -35,19 +41,13 @@ from loyalty.importing.profiles import (
     import_profile_save,
 )
 from loyalty.importing.reader import file_checksum
+from loyalty.importing.uploads import upload_path, uploads_dir
 from loyalty.models import ImportProfile, ImportRun
+from loyalty.tasks import import_upload
 from members.actors import Actor
 
 TOKEN_SALT = "loyalty.admin.imports"
 TOKEN_MAX_AGE = 24 * 3600
-
-
-def uploads_dir() -> Path:
-    """Where uploads and error reports are kept (private; `IMPORT_UPLOAD_DIR` overrides it)."""
-    default = Path(settings.BASE_DIR) / "var" / "imports"
-    folder = Path(getattr(settings, "IMPORT_UPLOAD_DIR", default))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def max_bytes() -> int:
@@ -102,12 +102,12 @@ class ImportConfirmForm(forms.Form):
 
 
 @admin.register(ImportRun)
-class ImportRunAdmin(ReadOnlyAdmin):
+class ImportRunAdmin(import_progress.ProgressViews, ReadOnlyAdmin):
     list_display = (
         "started_at",
         "file_name",
+        "kind",
         "status",
-        "dry_run",
         "format",
         "via",
         "actor_label",
@@ -153,6 +153,10 @@ class ImportRunAdmin(ReadOnlyAdmin):
     fields = readonly_fields
     change_list_template = "admin/loyalty/importrun/change_list.html"
 
+    @admin.display(description="kind", ordering="dry_run")
+    def kind(self, run: ImportRun) -> str:
+        return "Preview (nothing written)" if run.dry_run else "Import"
+
     @admin.display(description="duration")
     def duration_column(self, run: ImportRun) -> str:
         duration = run.duration
@@ -175,6 +179,7 @@ class ImportRunAdmin(ReadOnlyAdmin):
         return [
             path("import/", view(self.import_view), name="loyalty_importrun_import"),
             path("<int:pk>/errors/", view(self.errors_view), name="loyalty_importrun_errors"),
+            *self.progress_urls(),
             *super().get_urls(),
         ]
 
@@ -219,7 +224,7 @@ class ImportRunAdmin(ReadOnlyAdmin):
     def _preview(self, request, form: ImportUploadForm):
         upload = form.cleaned_data["file"]
         key = uuid.uuid4().hex
-        stored = uploads_dir() / f"{key}.csv"
+        stored = upload_path(key)
         with open(stored, "wb") as handle:
             for block in upload.chunks():
                 handle.write(block)
@@ -276,34 +281,26 @@ class ImportRunAdmin(ReadOnlyAdmin):
                 request, "This preview has expired or is not valid; upload the file again."
             )
             return HttpResponseRedirect(reverse("admin:loyalty_importrun_import"))
-        stored = uploads_dir() / f"{data['key']}.csv"
+        stored = upload_path(data["key"])
         if not stored.is_file() or file_checksum(stored)[0] != data["checksum"]:
             messages.error(request, "The uploaded file is gone; upload it again.")
             return HttpResponseRedirect(reverse("admin:loyalty_importrun_import"))
-        try:
-            result = import_orders(
-                path=stored,
-                actor=Actor.staff(request.user),
-                fmt=data["format"],
-                profile_name=data["profile"] or None,
-                skip_invalid=form.cleaned_data["skip_invalid"],
-                errors_path=uploads_dir() / f"{data['key']}.import-errors.csv",
-                file_name=data["name"],
-                via="admin",
-            )
-        except Exception as exc:  # import_running: the same file is being imported right now
-            messages.error(request, getattr(exc, "message", str(exc)))
-            return HttpResponseRedirect(reverse("admin:loyalty_importrun_changelist"))
-        stored.unlink(missing_ok=True)
-        level = messages.SUCCESS if result.ok else messages.ERROR
-        messages.add_message(
-            request,
-            level,
-            f"{data['name']}: {result.status}. {result.orders_created:,} orders and "
-            f"{result.members_created:,} members created, {result.orders_present:,} already "
-            f"present, {result.rows_rejected:,} rows rejected. {result.message}".strip(),
+        since = timezone.now()
+        job_id = jobs.defer(
+            import_upload,
+            queueing_lock=f"import:{data['checksum']}",
+            key=data["key"],
+            checksum=data["checksum"],
+            name=data["name"],
+            fmt=data["format"],
+            profile=data["profile"],
+            skip_invalid=form.cleaned_data["skip_invalid"],
+            user_id=request.user.pk,
         )
-        return HttpResponseRedirect(reverse("admin:loyalty_importrun_change", args=[result.run.pk]))
+        token = import_progress.progress_token(
+            checksum=data["checksum"], name=data["name"], since=since, job_id=job_id
+        )
+        return HttpResponseRedirect(reverse("admin:loyalty_importrun_progress", args=[token]))
 
     def errors_view(self, request, pk: int):
         run = ImportRun.objects.filter(pk=pk).first()

@@ -6,6 +6,7 @@ Invariants:
   the next attempt (see `loyalty.importing.runs`), so a crash never blocks the file for good.
 - A run's counters only grow while it runs, in the same transaction as the rows they count, so
   after a kill they say exactly what was committed.
+- `progress` (0-100) only grows while a run runs; a finished run is at 100 unless it failed.
 - A profile's name never clashes with a built-in format or profile (`orders`, `lines`, `shopify`,
   `online-retail`); its mapping names the columns its layout requires (checked in `clean`).
 """
@@ -57,6 +58,11 @@ class ImportRun(ActorFields):
     message = models.TextField(blank=True)
     pid = models.IntegerField(null=True, blank=True)
     host = models.CharField(max_length=255, blank=True)
+    # Where a running import is (read, check, write, tiers) and how far overall, in percent:
+    # written at most about once a second by `loyalty.importing.progress`, read by the admin's
+    # progress page.
+    phase = models.CharField(max_length=16, blank=True)
+    progress = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-started_at", "-id"]

@@ -1,4 +1,6 @@
-"""The admin's import: upload, dry-run preview with every bad row, confirm; runs and profiles."""
+"""The admin's import: upload, dry-run preview with every bad row, confirm (a background job:
+inline here; tests/loyalty/importing/test_admin_background.py runs it on a real worker), the
+progress and result page; runs and profiles."""
 
 from __future__ import annotations
 
@@ -21,6 +23,18 @@ IMPORT_URL = "admin:loyalty_importrun_import"
 @pytest.fixture(autouse=True)
 def _uploads_in_tmp(settings, tmp_path):
     settings.IMPORT_UPLOAD_DIR = tmp_path / "uploads"
+    settings.JOBS_RUN_INLINE = True  # the import job runs in-process after commit
+
+
+@pytest.fixture
+def confirm(operator, django_capture_on_commit_callbacks):
+    """Confirm a preview; the import job runs at the request's commit, as on SQLite."""
+
+    def _confirm(preview, **fields):
+        with django_capture_on_commit_callbacks(execute=True):
+            return operator.post(reverse(IMPORT_URL), {"token": preview.context["token"], **fields})
+
+    return _confirm
 
 
 def _client(role: str | None) -> Client:
@@ -68,18 +82,22 @@ def test_customer_service_cannot_import(db):
     assert client.get(reverse(IMPORT_URL)).status_code == HTTPStatus.FORBIDDEN
 
 
-def test_upload_previews_then_confirm_imports_the_same_file(operator):
+def test_upload_previews_then_confirm_imports_the_same_file(operator, confirm):
     preview = _upload(operator, GOOD)
 
     assert preview.status_code == HTTPStatus.OK
     assert Order.objects.count() == 0
     result = preview.context["result"]
     assert (result.dry_run, result.orders_created, result.members_created) == (True, 2, 2)
-    confirm = operator.post(reverse(IMPORT_URL), {"token": preview.context["token"]})
+    confirmed = confirm(preview)
 
     run = ImportRun.objects.get(dry_run=False)
-    assert confirm.status_code == HTTPStatus.FOUND
-    assert confirm["Location"] == reverse("admin:loyalty_importrun_change", args=[run.pk])
+    assert confirmed.status_code == HTTPStatus.FOUND
+    assert confirmed["Location"].startswith("/admin/loyalty/importrun/progress/")
+    page = operator.get(confirmed["Location"])
+    assert page.status_code == HTTPStatus.OK
+    assert page.context["run"] == run
+    assert "Result: Succeeded" in page.content.decode()
     assert (run.status, run.via, run.actor_kind, run.actor_label) == (
         "succeeded",
         "admin",
@@ -87,11 +105,13 @@ def test_upload_previews_then_confirm_imports_the_same_file(operator):
         "user-Operator",
     )
     assert sorted(Order.objects.values_list("order_id", flat=True)) == ["O-1", "O-2"]
-    assert operator.get(confirm["Location"]).status_code == HTTPStatus.OK
+    assert operator.get(reverse("admin:loyalty_importrun_change", args=[run.pk])).status_code == (
+        HTTPStatus.OK
+    )
 
 
 def test_the_preview_lists_every_bad_row_and_confirming_without_skipping_writes_nothing(
-    operator,
+    operator, confirm
 ):
     preview = _upload(operator, BAD)
 
@@ -102,16 +122,16 @@ def test_the_preview_lists_every_bad_row_and_confirming_without_skipping_writes_
     ]
     assert "row 4, column &#x27;total&#x27;: &#x27;1.005&#x27; has 3 decimals" in page
     assert "download the error report" in page
-    refused = operator.post(reverse(IMPORT_URL), {"token": preview.context["token"]})
+    refused = confirm(preview)
     assert refused.status_code == HTTPStatus.FOUND
     assert Order.objects.count() == 0
     assert ImportRun.objects.get(dry_run=False).status == "rejected"
 
 
-def test_confirming_with_skip_invalid_imports_the_good_rows(operator):
+def test_confirming_with_skip_invalid_imports_the_good_rows(operator, confirm):
     preview = _upload(operator, BAD)
 
-    operator.post(reverse(IMPORT_URL), {"token": preview.context["token"], "skip_invalid": "on"})
+    confirm(preview, skip_invalid="on")
 
     assert ImportRun.objects.get(dry_run=False).status == "partial"
     assert Order.objects.count() == 2
