@@ -83,3 +83,31 @@ def test_the_job_of_a_worker_killed_mid_job_is_recovered_and_run(job_queue, prob
     assert lines(probe_file) == ["attempt k", "attempt k", "done k"]
     recovery = job_queue.filter(task_name="jobs.tasks.retry_stalled_jobs", status="succeeded")
     assert recovery.exists()
+
+
+def test_jobs_sharing_a_lock_run_one_after_the_other(job_queue, probe_file, tmp_path):
+    # given two jobs on one member's lock, the first slow; two more alike without a lock; and a
+    # worker running 4 jobs at once
+    path = str(probe_file)
+    with transaction.atomic():
+        ids = [
+            jobs.defer(probe_record, lock="member:1", path=path, key="a", hold_seconds=3),
+            jobs.defer(probe_record, lock="member:1", path=path, key="b"),
+            jobs.defer(probe_record, path=path, key="c", hold_seconds=3),
+            jobs.defer(probe_record, path=path, key="d"),
+        ]
+
+    with running_worker(tmp_path, env={"JOBS_WORKER_CONCURRENCY": "4"}):
+        wait_for(
+            lambda: (
+                set(job_queue.filter(id__in=ids).values_list("status", flat=True)) == {"succeeded"}
+            ),
+            what="the jobs",
+        )
+
+    # then with the lock the second started after the first finished; without, it overtook it
+    def of(*keys):
+        return [line for line in lines(probe_file) if line.split()[1] in keys]
+
+    assert of("a", "b") == ["attempt a", "done a", "attempt b", "done b"]
+    assert of("c", "d") == ["attempt c", "attempt d", "done d", "done c"]
