@@ -185,6 +185,8 @@ PROCRASTINATE_WORKER_DEFAULTS = {
     "fetch_job_polling_interval": env.float("JOBS_POLL_SECONDS", default=5.0),
     "shutdown_graceful_timeout": env.float("JOBS_SHUTDOWN_GRACE_SECONDS", default=60.0),
 }
+# Finished jobs are kept this long (their history in the admin), then deleted daily.
+JOBS_KEEP_DAYS = env.int("JOBS_KEEP_DAYS", default=30)
 # Extra task modules a worker imports besides each app's `tasks.py` (the tests' probe tasks).
 PROCRASTINATE_IMPORT_PATHS = env.list("JOBS_IMPORT_PATHS", default=[])
 

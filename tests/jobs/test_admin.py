@@ -77,3 +77,47 @@ def test_a_viewer_without_the_change_permission_gets_no_actions(job_queue, role_
 @pytest.mark.django_db
 def test_the_job_pages_exist_only_with_a_queue(is_postgres):
     assert site.is_registered(ProcrastinateJob) is is_postgres
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_finished_jobs_older_than_the_keep_days_are_deleted(job_queue, probe_file, settings):
+    import asyncio
+    from types import SimpleNamespace
+
+    from asgiref.sync import sync_to_async
+    from django.db import connection, connections
+    from procrastinate.contrib.django import app
+
+    from jobs.tasks import remove_finished_jobs
+
+    # given an old succeeded job, an old failed one, a recent succeeded one and a waiting one
+    worker = worker_register()
+    ids = {}
+    for key in ("old-ok", "old-failed", "recent"):
+        with transaction.atomic():
+            ids[key] = jobs.defer(probe_record, path=str(probe_file), key=key)
+        job_finish(
+            job_take(queue="messages", worker_id=worker),
+            "failed" if "failed" in key else "succeeded",
+        )
+    with transaction.atomic():
+        ids["waiting"] = jobs.defer(probe_record, path=str(probe_file), key="waiting")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE procrastinate_events SET at = now() - interval '31 days'"
+            " WHERE job_id = ANY(%s)",
+            [[ids["old-ok"], ids["old-failed"]]],
+        )
+
+    # when the daily clean-up runs (its context carries only the app, which is all it uses)
+    async def run():
+        try:
+            await remove_finished_jobs.func(SimpleNamespace(app=app), timestamp=0)
+        finally:  # the connector ran in asgiref's thread: close that thread's connection
+            await sync_to_async(connections.close_all)()
+
+    asyncio.run(run())
+
+    # then
+    assert sorted(job_queue.values_list("id", flat=True)) == sorted([ids["recent"], ids["waiting"]])
