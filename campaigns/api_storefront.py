@@ -32,7 +32,8 @@ class WayToEarnSerializer(serializers.Serializer):
         allow_null=True, help_text="action: the activity `type` to report; else null."
     )
     automatic = serializers.BooleanField(
-        help_text="The program awards it by itself (first order, birthday, anniversary)."
+        help_text="Nothing to report as an activity: the program awards it by itself (first "
+        "order, birthday, anniversary) or with the feedback it records (feedback)."
     )
     points = serializers.IntegerField(
         allow_null=True, help_text="action: points per award; referral: for the referrer."

@@ -34,6 +34,7 @@ class Campaign(models.Model):
         SOCIAL_FOLLOW = "social_follow", "Social follow"
         NEWSLETTER_SIGNUP = "newsletter_signup", "Newsletter sign-up"
         PROFILE_COMPLETED = "profile_completed", "Profile completed"
+        FEEDBACK = "feedback", "Feedback submitted (any score)"
         CUSTOM = "custom", "Custom action (storefront code)"
 
     class RefereeTrigger(models.TextChoices):

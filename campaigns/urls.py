@@ -3,6 +3,7 @@
 from django.urls import path
 
 from campaigns.api import ActivityApi
+from campaigns.api_feedback import FeedbackApi
 from campaigns.api_storefront import MemberReferralsApi, WaysToEarnApi
 
 urlpatterns = [
@@ -14,5 +15,6 @@ urlpatterns = [
         MemberReferralsApi.as_view(),
         name="api-member-referrals",
     ),
+    path("members/<str:external_id>/feedback", FeedbackApi.as_view(), name="api-member-feedback"),
     path("ways-to-earn", WaysToEarnApi.as_view(), name="api-ways-to-earn"),
 ]

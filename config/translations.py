@@ -33,7 +33,13 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-SOURCE_DIRS = ("config", "members", "loyalty", "rewards", "campaigns", "templates")
+# Every app of ours (a top-level folder with an `apps.py`), so a new app's strings are checked
+# without anyone remembering to list it, plus the plumbing and the templates.
+SOURCE_DIRS = (
+    "config",
+    *sorted(path.parent.name for path in BASE_DIR.glob("*/apps.py")),
+    "templates",
+)
 LOCALE = "zh_Hans"
 PO_PATH = BASE_DIR / "locale" / LOCALE / "LC_MESSAGES" / "django.po"
 

@@ -1,5 +1,5 @@
-"""The apps depend one way: jobs <- events <- members <- loyalty <- rewards <- campaigns
-("is imported by").
+"""The apps depend one way: jobs <- events <- members <- loyalty <- feedback <- rewards <-
+campaigns ("is imported by").
 
 Every `.py` file of the apps (migrations and management commands included) is parsed with `ast`;
 an import of a higher app, or of `tests`, fails the suite. Imports inside functions count too: a
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("jobs", "events", "members", "loyalty", "rewards", "campaigns")  # lowest first
+APPS = ("jobs", "events", "members", "loyalty", "feedback", "rewards", "campaigns")  # lowest first
 RANK = {app: rank for rank, app in enumerate(APPS)}
 
 

@@ -21,6 +21,7 @@ SYSTEM_ACTIONS = {
     Campaign.Action.FIRST_ORDER,
     Campaign.Action.BIRTHDAY,
     Campaign.Action.ANNIVERSARY,
+    Campaign.Action.FEEDBACK,  # awarded when the feedback itself is recorded (`feedback_awards`)
 }
 
 
@@ -91,3 +92,35 @@ def signup_awards(*, member: Member, actor: Actor) -> None:
                 description=f"{campaign.name}: welcome",
             )
     referral_enrolled(member=member, actor=actor)
+
+
+def feedback_awards(*, member: Member, feedback_id: int, actor: Actor) -> ActivityResult:
+    """Award every live "feedback submitted" campaign for one piece of feedback, whatever its
+    score: a reward that depended on the sentiment would buy good reviews (consumer-protection
+    rules forbid it), so a feedback campaign has no condition on the score at all."""
+    now = timezone.now()
+    result = ActivityResult()
+    reasons = []
+    campaigns = campaigns_live(kind=Campaign.Kind.ACTION, at=now).filter(
+        action=Campaign.Action.FEEDBACK
+    )
+    for campaign in campaigns:
+        if not member_targeted(campaign, member_id=member.pk):
+            continue
+        award, reason = award_grant(
+            campaign=campaign,
+            member=member,
+            points=campaign.points,
+            reference=f"feedback:{feedback_id}",
+            actor=actor,
+            description=f"{campaign.name}: thank you for your feedback",
+            now=now,
+        )
+        if award:
+            result.awards.append((campaign.code, award.points))
+            result.points_awarded += award.points
+        else:
+            reasons.append(reason)
+    if not result.awards:
+        result.reason = reasons[0] if reasons else NO_CAMPAIGN
+    return result

@@ -6,6 +6,7 @@ last 30 days, and what a campaign has done.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -73,12 +74,40 @@ def campaign_validate(campaign: Campaign) -> None:
             bad("action_code", "A custom action needs the code the storefront will send.")
         if campaign.points <= 0:
             bad("points", "An action campaign awards a positive number of points.")
+        _refuse_sentiment_conditions(campaign, bad)
     if campaign.kind == Campaign.Kind.REFERRAL and not (
         campaign.referee_points or campaign.referrer_points
     ):
         bad("referrer_points", "A referral campaign gives the referrer or the new member points.")
     if campaign.ends_at and campaign.starts_at and campaign.ends_at <= campaign.starts_at:
         bad("ends_at", "The campaign must end after it starts.")
+
+
+# Custom action codes that read as "only for good ratings". Rewarding feedback or reviews only
+# when they are positive buys fake praise, which consumer-protection rules forbid (e.g. the EU's
+# Unfair Commercial Practices Directive, the US FTC's rule on consumer reviews). A guard rail
+# against the obvious names, not a proof: feedback itself is rewarded by `action=feedback`,
+# which has no condition on the score at all.
+_SENTIMENT_CODE = re.compile(
+    r"(star|rating|score|nps|csat|promoter|detractor|positive|negative)", re.I
+)
+
+
+def _refuse_sentiment_conditions(campaign: Campaign, bad) -> None:
+    if campaign.action == Campaign.Action.FEEDBACK and campaign.action_code:
+        bad(
+            "action_code",
+            "A feedback campaign rewards every piece of feedback alike: it takes no code or "
+            "condition on the score.",
+        )
+    if campaign.action == Campaign.Action.CUSTOM and _SENTIMENT_CODE.search(
+        campaign.action_code or ""
+    ):
+        bad(
+            "action_code",
+            "A reward may not depend on the rating or sentiment of feedback or a review: use "
+            "the feedback action, which rewards every score alike.",
+        )
 
 
 def campaign_save(*, campaign: Campaign, actor: Actor, tiers=None) -> Campaign:

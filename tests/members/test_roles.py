@@ -27,7 +27,7 @@ from members.roles import (
     role_permissions_sync,
 )
 
-OUR_APPS = ("members", "loyalty", "rewards", "campaigns")
+OUR_APPS = ("members", "loyalty", "feedback", "rewards", "campaigns")
 LEDGER_MODELS = ("posting", "lot", "lotallocation", "debt", "account")
 
 
