@@ -210,7 +210,16 @@ LOGGING = {
             "level": env("LOG_LEVEL", default="INFO"),
             "propagate": False,
         }
-        for app in ("jobs", "events", "members", "loyalty", "feedback", "rewards", "campaigns", "config")
+        for app in (
+            "jobs",
+            "events",
+            "members",
+            "loyalty",
+            "feedback",
+            "rewards",
+            "campaigns",
+            "config",
+        )
     },
 }
 # The engine logs each job's start and end at INFO: `make worker` sets JOBS_LOG_LEVEL=INFO.
