@@ -16,6 +16,7 @@ Invariants (database-enforced where marked [db]):
   draws the number) serialises the member's event writers until commit, and a rollback returns
   the number with the event.
 - [db] `member_id` and `sequence` are both set or both null (`import.completed` has no member).
+- [db] One `points.expiring` per member and `expires_by` date.
 - The payload carries `member_external_id` (the member's external id at the time, for member
   events) and exactly the keys its type's schema lists (`events.schemas`); never a secret, a
   name, an email, a phone number or a birth date.
@@ -29,6 +30,7 @@ import pgtrigger
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Func, Q
+from django.db.models.fields.json import KeyTextTransform
 
 
 class EventType(models.TextChoices):
@@ -83,6 +85,14 @@ class Event(models.Model):
             ),
             # The feed reads in this order (`events_feed`).
             models.UniqueConstraint(fields=["txid", "position"], name="event_feed_order"),
+            # One expiry notice per member and horizon: the daily job may run again (a
+            # catch-up) without telling anyone twice. Partial: no other event pays for it.
+            models.UniqueConstraint(
+                "member_id",
+                KeyTextTransform("expires_by", "payload"),
+                condition=Q(type="points.expiring"),
+                name="event_expiring_once",
+            ),
         ]
         triggers = [
             pgtrigger.Protect(name="event_no_delete", operation=pgtrigger.Delete),

@@ -2,7 +2,9 @@
 
 `event_record` refuses a payload whose keys are not exactly its type's: a new key is a schema
 change (a new version, documented), and no writer can slip a name, an email or a secret in.
-Member events get `member_external_id` (the member's external id when the event was written)
+A coupon code is a bearer credential (whoever holds it can spend it): never in an event.
+Free text written by staff (an adjustment's reason, a note) is never copied: it may name a
+person. Member events get `member_external_id` (the member's external id when the event was written)
 from the service itself, so it is not listed here.
 """
 
@@ -16,17 +18,19 @@ PAYLOAD_KEYS: dict[str, frozenset[str]] = {
     EventType.MEMBER_ENROLLED: frozenset({"enrolled_at", "referred"}),
     EventType.MEMBER_UPDATED: frozenset({"changed"}),
     EventType.MEMBER_ERASED: frozenset(),
-    EventType.POINTS_EARNED: frozenset({"points", "order_id", "credits"}),
+    EventType.POINTS_EARNED: frozenset(
+        {"points", "order_id", "credits", "available_at", "expires_at"}
+    ),
     EventType.POINTS_REVERSED: frozenset({"points", "reason", "order_id", "refund_id", "debt"}),
-    EventType.POINTS_ADJUSTED: frozenset({"points", "reason", "adjustment_id"}),
+    EventType.POINTS_ADJUSTED: frozenset({"points", "adjustment_id"}),
     EventType.POINTS_EXPIRED: frozenset({"points", "lots"}),
     EventType.POINTS_EXPIRING: frozenset({"points", "expires_by", "within_days"}),
-    EventType.TIER_CHANGED: frozenset({"from_tier", "to_tier", "direction", "reason"}),
-    EventType.REWARD_REDEEMED: frozenset({"redemption_id", "reward_code", "points", "coupon"}),
+    EventType.TIER_CHANGED: frozenset({"from_tier", "to_tier", "direction", "effective_at"}),
+    EventType.REWARD_REDEEMED: frozenset({"redemption_id", "reward_code", "points", "expires_at"}),
     EventType.COUPON_USED: frozenset({"redemption_id", "reward_code", "order_id"}),
     EventType.COUPON_CANCELLED: frozenset({"redemption_id", "reward_code", "points_returned"}),
-    EventType.REFERRAL_COMPLETED: frozenset({"referral_id", "points", "order_id"}),
-    EventType.ADJUSTMENT_APPROVED: frozenset({"adjustment_id", "points", "reason"}),
+    EventType.REFERRAL_COMPLETED: frozenset({"referral_id", "points"}),
+    EventType.ADJUSTMENT_APPROVED: frozenset({"adjustment_id", "points"}),
     EventType.IMPORT_COMPLETED: frozenset(
         {"import_id", "format", "orders", "members_created", "points", "rows_rejected"}
     ),

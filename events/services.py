@@ -21,6 +21,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.utils import timezone
 
+from config.prepared import hot_cursor
 from events.models import Event, EventType, MemberEventCounter
 from events.schemas import MEMBERLESS_TYPES, PAYLOAD_KEYS, SCHEMA_VERSION
 
@@ -50,15 +51,26 @@ def event_payload(
     Raises `ValueError` (a programming error, never the user's) for an unknown type, a member
     event without a member or a memberless one with one, and keys not exactly the schema's.
     """
+    return _checked_payload(
+        type=type,
+        has_member=member_id is not None,
+        member_external_id=member_external_id,
+        payload=payload,
+    )
+
+
+def _checked_payload(
+    *, type: str, has_member: bool, member_external_id: str | None, payload: dict
+) -> dict:
     if type not in PAYLOAD_KEYS:
         raise ValueError(f"unknown event type {type!r}")
-    if (member_id is None) != (type in MEMBERLESS_TYPES):
-        raise ValueError(f"{type}: member_id is {'forbidden' if member_id else 'required'}")
+    if has_member == (type in MEMBERLESS_TYPES):
+        raise ValueError(f"{type}: member_id is {'forbidden' if has_member else 'required'}")
     keys = set(payload)
     if keys != PAYLOAD_KEYS[type]:
         missing, extra = PAYLOAD_KEYS[type] - keys, keys - PAYLOAD_KEYS[type]
         raise ValueError(f"{type}: payload keys missing {sorted(missing)}, unknown {sorted(extra)}")
-    if member_id is None:
+    if not has_member:
         return dict(payload)
     if not member_external_id:
         raise ValueError(f"{type}: the member's external id is required")
@@ -76,18 +88,96 @@ def event_record(
     member_external_id: str | None = None,
     occurred_at: dt.datetime | None = None,
 ) -> Event:
-    """Write one event in the caller's transaction and return it (with its sequence number)."""
-    return events_record(
-        events=[
-            NewEvent(
-                type=type,
-                member_id=member_id,
-                payload=payload,
-                member_external_id=member_external_id,
-                occurred_at=occurred_at,
-            )
-        ]
-    )[0]
+    """Write one event in the caller's transaction and return it (with its sequence number).
+
+    On PostgreSQL a member's event is one statement: the counter's upsert and the INSERT
+    (`event_ctes_sql`)."""
+    new = NewEvent(
+        type=type,
+        member_id=member_id,
+        payload=payload,
+        member_external_id=member_external_id,
+        occurred_at=occurred_at,
+    )
+    if connection.vendor != "postgresql" or member_id is None:
+        return events_record(events=[new])[0]
+    _assert_in_transaction()
+    event = _event_row(new)
+    sql = (
+        f"WITH {event_ctes_sql(source='(SELECT CAST(%s AS bigint) AS member_id) AS m')} "
+        'SELECT "position", txid, sequence FROM ev'
+    )
+    with hot_cursor(connection) as cursor:
+        cursor.execute(sql, [member_id, *event_cte_params(event)])
+        event.position, event.txid, event.sequence = cursor.fetchone()
+    event._state.adding, event._state.db = False, connection.alias
+    return event
+
+
+def event_ctes_sql(*, source: str, where: str = "true") -> str:
+    """PostgreSQL: two CTEs, `ec` and `ev`, that write one event for each `member_id` the FROM
+    item `source` yields where `where` holds: the member's counter upsert (its row lock held to
+    the commit) and the event's INSERT, with the counter's number. `ev` returns `position, txid,
+    sequence`. For a statement that writes its change and its event at once (the storefront's
+    earn: `loyalty.services.ledger.order_earn_statement`). The parameters follow the caller's:
+    `event_cte_params(event)`."""
+    qn = connection.ops.quote_name
+    counter = qn(MemberEventCounter._meta.db_table)
+    columns = ", ".join(qn(c) for c in _CTE_COLUMNS)
+    return (
+        f"ec AS (INSERT INTO {counter} (member_id, last) SELECT member_id, 1 FROM {source} "
+        f"WHERE {where} ON CONFLICT (member_id) DO UPDATE SET last = {counter}.last + 1 "
+        f"RETURNING member_id, last), "
+        f"ev AS (INSERT INTO {qn(Event._meta.db_table)} ({columns}) "
+        f"SELECT CAST(%s AS uuid), %s, CAST(%s AS timestamptz), ec.member_id, ec.last, %s, "
+        f'CAST(%s AS jsonb) FROM ec RETURNING "position", txid, sequence)'
+    )
+
+
+_CTE_COLUMNS = (
+    "uuid", "type", "occurred_at", "member_id", "sequence", "schema_version", "payload"
+)  # fmt: skip
+
+
+def event_cte_params(event: Event) -> list:
+    """`event_ctes_sql`'s parameters for an unsaved `Event` (`_event_row`)."""
+    return [
+        event.uuid,
+        event.type,
+        event.occurred_at,
+        event.schema_version,
+        json.dumps(event.payload, cls=DjangoJSONEncoder),
+    ]
+
+
+def event_new(
+    *, type: str, payload: dict, member_external_id: str, occurred_at: dt.datetime | None = None
+) -> Event:
+    """An unsaved member event, checked (`event_payload`), for `event_ctes_sql` (which takes
+    the member's id from the statement)."""
+    return Event(
+        type=type,
+        occurred_at=occurred_at or timezone.now(),
+        schema_version=SCHEMA_VERSION,
+        payload=_checked_payload(
+            type=type, has_member=True, member_external_id=member_external_id, payload=payload
+        ),
+    )
+
+
+def _event_row(e: NewEvent, now: dt.datetime | None = None) -> Event:
+    return Event(
+        type=e.type,
+        occurred_at=e.occurred_at or now or timezone.now(),
+        member_id=e.member_id,
+        schema_version=SCHEMA_VERSION,
+        payload=event_payload(
+            type=e.type,
+            member_id=e.member_id,
+            member_external_id=e.member_external_id,
+            payload=e.payload,
+        ),
+    )
 
 
 def events_record(*, events: Iterable[NewEvent]) -> list[Event]:
@@ -95,21 +185,7 @@ def events_record(*, events: Iterable[NewEvent]) -> list[Event]:
     one INSERT. Each member's events get consecutive sequence numbers in the given order."""
     _assert_in_transaction()
     now = timezone.now()
-    rows = [
-        Event(
-            type=e.type,
-            occurred_at=e.occurred_at or now,
-            member_id=e.member_id,
-            schema_version=SCHEMA_VERSION,
-            payload=event_payload(
-                type=e.type,
-                member_id=e.member_id,
-                member_external_id=e.member_external_id,
-                payload=e.payload,
-            ),
-        )
-        for e in events
-    ]
+    rows = [_event_row(e, now) for e in events]
     if not rows:
         return []
     counts = Counter(row.member_id for row in rows if row.member_id is not None)
@@ -171,6 +247,9 @@ def events_member_forget(*, member_id: int) -> int:
 __all__ = [
     "EventType",
     "NewEvent",
+    "event_cte_params",
+    "event_ctes_sql",
+    "event_new",
     "event_payload",
     "event_record",
     "events_member_forget",

@@ -16,6 +16,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from config.errors import Conflict, Gone, ServiceError
+from events.models import EventType
+from events.services import event_record
 from members.actors import Actor
 from members.models import AuditEntry, IdempotencyRecord, Member
 
@@ -155,7 +157,20 @@ def member_enrol(
         else:  # pragma: no cover - 31^8 codes; five collisions in a row means something is wrong
             raise ServiceError("referral_code_exhausted", "Could not allocate a referral code.")
         audit_record(actor=actor, action="member.enrol", target=member, member=member)
+        _member_event(
+            EventType.MEMBER_ENROLLED,
+            member,
+            {"enrolled_at": member.enrolled_at, "referred": referrer is not None},
+        )
     return member
+
+
+def _member_event(type: str, member: Member, payload: dict) -> None:
+    """The change's domain event, in its transaction (`docs/events.md`). Never a contact
+    detail's value: `member.updated` names the fields that changed."""
+    event_record(
+        type=type, member_id=member.pk, member_external_id=member.external_id, payload=payload
+    )
 
 
 def member_update(*, member: Member, actor: Actor, reason: str = "", **fields: Any) -> Member:
@@ -203,6 +218,7 @@ def member_update(*, member: Member, actor: Actor, reason: str = "", **fields: A
             changes=changes,
             reason=reason,
         )
+        _member_event(EventType.MEMBER_UPDATED, member, {"changed": sorted(changes)})
     return member
 
 
@@ -226,6 +242,8 @@ def member_set_status(*, member: Member, status: str, actor: Actor, reason: str)
             changes={"status": (old, status)},
             reason=reason,
         )
+        if old != status:
+            _member_event(EventType.MEMBER_UPDATED, member, {"changed": ["status"]})
     return member
 
 
@@ -258,6 +276,7 @@ def member_erase(*, member: Member, actor: Actor, reason: str = "erasure request
             reason=reason,
             changes=dict.fromkeys(CONTACT_FIELDS, ("(erased)", None)),
         )
+        _member_event(EventType.MEMBER_ERASED, member, {})
     return member
 
 

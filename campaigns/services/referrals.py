@@ -19,6 +19,7 @@ from campaigns.models import Campaign, Referral
 from campaigns.services.awards import award_grant, campaigns_live
 from loyalty.selectors.program import program_settings
 from loyalty.services.ledger import account_lock
+from loyalty.services.outbox import EventType, member_event
 from members.actors import Actor
 from members.models import Member
 
@@ -164,4 +165,11 @@ def _reward_referrer(referral: Referral, *, cutoff: dt.datetime, actor: Actor) -
         locked.reason = "" if award else (reason or "")
         locked.decided_at = cutoff if cutoff < timezone.now() else timezone.now()
         locked.save(update_fields=["status", "reason", "decided_at"])
+        if award:
+            # The referrer's event; nothing of the friend's (their id would be someone else's).
+            member_event(
+                type=EventType.REFERRAL_COMPLETED,
+                member=referral.referrer,
+                payload={"referral_id": locked.pk, "points": award.points},
+            )
     return 1 if award else 0

@@ -190,6 +190,8 @@ PROCRASTINATE_WORKER_DEFAULTS = {
 JOBS_KEEP_DAYS = env.int("JOBS_KEEP_DAYS", default=30)
 # Extra task modules a worker imports besides each app's `tasks.py` (the tests' probe tasks).
 PROCRASTINATE_IMPORT_PATHS = env.list("JOBS_IMPORT_PATHS", default=[])
+# The daily `points.expiring` event: points expiring within this many days (0: no notices).
+POINTS_EXPIRING_NOTICE_DAYS = env.int("POINTS_EXPIRING_NOTICE_DAYS", default=7)
 
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False

@@ -489,12 +489,13 @@ def _tiers_evaluate(actor: Actor, progress: Progress) -> int:
     """Every member this file names, evaluated as of now; history entries say `import`.
 
     The tier rules live in `loyalty.services.tiers`: one set-based evaluation of just these
-    members (`tier_evaluate_all(member_ids_sql=...)`, one transaction).
+    members (`tier_evaluate_all(member_ids_sql=...)`, one transaction). No `tier.changed`
+    events: the import's one event is its `import.completed` summary (`docs/events.md`).
     """
     if not tier_ladder():
         return 0
     changes = tiers.tier_evaluate_all(
-        actor=actor, kind=TierChange.Kind.IMPORT, member_ids_sql=IMPORTED_MEMBERS
+        actor=actor, kind=TierChange.Kind.IMPORT, member_ids_sql=IMPORTED_MEMBERS, events=False
     )
     progress("tiers", 1, 1)
     return changes

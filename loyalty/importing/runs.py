@@ -23,6 +23,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from config.errors import Conflict
+from events.models import EventType
+from events.services import event_record
 from loyalty.models import ImportRun
 from members.actors import Actor
 
@@ -136,11 +138,29 @@ def run_heartbeat(run: ImportRun, **counts) -> None:
 
 
 def run_finish(run: ImportRun, *, status: str, message: str = "", **counts) -> ImportRun:
+    """Record the run's outcome; a real run that wrote (succeeded or partly) also writes its one
+    `import.completed` event in the same transaction: the import writes no event per order,
+    member or posting (`docs/events.md`)."""
     now = timezone.now()
-    ImportRun.objects.filter(pk=run.pk).update(
-        status=status, finished_at=now, heartbeat_at=now, message=message, **counts
-    )
-    run.refresh_from_db()
+    with transaction.atomic():
+        ImportRun.objects.filter(pk=run.pk).update(
+            status=status, finished_at=now, heartbeat_at=now, message=message, **counts
+        )
+        run.refresh_from_db()
+        if not run.dry_run and status in (ImportRun.Status.SUCCEEDED, ImportRun.Status.PARTIAL):
+            event_record(
+                type=EventType.IMPORT_COMPLETED,
+                member_id=None,
+                payload={
+                    "import_id": run.pk,
+                    "format": run.format,
+                    "orders": run.orders_created,
+                    "members_created": run.members_created,
+                    "points": run.points_posted,
+                    "rows_rejected": run.rows_rejected,
+                },
+                occurred_at=now,
+            )
     if not run.dry_run:
         run_release(run.checksum)
     return run

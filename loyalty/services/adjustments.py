@@ -40,6 +40,7 @@ from loyalty.models import AdjustmentRequest, Posting
 from loyalty.models.ledger import PostingKind
 from loyalty.selectors.program import program_settings
 from loyalty.services.ledger import account_lock, member_settle_due, spendable_points
+from loyalty.services.outbox import EventType, member_event
 from loyalty.services.points import points_adjust_post
 from members.actors import Actor
 from members.models import Member
@@ -271,6 +272,7 @@ def adjustment_request_approve(
             actor=actor,
             idempotency_key=f"adjustment-request:{current.pk}",
             now=now,
+            adjustment_id=current.pk,
         )
         current.status = AdjustmentRequest.Status.APPROVED
         current.posting = posting
@@ -295,6 +297,12 @@ def adjustment_request_approve(
             member=current.member,
             changes={"status": ("pending", "approved")},
             reason=note,
+        )
+        member_event(
+            type=EventType.ADJUSTMENT_APPROVED,
+            member=current.member,
+            payload={"adjustment_id": current.pk, "points": current.points},
+            occurred_at=now,
         )
     return current
 

@@ -1,5 +1,5 @@
-"""The daily jobs: mature pending points, expire lapsed lots, evaluate tiers, then the steps the
-apps above register (`loyalty.hooks.daily_job_steps`). `run_daily_jobs` runs them all in one go
+"""The daily jobs: mature pending points, expire lapsed lots, evaluate tiers, send the
+`points.expiring` notices, then the steps the apps above register (`loyalty.hooks.daily_job_steps`). `run_daily_jobs` runs them all in one go
 (`daily_jobs_run`); the periodic task `loyalty.tasks.daily_jobs` runs each step as its own job,
 in order (`daily_step_names`, `daily_step_run`).
 
@@ -23,6 +23,7 @@ from django.utils import timezone
 from loyalty import hooks
 from loyalty.models import Account, Lot
 from loyalty.services import tiers
+from loyalty.services.expiring import points_expiring_notify
 from loyalty.services.ledger import lots_expire, lots_mature
 from members.actors import Actor
 
@@ -103,17 +104,20 @@ def points_mature_and_expire(
     return total, matured, expired
 
 
-# The steps after the points, in order: tier evaluation, then the other apps' (`loyalty.hooks`).
+# The steps after the points, in order: tier evaluation, the expiry notices, then the other
+# apps' (`loyalty.hooks`).
 POINTS_STEP = "points"
 TIERS_STEP = "tiers"
+EXPIRING_STEP = "points_expiring"
 
 
 def daily_step_names() -> list[str]:
-    """Every daily step, in the order they run: points, tiers, then the registered ones."""
+    """Every daily step, in the order they run: points, tiers, the expiry notices, then the
+    registered ones."""
     names = [POINTS_STEP]
     if hasattr(tiers, "tier_evaluate_all"):
         names.append(TIERS_STEP)
-    return names + [name for name, _ in hooks.daily_job_steps]
+    return [*names, EXPIRING_STEP, *(name for name, _ in hooks.daily_job_steps)]
 
 
 def daily_step_run(*, name: str, as_of: dt.date, cutoff: dt.datetime, actor: Actor) -> int:
@@ -123,6 +127,8 @@ def daily_step_run(*, name: str, as_of: dt.date, cutoff: dt.datetime, actor: Act
         return matured + expired
     if name == TIERS_STEP:
         return tiers.tier_evaluate_all(as_of=as_of, actor=actor) or 0
+    if name == EXPIRING_STEP:
+        return points_expiring_notify(as_of=as_of, cutoff=cutoff)
     for step_name, step in hooks.daily_job_steps:
         if step_name == name:
             return step(as_of=as_of, cutoff=cutoff, actor=actor) or 0

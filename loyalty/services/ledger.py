@@ -23,8 +23,10 @@ from django.utils import timezone
 
 from config.errors import ServiceError
 from config.prepared import ModelColumns, PreparedQuery, hot_cursor, insert_sql
+from events.services import event_cte_params, event_ctes_sql, event_new
 from loyalty.models import Account, Debt, Lot, LotAllocation, Posting
 from loyalty.models.ledger import PostingKind
+from loyalty.services.outbox import EventType, earned_payload, member_event
 from members.actors import Actor
 
 # Credits that count towards "lifetime earned" (a cancelled redemption gives back, not earns).
@@ -638,6 +640,12 @@ def lots_expire(*, account: Account, cutoff: dt.datetime, actor: Actor) -> int:
         expired += posting.points
     if expired:
         _account_add(account, available=expired)
+        member_event(
+            type=EventType.POINTS_EXPIRED,
+            member_id=account.member_id,
+            payload={"points": expired, "lots": len(due)},
+            occurred_at=now,
+        )
     return len(due)
 
 
@@ -687,7 +695,8 @@ def order_earn_statement(
     `member_conditions` (`{field attname: value}`, None meaning NULL: what the hooks need to be
     quiet), their account exists, and the configuration version is still `config_version` (what
     the caller computed the points with). The caller then takes the usual path. Credits must all
-    be pending (no debt to settle) and not all zero.
+    be pending (no debt to settle) and not all zero. The order's `points.earned` event is written
+    by the same statement (`events.services.event_ctes_sql`), exactly as the usual path writes it.
     """
     from loyalty.models import Order
     from loyalty.selectors.order_path import CONFIG_VERSION_TABLE
@@ -739,7 +748,9 @@ def order_earn_statement(
             f"{acc['lifetime_earned']} = {qn('x')}.{acc['lifetime_earned']} + %s, "
             f"{acc['updated_at']} = %s "
             f"WHERE {qn('x')}.{acc['member']} = (SELECT member_id FROM a) "
-            f"AND EXISTS (SELECT 1 FROM o) RETURNING {returned.sql}) "
+            f"AND EXISTS (SELECT 1 FROM o) RETURNING {returned.sql}), "
+            # Its `points.earned` event, in the same statement (`docs/events.md`).
+            f"{event_ctes_sql(source='a', where='EXISTS (SELECT 1 FROM o)')} "
             f"SELECT (SELECT member_id FROM a), (SELECT {qn(Order._meta.pk.column)} FROM o), "
             f"u.* FROM (SELECT 1) AS {qn('one')} LEFT JOIN u ON true"
         )
@@ -761,6 +772,14 @@ def order_earn_statement(
         pending,
         earned,
         timezone.now(),
+        *event_cte_params(
+            event_new(
+                type=EventType.POINTS_EARNED,
+                member_external_id=member_external_id,
+                payload=earned_payload(credits=credits, order_id=order.order_id),
+                occurred_at=now,
+            )
+        ),
     )
     with hot_cursor(connection) as cursor:
         cursor.execute(sql, params)

@@ -48,6 +48,7 @@ from loyalty.services.ledger import (
     order_credits_post,
     order_earn_statement,
 )
+from loyalty.services.outbox import EventType, earned_payload, member_event
 from members.actors import Actor
 from members.models import Member
 
@@ -423,8 +424,9 @@ def order_record(
                 inserted = order_pk is not None
                 if inserted:
                     _order_saved(order, order_pk)
-                credits = []  # posted
+                posted, credits = credits, []
             else:
+                posted = []
                 inserted = _order_insert(order)
             if not inserted:
                 existing = _existing_order(order_id)
@@ -453,6 +455,11 @@ def order_record(
                         )
                     )
             credits_post(account=account, credits=credits, actor=actor, now=now)
+            earned = earned_payload(credits=[*posted, *credits], order_id=order_id)
+            if earned is not None:
+                member_event(
+                    type=EventType.POINTS_EARNED, member=member, payload=earned, occurred_at=now
+                )
             if campaign:
                 order.points_campaign = sum(p for _, p in campaign)
                 Order.objects.filter(pk=order.pk).update(points_campaign=order.points_campaign)
@@ -797,7 +804,7 @@ def refund_record(
                 )
                 cap = max(min(to_reverse, reachable), 0)
             if cap:
-                debit_post(
+                debit = debit_post(
                     account=account,
                     kind=PostingKind.REFUND_REVERSAL,
                     points=cap,
@@ -812,6 +819,18 @@ def refund_record(
                     source_id=refund_id,
                     description=f"Refund {refund_id} of order {order_id}",
                     now=now,
+                )
+                member_event(
+                    type=EventType.POINTS_REVERSED,
+                    member_id=order.member_id,
+                    payload={
+                        "points": -cap,
+                        "reason": "refund",
+                        "order_id": order_id,
+                        "refund_id": refund_id,
+                        "debt": debit.debt,
+                    },
+                    occurred_at=now,
                 )
             reversed_points, shortfall = cap, to_reverse - cap
         Refund.objects.filter(pk=refund.pk).update(

@@ -26,6 +26,7 @@ from loyalty.services.ledger import (
     spendable_points,
 )
 from loyalty.services.orders import order_points_held
+from loyalty.services.outbox import EventType, earned_payload, member_event
 from members.actors import Actor
 from members.models import Member
 
@@ -50,9 +51,11 @@ def points_adjust_post(
     actor: Actor,
     idempotency_key: str,
     now: dt.datetime | None = None,
+    adjustment_id: int | None = None,
 ) -> Posting:
-    """Post a manual adjustment (credit or debit) now. Limits are the caller's business
-    (`loyalty.services.adjustments`); a debit cannot take the balance below zero."""
+    """Post a manual adjustment (credit or debit) now, with its `points.adjusted` event. Limits
+    are the caller's business (`loyalty.services.adjustments`, whose approved request is
+    `adjustment_id`); a debit cannot take the balance below zero."""
     reason = _require_reason(reason)
     if not points:
         raise ServiceError(
@@ -66,7 +69,7 @@ def points_adjust_post(
         account = account_lock(member_id=member.pk)
         member_settle_due(account=account, actor=actor, now=now)
         if points > 0:
-            return credit_post(
+            posting = credit_post(
                 account=account,
                 credit=NewCredit(
                     kind=PostingKind.ADJUST,
@@ -81,18 +84,26 @@ def points_adjust_post(
                 actor=actor,
                 now=now,
             )
-        return debit_post(
-            account=account,
-            kind=PostingKind.ADJUST,
-            points=-points,
-            idempotency_key=idempotency_key,
-            actor=actor,
-            allow_debt=False,
-            reason=reason,
-            description="Adjustment",
-            source_type="adjustment",
-            now=now,
-        ).posting
+        else:
+            posting = debit_post(
+                account=account,
+                kind=PostingKind.ADJUST,
+                points=-points,
+                idempotency_key=idempotency_key,
+                actor=actor,
+                allow_debt=False,
+                reason=reason,
+                description="Adjustment",
+                source_type="adjustment",
+                now=now,
+            ).posting
+        member_event(
+            type=EventType.POINTS_ADJUSTED,
+            member=member,
+            payload={"points": points, "adjustment_id": adjustment_id},
+            occurred_at=now,
+        )
+        return posting
 
 
 def points_spend(
@@ -225,7 +236,7 @@ def posting_reverse(
         description = f"Reversal of posting #{posting.pk} ({posting.get_kind_display()})"
         if points > 0:
             own = list(Lot.objects.filter(posting=posting, remaining__gt=0))
-            return debit_post(
+            debit = debit_post(
                 account=account,
                 kind=PostingKind.REVERSAL,
                 points=points,
@@ -240,25 +251,45 @@ def posting_reverse(
                 source_id=str(posting.pk),
                 reverses_id=posting.pk,
                 now=now,
-            ).posting
-        return credit_post(
-            account=account,
-            credit=NewCredit(
-                kind=PostingKind.REVERSAL,
-                points=-posting.points,
-                idempotency_key=key,
-                available_at=now,
-                expires_at=_lifetime_expiry(now),
-                reason=reason,
-                description=description,
-                order_id=posting.order_id,
-                source_type="reversal",
-                source_id=str(posting.pk),
-                reverses_id=posting.pk,
-            ),
-            actor=actor,
-            now=now,
+            )
+            reversal, debt = debit.posting, debit.debt
+        else:
+            reversal, debt = _credit_back(posting, account, key, description, reason, actor, now), 0
+        member_event(
+            type=EventType.POINTS_REVERSED,
+            member_id=posting.member_id,
+            payload={
+                "points": reversal.points,
+                "reason": "reversal",
+                "order_id": posting.order.order_id if posting.order_id else None,
+                "refund_id": None,
+                "debt": debt,
+            },
+            occurred_at=now,
         )
+        return reversal
+
+
+def _credit_back(posting, account, key, description, reason, actor, now) -> Posting:
+    """A reversed debit given back as an available lot (`posting_reverse`)."""
+    return credit_post(
+        account=account,
+        credit=NewCredit(
+            kind=PostingKind.REVERSAL,
+            points=-posting.points,
+            idempotency_key=key,
+            available_at=now,
+            expires_at=_lifetime_expiry(now),
+            reason=reason,
+            description=description,
+            order_id=posting.order_id,
+            source_type="reversal",
+            source_id=str(posting.pk),
+            reverses_id=posting.pk,
+        ),
+        actor=actor,
+        now=now,
+    )
 
 
 __all__ = [
@@ -298,7 +329,7 @@ def points_award(
     if existing is not None:
         return existing
     account = account_lock(member_id=member.pk)
-    return credit_post(
+    posting = credit_post(
         account=account,
         credit=NewCredit(
             kind=PostingKind.CAMPAIGN_BONUS,
@@ -314,3 +345,10 @@ def points_award(
         actor=actor,
         now=now,
     )
+    member_event(
+        type=EventType.POINTS_EARNED,
+        member=member,
+        payload=earned_payload(credits=[posting], order_id=None),
+        occurred_at=now,
+    )
+    return posting

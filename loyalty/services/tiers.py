@@ -52,6 +52,7 @@ from loyalty.selectors.tiers import (
     tier_ladder,
 )
 from loyalty.services.ledger import account_lock
+from loyalty.services.outbox import tier_changed, tier_events_write
 from members.actors import Actor
 from members.models import Member
 from members.services import audit_record
@@ -157,6 +158,13 @@ def _earned_set(
         MemberTier.objects.filter(member_id=member_id).update(
             tier=target, since=at, qualified_at=at
         )
+    tier_changed(
+        member_id=member_id,
+        from_tier=current,
+        to_tier=target,
+        direction=UP if target.rank > current.rank else DOWN,
+        at=at,
+    )
     return TierChange.objects.create(
         **actor.as_fields(),
         member_id=member_id,
@@ -220,6 +228,14 @@ def tier_override(
             at=now,
             note=f"Until {until.isoformat()}: {reason}"[:500],
         )
+        tier_changed(
+            member_id=member.pk,
+            member=member,
+            from_tier=before,
+            to_tier=tier,
+            direction="override",
+            at=now,
+        )
         audit_record(
             actor=actor,
             action="tier.override",
@@ -263,6 +279,14 @@ def tier_override_end(*, member: Member, reason: str, actor: Actor) -> MemberTie
             kind=TierChange.Kind.OVERRIDE,
             at=now,
             note=f"Override ended early: {reason}"[:500],
+        )
+        tier_changed(
+            member_id=member.pk,
+            member=member,
+            from_tier=old_tier,
+            to_tier=row.tier,
+            direction="override",
+            at=now,
         )
         audit_record(
             actor=actor,
@@ -362,6 +386,13 @@ def tier_evaluate_member(
                     note=f"Override ended: {row.override_reason}"[:500],
                 )
             )
+            tier_changed(
+                member_id=member_id,
+                from_tier=by_id.get(row.override_tier_id),
+                to_tier=by_id.get(row.tier_id),
+                direction="lapse",
+                at=moment,
+            )
             MemberTier.objects.filter(member_id=member_id).update(
                 override_tier=None,
                 override_until=None,
@@ -381,8 +412,12 @@ def tier_evaluate_all(
     actor: Actor | None = None,
     kind: str | None = None,
     member_ids_sql: str | None = None,
+    events: bool = True,
 ) -> int:
     """The daily evaluation in set-based SQL; returns the history entries written.
+
+    `events`: write a `tier.changed` event per history entry (set-based, `tier_events_write`);
+    the historical import does not (its one event is `import.completed`).
 
     `kind` (e.g. `import`) replaces upgrade/downgrade in the history, as in
     `tier_evaluate_member`. `member_ids_sql`: SQL selecting one column of member ids (it may name
@@ -457,6 +492,9 @@ def tier_evaluate_all(
             cursor.execute("ANALYZE tier_eval")
         cursor.execute(sql.history, params)
         written = max(cursor.rowcount, 0)
+        if events and written:
+            cursor.execute(sql.events)  # their `tier.changed` events, set-based
+            tier_events_write(rows=cursor.fetchall(), at=moment)
         for statement in sql.states:
             cursor.execute(statement, params)
         for statement in sql.cleanup:
@@ -597,6 +635,21 @@ class _EvaluationSQL:
                        %(lapsed)s, NULL, SUBSTR('Override ended: ' || e.override_reason, 1, 500)
                 FROM tier_eval e WHERE e.lapse = 1
             ) h
+            ORDER BY h.member_id, h.seq"""
+        # The events of the same rows, in the same order (`tier_events_write`).
+        self.events = f"""SELECT h.member_id, m.external_id, h.direction, ft.code, tt.code
+            FROM (
+                SELECT e.member_id, 0 AS seq, e.action AS direction, e.cur_id AS from_id,
+                       e.target_id AS to_id
+                FROM tier_eval e WHERE {changed}
+                UNION ALL
+                SELECT e.member_id, 1, 'lapse', e.override_tier_id,
+                       CASE WHEN {changed} THEN e.target_id ELSE e.cur_id END
+                FROM tier_eval e WHERE e.lapse = 1
+            ) h
+            JOIN {member} m ON m.id = h.member_id
+            LEFT JOIN {tier} ft ON ft.id = h.from_id
+            LEFT JOIN {tier} tt ON tt.id = h.to_id
             ORDER BY h.member_id, h.seq"""
         self.states = [
             f"""UPDATE {member_tier} AS mt SET

@@ -37,6 +37,7 @@ from django.utils import timezone
 from config.errors import Conflict, Gone, ServiceError
 from loyalty.selectors.program import program_settings
 from loyalty.services.ledger import account_lock
+from loyalty.services.outbox import EventType, member_event
 from loyalty.services.points import points_return, points_spend
 from members.actors import Actor
 from members.models import Member
@@ -283,6 +284,17 @@ def redemption_create(
             )
         account.refresh_from_db(fields=["available"])
         redemption.reward = reward
+        member_event(
+            type=EventType.REWARD_REDEEMED,
+            member=member,
+            payload={
+                "redemption_id": str(redemption.pk),
+                "reward_code": reward.code,
+                "points": -cost,
+                "expires_at": redemption.expires_at,
+            },
+            occurred_at=now,
+        )
     return RedemptionResult(redemption=redemption, available=account.available)
 
 
@@ -341,7 +353,18 @@ def redemption_use(
         Redemption.objects.filter(pk=locked.pk).update(
             status=RedemptionStatus.USED, used_at=now, used_order_id=order_id, updated_at=now
         )
+        reward_code = locked.reward.code
         locked.refresh_from_db()
+        member_event(
+            type=EventType.COUPON_USED,
+            member_id=locked.member_id,
+            payload={
+                "redemption_id": str(locked.pk),
+                "reward_code": reward_code,
+                "order_id": order_id,
+            },
+            occurred_at=now,
+        )
     return locked
 
 
@@ -384,7 +407,18 @@ def redemption_cancel(
             actor=actor,
             now=now,
         )
+        reward_code = locked.reward.code
         locked.refresh_from_db()
+        member_event(
+            type=EventType.COUPON_CANCELLED,
+            member_id=locked.member_id,
+            payload={
+                "redemption_id": str(locked.pk),
+                "reward_code": reward_code,
+                "points_returned": returned.points,
+            },
+            occurred_at=now,
+        )
     return locked
 
 
