@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from events.models import Event
 from loyalty import hooks
 from loyalty.models import Account, Lot, Order, Posting
 from loyalty.selectors.program import program_settings
@@ -82,7 +83,20 @@ def rows_of(member) -> dict:
         "order_id": order.order_id,
         "order_pk": order.pk,
         "posting_pks": sorted(p.pk for p in postings),
+        # The order's event (the member's own id and the order's id set aside: they differ).
+        "events": [
+            (e.type, e.sequence, e.schema_version, e.occurred_at, _as_if_order_hash(e, member))
+            for e in Event.objects.filter(member_id=member.pk).order_by("sequence")
+        ],
     }
+
+
+def _as_if_order_hash(event, member) -> dict:
+    payload = dict(event.payload)
+    assert payload.pop("member_external_id") == member.external_id
+    if "order_id" in payload:
+        payload["order_id"] = "#"
+    return payload
 
 
 @pytest.mark.parametrize(
@@ -119,7 +133,10 @@ def test_one_statement_writes_what_the_usual_path_writes(
     a, b = rows_of(one), rows_of(two)
     for key in ("postings", "keys", "descriptions", "lots", "account"):
         assert a[key] == b[key], key
+    assert [e[:3] + e[4:] for e in a["events"]] == [e[:3] + e[4:] for e in b["events"]]
+    assert [e[:3] for e in a["events"]] == [("member.enrolled", 1, 1), ("points.earned", 2, 1)]
     points = 184 if multiplier else 123  # 123 + floor(123 × 0.5)
+    assert a["events"][1][4]["points"] == points
     assert [p[:2] for p in a["postings"]] == [("earn", 123)] + (
         [("tier_bonus", 61)] if multiplier else []
     )
@@ -137,7 +154,12 @@ def test_a_repeat_through_one_statement_writes_nothing(
     post(api_client, order_body(order_id="O-warm", member=make_member().external_id))
     one_statement_calls.clear()
     created = post(api_client, order_body())
-    counts = (Order.objects.count(), Posting.objects.count(), Lot.objects.count())
+    counts = (
+        Order.objects.count(),
+        Posting.objects.count(),
+        Lot.objects.count(),
+        Event.objects.count(),
+    )
     account = Account.objects.filter(member=member).values_list("available", "pending")[0]
 
     again = post(api_client, order_body())
@@ -147,7 +169,12 @@ def test_a_repeat_through_one_statement_writes_nothing(
     assert (created.status_code, again.status_code, other.status_code) == (201, 200, 409)
     assert again.json() == created.json()
     assert other.json()["code"] == "order_conflict"
-    assert (Order.objects.count(), Posting.objects.count(), Lot.objects.count()) == counts
+    assert (
+        Order.objects.count(),
+        Posting.objects.count(),
+        Lot.objects.count(),
+        Event.objects.count(),
+    ) == counts
     assert Account.objects.filter(member=member).values_list("available", "pending")[0] == account
 
 
@@ -182,6 +209,11 @@ def test_without_an_account_or_after_a_change_the_usual_path_writes_once(
     assert Order.objects.filter(member=member).count() == 3
     assert Posting.objects.filter(member=member).count() == 3
     assert Account.objects.filter(member=member).values_list("pending", flat=True)[0] == 617
+    assert list(
+        Event.objects.filter(member_id=member.pk, type="points.earned").values_list(
+            "sequence", "payload__points"
+        )
+    ) == [(2, 123), (3, 247), (4, 247)]  # one event per order, whichever path wrote it
 
 
 def test_an_unknown_or_erased_member_is_answered_as_without_the_one_statement(
@@ -202,3 +234,4 @@ def test_an_unknown_or_erased_member_is_answered_as_without_the_one_statement(
     assert (unknown.status_code, unknown.json()["code"]) == (404, "member_not_found")
     assert (gone.status_code, gone.json()["code"]) == (410, "member_erased")
     assert not Order.objects.filter(order_id__in=["O-1", "O-2"]).exists()
+    assert not Event.objects.filter(member_id=erased.pk, type="points.earned").exists()
