@@ -31,24 +31,25 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Func, Q
 from django.db.models.fields.json import KeyTextTransform
+from django.utils.translation import gettext_lazy as _
 
 
 class EventType(models.TextChoices):
-    MEMBER_ENROLLED = "member.enrolled", "Member enrolled"
-    MEMBER_UPDATED = "member.updated", "Member updated"
-    MEMBER_ERASED = "member.erased", "Member erased"
-    POINTS_EARNED = "points.earned", "Points earned"
-    POINTS_REVERSED = "points.reversed", "Points reversed"
-    POINTS_ADJUSTED = "points.adjusted", "Points adjusted"
-    POINTS_EXPIRED = "points.expired", "Points expired"
-    POINTS_EXPIRING = "points.expiring", "Points expiring soon"
-    TIER_CHANGED = "tier.changed", "Tier changed"
-    REWARD_REDEEMED = "reward.redeemed", "Reward redeemed"
-    COUPON_USED = "coupon.used", "Coupon used"
-    COUPON_CANCELLED = "coupon.cancelled", "Coupon cancelled"
-    REFERRAL_COMPLETED = "referral.completed", "Referral completed"
-    ADJUSTMENT_APPROVED = "adjustment.approved", "Adjustment approved"
-    IMPORT_COMPLETED = "import.completed", "Import completed"
+    MEMBER_ENROLLED = "member.enrolled", _("Member enrolled")
+    MEMBER_UPDATED = "member.updated", _("Member updated")
+    MEMBER_ERASED = "member.erased", _("Member erased")
+    POINTS_EARNED = "points.earned", _("Points earned")
+    POINTS_REVERSED = "points.reversed", _("Points reversed")
+    POINTS_ADJUSTED = "points.adjusted", _("Points adjusted")
+    POINTS_EXPIRED = "points.expired", _("Points expired")
+    POINTS_EXPIRING = "points.expiring", _("Points expiring soon")
+    TIER_CHANGED = "tier.changed", _("Tier changed")
+    REWARD_REDEEMED = "reward.redeemed", _("Reward redeemed")
+    COUPON_USED = "coupon.used", _("Coupon used")
+    COUPON_CANCELLED = "coupon.cancelled", _("Coupon cancelled")
+    REFERRAL_COMPLETED = "referral.completed", _("Referral completed")
+    ADJUSTMENT_APPROVED = "adjustment.approved", _("Adjustment approved")
+    IMPORT_COMPLETED = "import.completed", _("Import completed")
 
 
 class TransactionId(Func):
@@ -65,7 +66,7 @@ class TransactionId(Func):
 class Event(models.Model):
     # The feed's order within a transaction; the primary key, so every row gets the next one.
     position = models.BigAutoField(primary_key=True)
-    uuid = models.UUIDField("id", default=uuid.uuid4, unique=True, editable=False)
+    uuid = models.UUIDField(_("id"), default=uuid.uuid4, unique=True, editable=False)
     txid = models.BigIntegerField(db_default=TransactionId(), editable=False)
     type = models.CharField(max_length=40, choices=EventType.choices)
     occurred_at = models.DateTimeField()
