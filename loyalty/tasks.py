@@ -5,9 +5,10 @@
 `daily_jobs` ticks at `DAILY_JOBS_AT` in the program's time zone (`jobs.schedule`). However many
 workers run, Procrastinate makes one job per tick (its periodic id and the tick's timestamp are
 unique in `procrastinate_periodic_defers`). That job defers one `daily_step` job per step
-(points, tiers, then the other apps' steps: coupon expiry, birthdays, ...), all under the lock
-`daily-jobs`, so they run one at a time in that order; a step being retried holds back the
-ones after it. Each step's queueing lock names the day, so a day's step waits at most once.
+(points, tiers, the expiry notices, then the other apps' steps: coupon expiry, birthdays, ...),
+all under the lock `daily-jobs`, so they run one at a time in that order; a step being retried
+holds back the ones after it. Each step's queueing lock names the day, so a day's step waits at
+most once.
 
 Every step is idempotent (`loyalty.services.jobs`): a retried or repeated step changes nothing
 the second time. `run_daily_jobs` still runs all the steps in one go, for cron users (SQLite)

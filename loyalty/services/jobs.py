@@ -1,7 +1,8 @@
 """The daily jobs: mature pending points, expire lapsed lots, evaluate tiers, send the
-`points.expiring` notices, then the steps the apps above register (`loyalty.hooks.daily_job_steps`). `run_daily_jobs` runs them all in one go
-(`daily_jobs_run`); the periodic task `loyalty.tasks.daily_jobs` runs each step as its own job,
-in order (`daily_step_names`, `daily_step_run`).
+`points.expiring` notices, then the steps the apps above register
+(`loyalty.hooks.daily_job_steps`). `run_daily_jobs` runs them all in one go (`daily_jobs_run`);
+the periodic task `loyalty.tasks.daily_jobs` runs each step as its own job, in order
+(`daily_step_names`, `daily_step_run`).
 
 Safe to repeat and to run on two machines at once: each member's work happens under that
 member's account lock and re-reads what is due after taking it, and every expiry posting is keyed
