@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from config.errors import ServiceError
+from events.models import Event
 from loyalty import hooks
 from loyalty.demo import demo_tiers_ensure
 from loyalty.models import MemberTier, Tier, TierChange
@@ -111,6 +112,7 @@ def test_set_based_evaluation_equals_evaluating_members_one_by_one(
     pairs, now = _twin_cohorts(make_member, record_order, record_refund, system_actor)
     as_of = now + 20 * DAY
     before = {m.pk: TierChange.objects.filter(member=m).count() for pair in pairs for m in pair}
+    before_events = {m.pk: len(_tier_events(m)) for pair in pairs for m in pair}
 
     # when: cohort B one by one, then everyone set-based (B again: nothing left to do)
     for _, b in pairs:
@@ -118,11 +120,13 @@ def test_set_based_evaluation_equals_evaluating_members_one_by_one(
     after_b = {b.pk: TierChange.objects.filter(member=b).count() for _, b in pairs}
     written = tier_evaluate_all(as_of=as_of, actor=system_actor)
 
-    # then: the same states and the same history on both sides
+    # then: the same states, the same history and the same `tier.changed` events on both sides
     for a, b in pairs:
         assert _state(a) == _state(b)
         assert changes(a)[before[a.pk] :] == changes(b)[before[b.pk] :]
         assert TierChange.objects.filter(member=b).count() == after_b[b.pk]
+        assert _tier_events(a)[before_events[a.pk] :] == _tier_events(b)[before_events[b.pk] :]
+        assert len(_tier_events(a)) - before_events[a.pk] == len(changes(a)) - before[a.pk]
     new = TierChange.objects.filter(member__in=[a for a, _ in pairs], at=as_of)
     assert written == new.count()
     kinds = {kind: new.filter(kind=kind).count() for kind in TierChange.Kind.values}
@@ -130,6 +134,16 @@ def test_set_based_evaluation_equals_evaluating_members_one_by_one(
     assert kinds["upgrade"] + kinds["downgrade"] + kinds["override_lapsed"] == written
     assert min(kinds["upgrade"], kinds["downgrade"], kinds["override_lapsed"]) > 0, kinds
     assert tier_evaluate_all(as_of=as_of, actor=system_actor) == 0
+
+
+def _tier_events(member) -> list[dict]:
+    """The member's `tier.changed` payloads, oldest first, without their own external id."""
+    return [
+        {k: v for k, v in payload.items() if k != "member_external_id"}
+        for payload in Event.objects.filter(member_id=member.pk, type="tier.changed")
+        .order_by("sequence")
+        .values_list("payload", flat=True)
+    ]
 
 
 def _scope_sql(pairs) -> str:
