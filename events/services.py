@@ -195,7 +195,20 @@ def events_record(*, events: Iterable[NewEvent]) -> list[Event]:
         if row.member_id is not None:
             row.sequence = last[row.member_id] - counts[row.member_id] + 1 + given[row.member_id]
             given[row.member_id] += 1
-    return Event.objects.bulk_create(rows)
+    Event.objects.bulk_create(rows)
+    # The column's default filled `txid`: the same for every row (this transaction's).
+    txid = _transaction_id()
+    for row in rows:
+        row.txid = txid
+    return rows
+
+
+def _transaction_id() -> int:
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT txid_current()")
+        return cursor.fetchone()[0]
 
 
 def sequences_draw(*, counts: dict[int, int]) -> dict[int, int]:

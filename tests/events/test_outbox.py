@@ -106,6 +106,8 @@ def test_many_events_are_numbered_per_member_in_the_given_order():
     ]
     assert written[-1].payload == _import_completed()
     assert Event.objects.count() == 6
+    stored = dict(Event.objects.values_list("position", "txid"))
+    assert [e.txid for e in written] == [stored[e.position] for e in written]  # as stored
 
 
 @pytest.mark.parametrize(
