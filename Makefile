@@ -86,5 +86,6 @@ lock: install ## Re-resolve requirements*.in into the hashed lock files
 	$(BIN)/uv pip compile --python-version 3.11 --generate-hashes -q requirements-dev.in -o requirements-dev.lock
 
 .PHONY: bench
-bench: install ## Run every benchmark (see docs/benchmarks.md); each also runs alone
-	@for b in bench/*.py; do echo "== $$b"; scripts/with-postgres.sh $(BIN)/python $$b || exit 1; done
+bench: install ## Run every benchmark on a durable PostgreSQL (docs/benchmarks.md); each also runs alone
+	@for b in bench/[!_]*.py; do echo "== $$b"; \
+		PG_DURABLE=1 scripts/with-postgres.sh $(BIN)/python $$b || exit 1; done

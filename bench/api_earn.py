@@ -1,27 +1,37 @@
 """Storefront API under load: earning points on orders, against the stack's own ceiling.
 
-One command (a private PostgreSQL cluster is created and thrown away):
+One command (a private, durable PostgreSQL cluster is created and thrown away):
 
-    scripts/with-postgres.sh .venv/bin/python bench/api_earn.py
+    PG_DURABLE=1 scripts/with-postgres.sh .venv/bin/python bench/api_earn.py
 
 What it does:
 1. Migrates the database, enrols 10,000 members (bulk insert of plain members, their ledger
-   accounts opened through `loyalty.services.ledger.accounts_lock`) and creates an API key.
-2. Starts gunicorn with 4 sync workers on 127.0.0.1 with the production settings (DEBUG off,
-   persistent connections); only the TLS redirect is off, since there is no TLS proxy in front.
-3. Loads it at concurrency 32 from separate processes (threads with keep-alive `http.client`
-   connections; sync workers close each connection, so clients reconnect as a real client
-   would), 2 s of warm-up, then 20 s measured, for each scenario:
-   - `ping`: `GET /api/v1/ping`, an authenticated no-op: the ceiling of this stack here;
-   - `earn_spread`: `POST /api/v1/orders`, new orders spread over the 10,000 members;
-   - `earn_one_member`: `POST /api/v1/orders`, every order on the same member (all serialised
-     on that member's account lock).
-4. Reports req/s, p50, p99, errors, the ratio to the ceiling and where the CPU went (server
-   workers, PostgreSQL, the load generator), then runs `manage.py audit_ledger`.
+   accounts opened through `loyalty.services.ledger.accounts_lock`), gives them an order history
+   (120,000 orders over two years, no points) and creates an API key; then copies that database
+   for the second program and configures the first as the demo program (`bench/_earn_programs.py`):
+   - `demo`: the demo tier ladder and campaigns, a multiplier campaign live today with no budget
+     and one with a budget, the members spread over the tiers by the daily evaluation;
+   - `plain`: nothing configured (no tier, no campaign), as migrations leave it.
+2. Starts one gunicorn per program (4 sync workers each, 127.0.0.1, the production settings,
+   persistent database connections; only the TLS redirect is off: no TLS proxy in front).
+3. Rounds (default 3). In each, for every program and scenario, a `ping` run (`GET
+   /api/v1/ping`, an authenticated no-op: the ceiling of this stack) then the earn run, each
+   2 s of warm-up and 15 s measured at concurrency 32 from separate processes (threads with
+   keep-alive `http.client` connections; sync workers close each connection, so clients
+   reconnect as a real client would). The scenarios: `earn_spread` (`POST /api/v1/orders`, new
+   orders spread over the 10,000 members) and `earn_one_member` (every order on one member,
+   serialised on its account lock). The order of the pairs rotates from round to round, so no
+   scenario always runs last (when autovacuum tends to start).
+4. Reports each run, then per scenario the medians over the rounds: req/s, the ratio to the
+   ping run just before it, p50, p99, CPU per request; the errors of all rounds. Then
+   `manage.py audit_ledger` on both databases (the script exits 1 if either is not clean) and
+   the budgeted campaign's points awarded (never above its budget).
 
-Options: `--duration S`, `--concurrency N`, `--members N`, `--scenarios ping,earn_spread`,
-`--load-processes N`, `--items N` (order lines per order, default 2), `--json FILE`, `--app
-MODULE:APP` (another WSGI app, for experiments).
+The cluster must be durable (fsync, synchronous_commit, full_page_writes on); `--not-durable`
+accepts one that is not, for a labelled comparison. Options: `--rounds N`, `--duration S`,
+`--concurrency N`, `--members N`, `--history N`, `--programs demo,plain`, `--scenarios
+earn_spread,earn_one_member`, `--load-processes N`, `--items N` (order lines per order, default
+2), `--json FILE`, `--app MODULE:APP` (another WSGI app, for experiments).
 Figures and the exact command are recorded in docs/benchmarks.md ("Storefront API: earning").
 """
 
@@ -44,6 +54,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _durable import durability_add_argument, durability_check  # noqa: E402
+from _earn_report import report  # noqa: E402
+
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -74,45 +88,41 @@ def manage(env: dict, *args: str, check: bool = True) -> subprocess.CompletedPro
     )
 
 
-def prepare_data(env: dict, members: int) -> tuple[str, str]:
-    """Members, their accounts and an API key. Returns (raw key, the one member's external_id)."""
+def database_url_for(url: str, name: str) -> str:
+    """`url` with its database name replaced by `name`."""
+    base, _, query = url.partition("?")
+    return base.rsplit("/", 1)[0] + "/" + name + (f"?{query}" if query else "")
+
+
+def prepare_programs(env: dict, args) -> tuple[str, str, dict[str, str]]:
+    """Migrates, enrols the members and their history, copies the database for `plain`, then
+    configures `demo`. Returns (raw key, the one member's external_id, program -> DATABASE_URL).
+    """
+    import psycopg
+
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     import django
 
     django.setup()
-    from django.db import connection, transaction
-    from rest_framework_api_key.models import APIKey
+    from _earn_programs import demo_program_configure, history_create, members_create
 
-    from loyalty.services.ledger import accounts_lock
-    from members.models import Member
-    from members.services import referral_code_generate
-
-    codes: set[str] = set()
-    while len(codes) < members:
-        codes.add(referral_code_generate())
-    now = dt.datetime.now(dt.UTC)
-    # Seed data only: plain active members, as an import would load them (no campaigns exist).
-    Member.objects.bulk_create(
-        [
-            Member(
-                external_id=f"BM-{i:05d}",
-                email=f"bench{i}@example.com",
-                first_name="Bench",
-                referral_code=code,
-                enrolled_at=now,
-            )
-            for i, code in enumerate(sorted(codes))
-        ],
-        batch_size=2000,
-    )
-    ids = list(Member.objects.values_list("pk", flat=True))
-    for start in range(0, len(ids), 2000):
-        with transaction.atomic():
-            accounts_lock(member_ids=ids[start : start + 2000])
-    _, raw_key = APIKey.objects.create_key(name="bench")
-    connection.close()
-    return raw_key, "BM-00000"
+    print(f"bench: enrolling {args.members:,} members", flush=True)
+    key, one_member = members_create(args.members)
+    print(f"bench: {args.history:,} history orders", flush=True)
+    history_create(args.history)
+    url = env["DATABASE_URL"]
+    name = url.partition("?")[0].rsplit("/", 1)[1]
+    urls = {"demo": url, "plain": database_url_for(url, f"{name}_plain")}
+    with psycopg.connect(database_url_for(url, "postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}_plain"')
+        conn.execute(f'CREATE DATABASE "{name}_plain" TEMPLATE "{name}"')
+    if "demo" in args.programs:
+        print("bench: configuring the demo program", flush=True)
+        for what, value in demo_program_configure().items():
+            print(f"bench:   {what}: {value}", flush=True)
+    return key, one_member, urls
 
 
 def free_port() -> int:
@@ -121,7 +131,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(env: dict, port: int, workers: int, app: str) -> subprocess.Popen:
+def start_gunicorn(
+    env: dict, port: int, workers: int, app: str = "config.wsgi:application"
+) -> subprocess.Popen:
     proc = subprocess.Popen(
         [
             GUNICORN,
@@ -166,11 +178,11 @@ def children(pid: int) -> list[int]:
     return out
 
 
-def postgres_pids() -> list[int]:
+def postgres_pids(url: str) -> list[int]:
     """The processes of OUR PostgreSQL cluster (others may run on this machine)."""
     import psycopg
 
-    with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
+    with psycopg.connect(url) as conn:
         rows = conn.execute("SELECT pid FROM pg_stat_activity").fetchall()
     pids = {pid for (pid,) in rows}
     for pid in list(pids):  # the postmaster: the parent of any backend
@@ -250,7 +262,7 @@ def load_process(spec: dict, queue) -> None:
                     if spec["scenario"] == "earn_one_member"
                     else f"BM-{rng.randrange(spec['members']):05d}"
                 )
-                order_id = f"{spec['scenario']}-{spec['proc']}-{index}-{n}"
+                order_id = f"{spec['tag']}-{spec['scenario']}-{spec['proc']}-{index}-{n}"
                 method, path = "POST", "/api/v1/orders"
                 body = order_body(rng, order_id, member, spec["items"])
             try:
@@ -292,7 +304,17 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[index]
 
 
-def run_scenario(name: str, args, *, port: int, key: str, one_member: str, server_pid: int):
+def run_scenario(
+    name: str,
+    args,
+    *,
+    port: int,
+    key: str,
+    one_member: str,
+    server_pid: int,
+    url: str,
+    tag: str = "r1",
+):
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     per_proc = [args.concurrency // args.load_processes] * args.load_processes
@@ -309,7 +331,8 @@ def run_scenario(name: str, args, *, port: int, key: str, one_member: str, serve
             "key": key,
             "threads": threads,
             "proc": i,
-            "seed": f"{name}-{i}",
+            "seed": f"{tag}-{name}-{i}",
+            "tag": tag,
             "members": args.members,
             "one_member": one_member,
             "items": args.items,
@@ -321,7 +344,7 @@ def run_scenario(name: str, args, *, port: int, key: str, one_member: str, serve
         procs.append(p)
     time.sleep(max(0.0, measure_from - time.time()))
     workers = children(server_pid)
-    pg = postgres_pids()
+    pg = postgres_pids(url)
     cpu_server0, cpu_pg0, busy0 = cpu_seconds(workers), cpu_seconds(pg), machine_busy_seconds()
     time.sleep(max(0.0, end - time.time()))
     cpu_server, cpu_pg = cpu_seconds(workers) - cpu_server0, cpu_seconds(pg) - cpu_pg0
@@ -354,72 +377,114 @@ def run_scenario(name: str, args, *, port: int, key: str, one_member: str, serve
     }
 
 
+def run_rounds(args, servers: dict, *, key: str, one_member: str) -> list[dict]:
+    """Every round: for each (program, earn scenario) pair, in an order rotated per round, a
+    ping run then the earn run on that program's server."""
+    pairs = [(p, s) for p in args.programs for s in args.scenarios]
+    results = []
+    for round_no in range(1, args.rounds + 1):
+        shift = (round_no - 1) % len(pairs)
+        for program, scenario in pairs[shift:] + pairs[:shift]:
+            port, pid, url = servers[program]
+            pair = []
+            for name in ("ping", scenario):
+                print(
+                    f"bench: round {round_no}: {program} {name} at concurrency "
+                    f"{args.concurrency}, {args.duration:g} s (load {os.getloadavg()[0]:.1f})",
+                    flush=True,
+                )
+                r = run_scenario(
+                    name,
+                    args,
+                    port=port,
+                    key=key,
+                    one_member=one_member,
+                    server_pid=pid,
+                    url=url,
+                    tag=f"r{round_no}{program[0]}",
+                )
+                r.update(round=round_no, program=program)
+                pair.append(r)
+            pair[1]["ceiling_rps"] = pair[0]["rps"]
+            pair[1]["ratio"] = pair[1]["rps"] / pair[0]["rps"] if pair[0]["rps"] else None
+            results.extend(pair)
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=15.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--load-processes", type=int, default=4)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--members", type=int, default=10_000)
+    parser.add_argument("--history", type=int, default=120_000)
     parser.add_argument("--items", type=int, default=2)
-    parser.add_argument("--scenarios", default="ping,earn_spread,earn_one_member")
+    parser.add_argument("--programs", default="demo,plain")
+    parser.add_argument("--scenarios", default="earn_spread,earn_one_member")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument(
         "--app",
         default="config.wsgi:application",
         help="the WSGI app gunicorn serves (for experiments: a wrapper module on PYTHONPATH)",
     )
+    durability_add_argument(parser)
     args = parser.parse_args()
+    args.programs = [p for p in args.programs.split(",") if p]
+    args.scenarios = [s for s in args.scenarios.split(",") if s and s != "ping"]
+    if set(args.programs) - {"demo", "plain"} or not args.programs or not args.scenarios:
+        parser.error("--programs: demo and/or plain; --scenarios: earn_spread, earn_one_member")
 
     env = server_env()
-    print("bench: migrating", flush=True)
+    durability = durability_check(env["DATABASE_URL"], allow_not_durable=args.not_durable)
+    print(f"bench: migrating (load average {os.getloadavg()[0]:.2f})", flush=True)
     manage(env, "migrate", "--noinput")
-    print(f"bench: enrolling {args.members:,} members", flush=True)
-    key, one_member = prepare_data(env, args.members)
-    port = free_port()
-    server = start_gunicorn(env, port, args.workers, args.app)
-    results = []
+    key, one_member, urls = prepare_programs(env, args)
+    servers, procs = {}, []
     try:
-        for name in args.scenarios.split(","):
-            print(
-                f"bench: {name} at concurrency {args.concurrency}, {args.duration:g} s", flush=True
-            )
-            results.append(
-                run_scenario(
-                    name, args, port=port, key=key, one_member=one_member, server_pid=server.pid
-                )
-            )
+        for program in args.programs:
+            program_env = {**env, "DATABASE_URL": urls[program]}
+            port = free_port()
+            proc = start_gunicorn(program_env, port, args.workers, args.app)
+            procs.append(proc)
+            servers[program] = (port, proc.pid, urls[program])
+        results = run_rounds(args, servers, key=key, one_member=one_member)
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
 
-    ceiling = next((r["rps"] for r in results if r["scenario"] == "ping"), None)
+    medians = report(results, args)
     print()
-    print(
-        "| scenario | req/s | p50 ms | p99 ms | errors | vs ceiling "
-        "| cores: server / pg / load / machine | CPU ms per request (server + pg) |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---|---:|")
-    for r in results:
-        ratio = f"{r['rps'] / ceiling:.0%}" if ceiling else "n/a"
-        r["ratio"] = r["rps"] / ceiling if ceiling else None
-        print(
-            f"| {r['scenario']} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
-            f"{r['errors']}{' ' + str(r['error_statuses']) if r['errors'] else ''} | {ratio} | "
-            f"{r['cores_server']:.2f} / {r['cores_postgres']:.2f} / {r['cores_loadgen']:.2f} / "
-            f"{r['cores_machine']:.2f} | "
-            f"{r['cpu_ms_per_request']:.2f} |"
-        )
-    audit = manage(env, "audit_ledger", check=False)
-    print()
-    print(f"audit_ledger: exit {audit.returncode}")
-    print((audit.stdout + audit.stderr).strip()[-2000:])
+    print(f"PostgreSQL: {durability}; load average now {os.getloadavg()[0]:.2f}")
+    audits = {}
+    for program in args.programs:
+        audit = manage({**env, "DATABASE_URL": urls[program]}, "audit_ledger", check=False)
+        audits[program] = audit.returncode
+        print(f"audit_ledger ({program}): exit {audit.returncode}")
+        print((audit.stdout + audit.stderr).strip()[-1000:])
+    if "demo" in args.programs:
+        from _earn_programs import BUDGET, budget_used
+
+        used = budget_used()
+        print(f"bench-budget: {used:,} of {BUDGET:,} points awarded")
+        if used > BUDGET:
+            audits["budget"] = 1
     if args.json:
         Path(args.json).write_text(
-            json.dumps({"results": results, "audit_exit": audit.returncode}, indent=2)
+            json.dumps(
+                {
+                    "durability": durability,
+                    "results": results,
+                    "medians": medians,
+                    "audit_exit": audits,
+                },
+                indent=2,
+            )
         )
-    return 0 if audit.returncode == 0 else 1
+    return 0 if not any(audits.values()) else 1
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 One command each (PostgreSQL: a private cluster is created and thrown away; SQLite: a fresh
 database file in a temporary folder):
 
-    scripts/with-postgres.sh .venv/bin/python bench/import.py --orders 1000000
+    PG_DURABLE=1 scripts/with-postgres.sh .venv/bin/python bench/import.py --orders 1000000
     .venv/bin/python bench/import.py --orders 100000            # SQLite
 
 What it does:
@@ -34,6 +34,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _durable import durability_add_argument, durability_check  # noqa: E402
+
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 MANAGE = [PYTHON, str(ROOT / "manage.py")]
 
@@ -87,12 +90,15 @@ def main() -> int:
     parser.add_argument("--exclusive", action="store_true")
     parser.add_argument("--no-audit", action="store_true")
     parser.add_argument("--admin-rows", type=int, default=0)
+    durability_add_argument(parser)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
         tmp = Path(tmp)
         env = environment(tmp)
         engine = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
+        if engine == "PostgreSQL":
+            durability_check(env["DATABASE_URL"], allow_not_durable=args.not_durable)
         subprocess.run([*MANAGE, "migrate", "--noinput", "-v", "0"], env=env, cwd=ROOT, check=True)
         django_setup(env)
         from django.db import connection

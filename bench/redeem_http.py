@@ -2,7 +2,7 @@
 
 One command (a private PostgreSQL cluster is created and thrown away):
 
-    scripts/with-postgres.sh .venv/bin/python bench/redeem_http.py
+    PG_DURABLE=1 scripts/with-postgres.sh .venv/bin/python bench/redeem_http.py
 
 What it does:
 1. Migrates, enrols the members it needs through the services, gives them points
@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _durable import durability_add_argument, durability_check
 from api_earn import ROOT, free_port, manage, server_env, start_gunicorn
 
 COST = 500
@@ -324,9 +325,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--json", help="also write the results to this file")
+    durability_add_argument(parser)
     args = parser.parse_args()
 
     env = server_env()
+    durability_check(env["DATABASE_URL"], allow_not_durable=args.not_durable)
     print("bench: migrating", flush=True)
     manage(env, "migrate", "--noinput")
     print("bench: members, points, rewards", flush=True)

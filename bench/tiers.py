@@ -2,7 +2,7 @@
 
 One command (a private PostgreSQL cluster is created and thrown away):
 
-    scripts/with-postgres.sh .venv/bin/python bench/tiers.py
+    PG_DURABLE=1 scripts/with-postgres.sh .venv/bin/python bench/tiers.py
 
 What it does:
 1. Migrates, creates the demo ladder (Member 0, Silver 250, Gold 500, Platinum 1000) and, with
@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _durable import durability_add_argument, durability_check  # noqa: E402
 
 
 def setup() -> None:
@@ -192,8 +194,10 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--seed", type=float, default=0.42)
+    durability_add_argument(parser)
     args = parser.parse_args()
     setup()
+    durability = durability_check(os.environ["DATABASE_URL"], allow_not_durable=args.not_durable)
 
     from django.core.management import call_command
     from django.db import connection
@@ -208,7 +212,10 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         version = cursor.fetchone()[0]
-    print(f"PostgreSQL {version}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"PostgreSQL {version} ({durability}); {os.cpu_count()} CPUs; "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
 
     started = time.perf_counter()
     generate(args.members, args.orders, args.seed)
