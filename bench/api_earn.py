@@ -152,7 +152,7 @@ def start_gunicorn(
         cwd=ROOT,
         env=env,
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 180  # a busy machine starts 4 workers slowly
     while time.monotonic() < deadline:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
