@@ -47,7 +47,7 @@ def role_groups(db) -> None:
     from members.roles import role_permissions_sync
 
     editor = SimpleNamespace(connection=connection)
-    for label in ("members", "loyalty", "rewards", "campaigns"):
+    for label in ("members", "loyalty", "rewards", "campaigns", "webhooks"):
         matrix = import_module(f"{label}.roles").ROLE_PERMISSIONS
         role_permissions_sync(apps, editor, app_label=label, role_permissions=matrix)
     from members.roles import JOB_ROLE_PERMISSIONS

@@ -16,7 +16,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("jobs", "events", "members", "loyalty", "feedback", "rewards", "campaigns")  # lowest first
+APPS = (
+    "jobs",
+    "events",
+    "members",
+    "loyalty",
+    "feedback",
+    "rewards",
+    "campaigns",
+    "webhooks",
+)  # lowest first
 RANK = {app: rank for rank, app in enumerate(APPS)}
 
 

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "feedback",
     "rewards",
     "campaigns",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -193,6 +194,36 @@ PROCRASTINATE_IMPORT_PATHS = env.list("JOBS_IMPORT_PATHS", default=[])
 # The daily `points.expiring` event: points expiring within this many days (0: no notices).
 POINTS_EXPIRING_NOTICE_DAYS = env.int("POINTS_EXPIRING_NOTICE_DAYS", default=7)
 
+# Webhooks (docs/webhooks.md). Private, loopback and link-local addresses are refused unless
+# allowed here: for tests and development only, never in production.
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", default=False)
+WEBHOOKS_CONNECT_TIMEOUT = env.float("WEBHOOKS_CONNECT_TIMEOUT", default=5.0)
+# Per socket read, and (TOTAL) for the whole answer after connecting.
+WEBHOOKS_READ_TIMEOUT = env.float("WEBHOOKS_READ_TIMEOUT", default=10.0)
+WEBHOOKS_TOTAL_TIMEOUT = env.float("WEBHOOKS_TOTAL_TIMEOUT", default=15.0)
+# At most this much of an answer is read; the log keeps the first WEBHOOKS_LOG_RESPONSE_CHARS.
+WEBHOOKS_MAX_RESPONSE_BYTES = env.int("WEBHOOKS_MAX_RESPONSE_BYTES", default=64 * 1024)
+WEBHOOKS_LOG_RESPONSE_CHARS = env.int("WEBHOOKS_LOG_RESPONSE_CHARS", default=1000)
+# Seconds to wait after each failed attempt (the Standard Webhooks reference schedule, then
+# every 10 hours): 5 s, 5 min, 30 min, 2 h, 5 h, then 10 h six times, about 2.8 days in all.
+WEBHOOKS_RETRY_SCHEDULE = env.list(
+    "WEBHOOKS_RETRY_SCHEDULE",
+    cast=int,
+    default=[5, 300, 1800, 7200, 18000, 36000, 36000, 36000, 36000, 36000, 36000],
+)
+# An endpoint whose every attempt has failed for this many days is switched off.
+WEBHOOKS_DISABLE_AFTER_DAYS = env.int("WEBHOOKS_DISABLE_AFTER_DAYS", default=5)
+# The dispatcher (`webhooks.tasks.dispatch`): a periodic job (cron, UTC) that reads the outbox
+# for DISPATCH_SECONDS, pausing DISPATCH_POLL_SECONDS whenever it has caught up; one at a time.
+WEBHOOKS_DISPATCH_CRON = env("WEBHOOKS_DISPATCH_CRON", default="* * * * *")
+WEBHOOKS_DISPATCH_SECONDS = env.float("WEBHOOKS_DISPATCH_SECONDS", default=55.0)
+WEBHOOKS_DISPATCH_POLL_SECONDS = env.float("WEBHOOKS_DISPATCH_POLL_SECONDS", default=0.2)
+# Jobs of first attempts to one endpoint run at most this many at a time (a hanging endpoint
+# holds no more of the workers' slots).
+WEBHOOKS_ENDPOINT_CONCURRENCY = env.int("WEBHOOKS_ENDPOINT_CONCURRENCY", default=2)
+# After a rotation the previous secret keeps signing for this long.
+WEBHOOKS_SECRET_OVERLAP_HOURS = env.int("WEBHOOKS_SECRET_OVERLAP_HOURS", default=24)
+
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 IMPORT_ADMIN_MAX_MB = env.int("IMPORT_ADMIN_MAX_MB", default=20)
@@ -220,6 +251,7 @@ LOGGING = {
             "feedback",
             "rewards",
             "campaigns",
+            "webhooks",
             "config",
         )
     },
