@@ -92,6 +92,8 @@ class Delivery(models.Model):
     event_id = models.UUIDField("event id (webhook-id)")
     event_type = models.CharField(max_length=100)
     occurred_at = models.DateTimeField()
+    # The event's member (for erasure: `webhooks.erasure`); null for memberless and test events.
+    member_id = models.BigIntegerField(null=True, blank=True)
     body = models.TextField(help_text="The JSON body exactly as sent.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
@@ -122,6 +124,11 @@ class Delivery(models.Model):
                 name="webhook_delivery_due_idx",
             ),
             models.Index(fields=["event_id"], name="webhook_delivery_event_idx"),
+            models.Index(
+                fields=["member_id"],
+                condition=Q(member_id__isnull=False),
+                name="webhook_delivery_member_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -145,3 +152,17 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number} of delivery {self.delivery_id}"
+
+
+class DispatchCursor(models.Model):
+    """How far the dispatcher has read the outbox: the last event fanned out, as the events
+    feed's cursor `(txid, position)` (`events.selectors.events_after`). One row, locked by the
+    pass that reads from it, so two dispatchers never fan out the same events at once."""
+
+    name = models.CharField(max_length=20, primary_key=True)
+    txid = models.BigIntegerField(default=0)
+    position = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.txid}.{self.position}"

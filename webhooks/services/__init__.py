@@ -6,19 +6,33 @@ from webhooks.services.deliveries import (
     delivery_attempt,
     delivery_replay,
 )
+from webhooks.services.dispatch import (
+    REPLAY_LIMIT,
+    Message,
+    deliveries_fan_out,
+    endpoint_replay_since,
+    events_dispatch,
+)
 from webhooks.services.endpoints import (
     endpoint_create,
     endpoint_rotate_secret,
     endpoint_send_test,
     endpoint_update,
+    url_check,
 )
 
 __all__ = [
+    "REPLAY_LIMIT",
+    "Message",
+    "deliveries_fan_out",
     "deliveries_retry_due",
     "delivery_attempt",
     "delivery_replay",
     "endpoint_create",
+    "endpoint_replay_since",
     "endpoint_rotate_secret",
     "endpoint_send_test",
     "endpoint_update",
+    "events_dispatch",
+    "url_check",
 ]

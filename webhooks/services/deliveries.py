@@ -153,6 +153,7 @@ def delivery_replay(*, delivery: Delivery, actor: Actor) -> Delivery:
             event_id=delivery.event_id,
             event_type=delivery.event_type,
             occurred_at=delivery.occurred_at,
+            member_id=delivery.member_id,
             body=delivery.body,
             next_attempt_at=now,
         )

@@ -171,11 +171,15 @@ def endpoint_rotate_secret(
     return secret
 
 
-def message_body(*, event_type: str, occurred_at: dt.datetime, data: dict) -> str:
-    """The JSON body of a message (the Standard Webhooks shape: type, timestamp, data)."""
+def message_body(
+    *, event_type: str, occurred_at: dt.datetime, data: dict, envelope: dict | None = None
+) -> str:
+    """The JSON body of a message: the Standard Webhooks shape (`type`, `timestamp`, `data`)
+    and, for an outbox event, the rest of the event's public shape (`envelope`: id,
+    schema_version, occurred_at, member_id, sequence), as the events feed gives it."""
     timestamp = occurred_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
     return json.dumps(
-        {"type": event_type, "timestamp": timestamp, "data": data},
+        {**(envelope or {}), "type": event_type, "timestamp": timestamp, "data": data},
         separators=(",", ":"),
         sort_keys=True,
         default=str,
