@@ -3,7 +3,8 @@
 Marketing and Operators manage endpoints (add, change: which includes rotating the secret,
 sending a test event and replaying deliveries) and read the delivery log. Nobody deletes an
 endpoint in the admin (switch it off: its log stays); nobody sees or edits a secret after it was
-shown once; the delivery log is written by the deliveries alone.
+shown once; the delivery log is written by the deliveries alone, the dispatcher's cursor by
+the dispatcher.
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 
 NO_ROLE = [
     "delete_endpoint",
-    *(f"{action}_endpointsecret" for action in ("add", "change", "delete", "view")),
+    *(
+        f"{action}_{model}"
+        for model in ("endpointsecret", "dispatchcursor")
+        for action in ("add", "change", "delete", "view")
+    ),
     *(
         f"{action}_{model}"
         for model in ("delivery", "deliveryattempt")
