@@ -146,7 +146,7 @@ def delivery_replay(*, delivery: Delivery, actor: Actor) -> Delivery:
     """Send a delivery's message again, as a new delivery with the same event id and body (the
     receiver de-duplicates on `webhook-id` if it already has it)."""
     now = timezone.now()
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         replay = Delivery.objects.create(
             endpoint_id=delivery.endpoint_id,
             kind=Delivery.Kind.REPLAY,

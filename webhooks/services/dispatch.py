@@ -163,7 +163,7 @@ def endpoint_replay_since(
     if endpoint.event_types:
         events = events.filter(type__in=endpoint.event_types)
     now = timezone.now()
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         chosen = list(events[:limit])
         replays = Delivery.objects.bulk_create(
             Delivery(

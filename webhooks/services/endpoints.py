@@ -60,7 +60,7 @@ def endpoint_create(
     url = url_check(url)
     types = _event_types_check(event_types)
     secret = signing.secret_generate()
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         endpoint = Endpoint.objects.create(
             url=url, description=description.strip(), event_types=types, active=active
         )
@@ -87,7 +87,7 @@ def endpoint_update(*, endpoint: Endpoint, actor: Actor, **fields) -> Endpoint:
         fields["event_types"] = _event_types_check(fields["event_types"])
     if "description" in fields:
         fields["description"] = fields["description"].strip()
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
         changes = {
             name: (getattr(endpoint, name), value)
@@ -152,7 +152,7 @@ def endpoint_rotate_secret(
         )
     now = timezone.now()
     secret = signing.secret_generate()
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
         # Older secrets still overlapping end no later than the one being replaced.
         EndpointSecret.objects.filter(endpoint=endpoint, expires_at__gt=now + overlap).update(
@@ -190,7 +190,7 @@ def endpoint_send_test(*, endpoint: Endpoint, actor: Actor) -> Delivery:
     """Queue a `webhook.test` message to the endpoint (even if switched off: that is how one
     checks a fix before switching it back on). Its result shows in the delivery log."""
     now = timezone.now()
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         delivery = Delivery.objects.create(
             endpoint=endpoint,
             kind=Delivery.Kind.TEST,
