@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.db import transaction
 
 from events.services import event_record
+from tests.webhooks.outbox import wait_until_visible
 from webhooks import services
 
 
@@ -20,6 +21,7 @@ def test_one_pass_delivers_every_waiting_event(receiver, system_actor, settings)
             event_record(type="member.erased", member_id=n, member_external_id=f"C-{n}", payload={})
             for n in range(1, 8)
         ]
+    wait_until_visible(7)
     out = io.StringIO()
 
     call_command("webhooks_dispatch", stdout=out)

@@ -12,7 +12,9 @@ import json
 import pytest
 from django.db import transaction
 
+from events.models import Event
 from events.services import event_record
+from tests.webhooks.outbox import wait_until_visible
 from webhooks import services
 from webhooks.models import Delivery, DispatchCursor
 
@@ -39,11 +41,17 @@ def _dispatch(run_jobs, **kwargs):
         return services.events_dispatch(**kwargs)
 
 
+def _earned_visible(**kwargs):
+    event = _earned(**kwargs)
+    wait_until_visible(Event.objects.filter(position__lte=event.position).count())
+    return event
+
+
 def test_a_committed_event_reaches_the_endpoint_in_the_feeds_shape(
     receiver, system_actor, run_jobs
 ):
     services.endpoint_create(url=receiver.url(), actor=system_actor)
-    event = _earned()
+    event = _earned_visible()
 
     assert _dispatch(run_jobs) == (1, False)
 
@@ -67,7 +75,7 @@ def test_a_committed_event_reaches_the_endpoint_in_the_feeds_shape(
 
 def test_a_second_pass_sends_nothing_again(receiver, system_actor, run_jobs):
     services.endpoint_create(url=receiver.url(), actor=system_actor)
-    _earned()
+    _earned_visible()
     _dispatch(run_jobs)
 
     assert _dispatch(run_jobs) == (0, False)
@@ -76,7 +84,7 @@ def test_a_second_pass_sends_nothing_again(receiver, system_actor, run_jobs):
 
 def test_passes_read_in_batches_and_say_when_more_wait(receiver, system_actor, run_jobs):
     services.endpoint_create(url=receiver.url(), actor=system_actor)
-    events = [_earned(member_id=n) for n in (1, 2, 3)]
+    events = [_earned_visible(member_id=n) for n in (1, 2, 3)]
 
     first, second = _dispatch(run_jobs, batch=2), _dispatch(run_jobs, batch=2)
 
@@ -87,10 +95,10 @@ def test_passes_read_in_batches_and_say_when_more_wait(receiver, system_actor, r
 def test_without_endpoints_the_cursor_skips_what_nobody_listened_to(
     receiver, system_actor, run_jobs
 ):
-    _earned(member_id=1)
+    _earned_visible(member_id=1)
     assert _dispatch(run_jobs) == (0, False)
     services.endpoint_create(url=receiver.url(), actor=system_actor)
-    later = _earned(member_id=2)
+    later = _earned_visible(member_id=2)
 
     assert _dispatch(run_jobs) == (1, False)
     assert [r.id for r in receiver.at("/hook")] == [str(later.uuid)]
@@ -98,7 +106,7 @@ def test_without_endpoints_the_cursor_skips_what_nobody_listened_to(
 
 def test_only_the_types_an_endpoint_wants(receiver, system_actor, run_jobs):
     services.endpoint_create(url=receiver.url(), actor=system_actor, event_types=["tier.changed"])
-    _earned()
+    _earned_visible()
 
     _dispatch(run_jobs)
 
@@ -108,8 +116,8 @@ def test_only_the_types_an_endpoint_wants(receiver, system_actor, run_jobs):
 
 def test_replay_from_a_time_sends_the_events_since_again(receiver, system_actor, run_jobs):
     endpoint, _ = services.endpoint_create(url=receiver.url(), actor=system_actor)
-    first = _earned(member_id=1)
-    second = _earned(member_id=2)
+    first = _earned_visible(member_id=1)
+    second = _earned_visible(member_id=2)
     _dispatch(run_jobs)
 
     with run_jobs():
