@@ -2,9 +2,10 @@
 
 The outbox forgets it (`events.services.events_member_forget` sets the payload's
 `member_external_id` to null); each delivery keeps its own copy of the body it sends and the
-start of every answer it got, so the same is done here, in the erasure's transaction: the body's
-`data.member_external_id` becomes null (a replay sends it so), and every personal value of the
-member found in a stored answer is replaced (`members.erasure.ErasedMember.scrub_text`).
+start of every answer it got, so the same is done here, in the erasure's transaction: the
+body's `data.member` and `data.payload.member_external_id` become null (a replay sends it so),
+and every personal value of the member found in a stored answer is replaced
+(`members.erasure.ErasedMember.scrub_text`).
 """
 
 from __future__ import annotations
@@ -41,9 +42,19 @@ def deliveries_member_forget(*, member_id: int, scrub_text: Callable[[str], str]
 
 
 def _forget_in_body(body: str) -> str:
+    """The body with the external id gone: `data.member` (the feed's shape) and the payload's
+    `member_external_id` become null."""
     message = json.loads(body)
     data = message.get("data")
-    if not isinstance(data, dict) or data.get(EXTERNAL_ID_KEY) is None:
+    if not isinstance(data, dict):
         return body
-    message["data"] = {**data, EXTERNAL_ID_KEY: None}
+    forgotten = dict(data)
+    if forgotten.get("member") is not None:
+        forgotten["member"] = None
+    payload = forgotten.get("payload")
+    if isinstance(payload, dict) and payload.get(EXTERNAL_ID_KEY) is not None:
+        forgotten["payload"] = {**payload, EXTERNAL_ID_KEY: None}
+    if forgotten == data:
+        return body
+    message["data"] = forgotten
     return json.dumps(message, separators=(",", ":"), sort_keys=True)

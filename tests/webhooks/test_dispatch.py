@@ -13,6 +13,7 @@ import pytest
 from django.db import transaction
 
 from events.models import Event
+from events.selectors import event_as_dict
 from events.services import event_record
 from tests.webhooks.outbox import wait_until_visible
 from webhooks import services
@@ -59,14 +60,19 @@ def test_a_committed_event_reaches_the_endpoint_in_the_feeds_shape(
     assert got.id == str(event.uuid)
     occurred = event.occurred_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
     assert got.json == {
+        "type": "points.earned",
+        "timestamp": occurred,
+        "data": event_as_dict(event),
+    }
+    assert got.json["data"] == {
         "id": str(event.uuid),
         "type": "points.earned",
         "schema_version": 1,
-        "occurred_at": got.json["occurred_at"],
-        "timestamp": occurred,
+        "occurred_at": got.json["data"]["occurred_at"],
+        "member": "C-7",
         "member_id": 7,
         "sequence": 1,
-        "data": {"member_external_id": "C-7", "points": 10, "order_id": "O-1", "credits": []},
+        "payload": {"member_external_id": "C-7", "points": 10, "order_id": "O-1", "credits": []},
     }
     cursor = DispatchCursor.objects.get()
     assert (cursor.txid, cursor.position) == (event.txid or 0, event.position)

@@ -25,7 +25,10 @@ def _delivery(endpoint, member_id, external_id):
         body=message_body(
             event_type="points.earned",
             occurred_at=timezone.now(),
-            data={"member_external_id": external_id, "points": 5},
+            data={
+                "member": external_id,
+                "payload": {"member_external_id": external_id, "points": 5},
+            },
         ),
         last_response=f"got {external_id}, thanks",
     )
@@ -50,10 +53,13 @@ def test_the_members_deliveries_forget_and_the_others_stay(receiver, system_acto
     erased.refresh_from_db()
     other.refresh_from_db()
     assert changed == 2
-    assert json.loads(erased.body)["data"] == {"member_external_id": None, "points": 5}
+    assert json.loads(erased.body)["data"] == {
+        "member": None,
+        "payload": {"member_external_id": None, "points": 5},
+    }
     assert erased.last_response == "got (erased), thanks"
     assert erased.attempt_log.get().response == "ok (erased)"
-    assert json.loads(other.body)["data"] == {"member_external_id": "C-2", "points": 5}
+    assert json.loads(other.body)["data"]["payload"]["member_external_id"] == "C-2"
     assert other.attempt_log.get().response == "ok C-2"
     with transaction.atomic():  # idempotent
         assert deliveries_member_forget(member_id=1, scrub_text=lambda text: text) == 0

@@ -133,17 +133,15 @@ def events_dispatch(*, batch: int = 500) -> tuple[int, bool]:
 
 
 def event_message(event) -> Message:
-    """An outbox event as a message: its public shape (`events.selectors.event_as_dict`)."""
+    """An outbox event as a message: the Standard Webhooks `type` and `timestamp`, and as `data`
+    the event exactly as the pull feed gives it (`events.selectors.event_as_dict`)."""
     from events.selectors import event_as_dict
 
-    shape = event_as_dict(event)
-    data = shape.pop("data")
     return Message(
         id=event.uuid,
         type=event.type,
         occurred_at=event.occurred_at,
-        data=data,
-        envelope=shape,
+        data=event_as_dict(event),
         member_id=event.member_id,
     )
 
