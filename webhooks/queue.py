@@ -1,19 +1,58 @@
-"""Deferring delivery jobs (one job per delivery, on the `webhooks` queue).
+"""Deferring delivery jobs (`webhooks.tasks.deliver`, one job per delivery).
 
-Called inside the transaction that wrote the delivery: the job exists if and only if the delivery
-does. Placeholder until the job engine lands: runs the job right after commit, in-process.
+Called inside the transaction that wrote the delivery or its last attempt; the job is deferred
+once that transaction commits (`transaction.on_commit`), never before: inside a worker, where the
+dispatcher and the attempts run, Procrastinate defers on its own connection, outside Django's
+transaction, so a job deferred in the transaction could run before its delivery is visible (or
+exist for a delivery rolled back). A crash between the commit and the deferral leaves a pending
+delivery without a job: `deliveries_retry_due`, every minute, gives it one.
+
+- A first attempt runs under one of `WEBHOOKS_ENDPOINT_CONCURRENCY` locks of its endpoint: a
+  hanging endpoint holds at most that many of the workers' slots, never all of them.
+- A retry is deferred with its delay, without the endpoint's lock (a waiting job holds its lock
+  for every later job that shares it, and a retry may wait hours), and with a queueing lock per
+  delivery, so the safety net re-deferring it (`unique=True`) finds the waiting job and adds
+  none. Inline a delayed job would run at commit, before it is due: it is left to
+  `deliveries_retry_due` (`manage.py webhooks_dispatch`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
+
+import jobs
+from jobs.api import runs_inline
 
 
-def delivery_defer(delivery_id: int, *, at: dt.datetime | None = None) -> None:
-    if at is not None:
-        return  # picked up by `deliveries_retry_due` when due
+def delivery_defer(
+    delivery_id: int,
+    *,
+    endpoint_id: int | None = None,
+    at: dt.datetime | None = None,
+    unique: bool = False,
+) -> None:
     from webhooks.tasks import deliver
 
-    transaction.on_commit(lambda: deliver(delivery_id=delivery_id))
+    delay = lock = queueing_lock = None
+    if at is not None:
+        if runs_inline():
+            return
+        delay = max(at - timezone.now(), dt.timedelta(0))
+    if at is not None or unique:
+        queueing_lock = f"webhooks.deliver.{delivery_id}"
+    elif endpoint_id is not None:
+        slot = delivery_id % max(settings.WEBHOOKS_ENDPOINT_CONCURRENCY, 1)
+        lock = f"webhooks.endpoint.{endpoint_id}.{slot}"
+    transaction.on_commit(
+        lambda: jobs.defer(
+            deliver,
+            lock=lock,
+            queueing_lock=queueing_lock,
+            schedule_in=delay,
+            delivery_id=delivery_id,
+        )
+    )

@@ -214,9 +214,9 @@ WEBHOOKS_RETRY_SCHEDULE = env.list(
 # An endpoint whose every attempt has failed for this many days is switched off.
 WEBHOOKS_DISABLE_AFTER_DAYS = env.int("WEBHOOKS_DISABLE_AFTER_DAYS", default=5)
 # The dispatcher (`webhooks.tasks.dispatch`): a periodic job (cron, UTC) that reads the outbox
-# for DISPATCH_SECONDS, pausing DISPATCH_POLL_SECONDS whenever it has caught up; one at a time.
+# for DISPATCH_SECONDS, pausing DISPATCH_POLL_SECONDS whenever it has caught up.
 WEBHOOKS_DISPATCH_CRON = env("WEBHOOKS_DISPATCH_CRON", default="* * * * *")
-WEBHOOKS_DISPATCH_SECONDS = env.float("WEBHOOKS_DISPATCH_SECONDS", default=55.0)
+WEBHOOKS_DISPATCH_SECONDS = env.float("WEBHOOKS_DISPATCH_SECONDS", default=60.0)
 WEBHOOKS_DISPATCH_POLL_SECONDS = env.float("WEBHOOKS_DISPATCH_POLL_SECONDS", default=0.2)
 # Jobs of first attempts to one endpoint run at most this many at a time (a hanging endpoint
 # holds no more of the workers' slots).

@@ -7,6 +7,14 @@ import pytest
 from tests.webhooks.receiver import Receiver
 
 
+@pytest.fixture(autouse=True)
+def jobs_in_process(request, settings):
+    """Jobs run in-process after commit (as on SQLite), on both engines; the tests marked
+    `postgres` run real workers on the queue instead."""
+    if request.node.get_closest_marker("postgres") is None:
+        settings.JOBS_RUN_INLINE = True
+
+
 @pytest.fixture
 def receiver():
     server = Receiver()

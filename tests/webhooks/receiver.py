@@ -54,7 +54,7 @@ class Received:
 
 
 class Receiver:
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.behaviour: dict[str, str] = {}
         self.received: list[Received] = []
         self.lock = threading.Lock()
@@ -78,7 +78,7 @@ class Receiver:
                     how = receiver.behaviour.get(self.path, "ok")
                 receiver.answer(self, how)
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         # A client that hangs up (timeouts, the body cap) is expected: no traceback on stderr.
         self.server.handle_error = lambda request, client_address: None

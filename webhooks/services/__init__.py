@@ -12,6 +12,7 @@ from webhooks.services.dispatch import (
     deliveries_fan_out,
     endpoint_replay_since,
     events_dispatch,
+    events_dispatch_for,
 )
 from webhooks.services.endpoints import (
     endpoint_create,
@@ -34,5 +35,6 @@ __all__ = [
     "endpoint_send_test",
     "endpoint_update",
     "events_dispatch",
+    "events_dispatch_for",
     "url_check",
 ]

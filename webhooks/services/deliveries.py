@@ -157,7 +157,7 @@ def delivery_replay(*, delivery: Delivery, actor: Actor) -> Delivery:
             body=delivery.body,
             next_attempt_at=now,
         )
-        delivery_defer(replay.pk)
+        delivery_defer(replay.pk, endpoint_id=replay.endpoint_id)
     return replay
 
 
@@ -172,5 +172,5 @@ def deliveries_retry_due(*, now: dt.datetime | None = None, limit: int = 500) ->
             .values_list("pk", flat=True)[:limit]
         )
         for delivery_id in due:
-            delivery_defer(delivery_id)
+            delivery_defer(delivery_id, unique=True)
     return len(due)

@@ -9,6 +9,7 @@ second pass over the same events writes nothing); each new delivery gets its own
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -86,7 +87,7 @@ def deliveries_fan_out(
         )
     created = Delivery.objects.bulk_create(new)
     for delivery in created:
-        delivery_defer(delivery.pk)
+        delivery_defer(delivery.pk, endpoint_id=delivery.endpoint_id)
     return created
 
 
@@ -130,6 +131,20 @@ def events_dispatch(*, batch: int = 500) -> tuple[int, bool]:
         cursor.txid, cursor.position = events[-1].txid, events[-1].position
         cursor.save()
     return len(events), more
+
+
+def events_dispatch_for(*, seconds: float, pause: float) -> int:
+    """Dispatch passes for about `seconds`, pausing `pause` seconds whenever caught up (the
+    periodic dispatcher). Returns how many events were read."""
+    end = time.monotonic() + seconds
+    total = 0
+    while True:
+        read, more = events_dispatch()
+        total += read
+        if time.monotonic() >= end:
+            return total
+        if not more:
+            time.sleep(pause)
 
 
 def event_message(event) -> Message:
@@ -182,7 +197,7 @@ def endpoint_replay_since(
             for message in map(event_message, chosen)
         )
         for delivery in replays:
-            delivery_defer(delivery.pk)
+            delivery_defer(delivery.pk, endpoint_id=delivery.endpoint_id)
         audit_record(
             actor=actor,
             action="webhook.endpoint.replay",

@@ -204,5 +204,5 @@ def endpoint_send_test(*, endpoint: Endpoint, actor: Actor) -> Delivery:
             ),
             next_attempt_at=now,
         )
-        delivery_defer(delivery.pk)
+        delivery_defer(delivery.pk, endpoint_id=endpoint.pk)
     return delivery
