@@ -38,11 +38,13 @@ def delivery_defer(
     from webhooks.tasks import deliver
 
     delay = lock = queueing_lock = None
-    if at is not None:
-        if runs_inline():
+    if runs_inline():
+        if at is not None:
             return
-        delay = max(at - timezone.now(), dt.timedelta(0))
-    if at is not None or unique:
+        # Runs right after the commit: nothing waits, so there is nothing to lock.
+    elif at is not None or unique:
+        if at is not None:
+            delay = max(at - timezone.now(), dt.timedelta(0))
         queueing_lock = f"webhooks.deliver.{delivery_id}"
     elif endpoint_id is not None:
         slot = delivery_id % max(settings.WEBHOOKS_ENDPOINT_CONCURRENCY, 1)
