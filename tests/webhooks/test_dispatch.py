@@ -30,10 +30,10 @@ def run_jobs(django_capture_on_commit_callbacks):
 def _earned(member_id: int = 7, points: int = 10):
     with transaction.atomic():
         return event_record(
-            type="points.earned",
+            type="points.adjusted",
             member_id=member_id,
             member_external_id=f"C-{member_id}",
-            payload={"points": points, "order_id": "O-1", "credits": []},
+            payload={"points": points, "adjustment_id": 3},
         )
 
 
@@ -60,19 +60,19 @@ def test_a_committed_event_reaches_the_endpoint_in_the_feeds_shape(
     assert got.id == str(event.uuid)
     occurred = event.occurred_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
     assert got.json == {
-        "type": "points.earned",
+        "type": "points.adjusted",
         "timestamp": occurred,
         "data": event_as_dict(event),
     }
     assert got.json["data"] == {
         "id": str(event.uuid),
-        "type": "points.earned",
+        "type": "points.adjusted",
         "schema_version": 1,
         "occurred_at": got.json["data"]["occurred_at"],
         "member": "C-7",
         "member_id": 7,
         "sequence": 1,
-        "payload": {"member_external_id": "C-7", "points": 10, "order_id": "O-1", "credits": []},
+        "payload": {"member_external_id": "C-7", "points": 10, "adjustment_id": 3},
     }
     cursor = DispatchCursor.objects.get()
     assert (cursor.txid, cursor.position) == (event.txid or 0, event.position)

@@ -37,7 +37,7 @@ def _events(count: int, start: int = 1) -> list[str]:
                     type="points.adjusted",
                     member_id=n,
                     member_external_id=f"C-{n}",
-                    payload={"points": n, "reason": "test", "adjustment_id": n},
+                    payload={"points": n, "adjustment_id": n},
                 ).uuid
             )
             for n in range(start, start + count)
