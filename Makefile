@@ -41,10 +41,10 @@ messages: $(STAMP) ## Refresh the zh-Hans .po from the sources (then translate w
 .PHONY: demo
 demo: install ## Migrate the SQLite database and load the demo data (keeps existing data)
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py load_demo
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/python manage.py load_demo
 
 .PHONY: run
-run: demo ## Install, migrate, load demo data and serve the admin on http://127.0.0.1:8000/admin/
+run: demo ## Install, migrate, load demo data and serve the admin on http://127.0.0.1:8000/admin/ (another port: PORT=8100 make run)
 	$(if $(RUN_LANGUAGE),ADMIN_LANGUAGE=$(RUN_LANGUAGE) LANGUAGE_CODE=$(RUN_LANGUAGE)) \
 		$(BIN)/python manage.py runserver $(HOST):$(PORT)
 

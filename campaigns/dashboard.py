@@ -10,11 +10,11 @@ members (every role does); others get 403. `config/urls.py` mounts it inside the
 from __future__ import annotations
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from campaigns.selectors import campaign_report, reward_report
+from config.admin_tools import denied
 from loyalty.selectors.program import program_settings
 from loyalty.selectors.reports import (
     DEFAULT_DAYS,
@@ -42,7 +42,7 @@ def _days(request: HttpRequest) -> int:
 
 def dashboard_view(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm(PERMISSION):
-        raise PermissionDenied
+        raise denied(PERMISSION)
     settings = program_settings()
     period = report_period(days=_days(request))
     point_value = settings.point_value

@@ -5,10 +5,14 @@
   estimate (`pg_class.reltuples`, kept fresh by autovacuum) stands in for the count; filtered
   lists (a search, a status) are counted exactly, since their indexes make that cheap.
 - `service_error_message`: how a `ServiceError` reads in an admin message.
+- `denied(*permissions)`: the `PermissionDenied` a custom admin view raises, naming the
+  permissions it wanted (any one of them), so the 403 page (`config.forbidden`) can say which
+  role the page needs.
 """
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connections
 from django.utils.functional import cached_property
@@ -52,3 +56,10 @@ class EstimatedCountPaginator(Paginator):
 
 def service_error_message(exc: ServiceError) -> str:
     return f"{exc.message} ({exc.code})"
+
+
+def denied(*permissions: str) -> PermissionDenied:
+    """`raise denied("loyalty.approve_adjustment")`: refused for want of one of these."""
+    exc = PermissionDenied()
+    exc.permissions = permissions
+    return exc

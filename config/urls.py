@@ -11,6 +11,8 @@ from loyalty.admin.jobs import jobs_view
 admin.site.site_header = _("Loyalty Back Office")
 admin.site.site_title = _("Loyalty Back Office")
 admin.site.index_title = _("Program administration")
+# "View site": there is no storefront here; the API's interactive docs are the public face.
+admin.site.site_url = "/api/v1/docs/"
 
 urlpatterns = [
     # Before the admin's own routes, whose catch-all would answer for it; inside its login.
@@ -24,5 +26,6 @@ urlpatterns = [
 ]
 
 # Under /api/ even Django's own 404 and 500 pages are problem+json (config.api.errors).
+handler403 = "config.forbidden.permission_denied"
 handler404 = "config.api.errors.not_found"
 handler500 = "config.api.errors.server_error"

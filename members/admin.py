@@ -36,7 +36,6 @@ from django.contrib import admin, messages
 from django.contrib.admin.models import LogEntry
 from django.contrib.admin.utils import unquote
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -45,7 +44,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from config.admin_tools import EstimatedCountPaginator, service_error_message
+from config.admin_tools import EstimatedCountPaginator, denied, service_error_message
 from config.errors import ServiceError
 from members import services
 from members.actors import Actor
@@ -74,8 +73,10 @@ class MemberTool:
     danger: bool = False
 
 
-def _clean_email(form: forms.ModelForm) -> str:
-    email = form.cleaned_data["email"].strip().lower()
+def _clean_email(form: forms.ModelForm) -> str | None:
+    email = (form.cleaned_data["email"] or "").strip().lower()
+    if not email:
+        return None  # only where the field is optional: a member who never had one
     others = Member.objects.alias(email_lower=Lower("email")).filter(email_lower=email)
     if form.instance.pk is not None:
         others = others.exclude(pk=form.instance.pk)
@@ -108,7 +109,7 @@ class MemberAddForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["email"].required = True
 
-    def clean_email(self) -> str:
+    def clean_email(self) -> str | None:
         return _clean_email(self)
 
     def clean_referrer_code(self) -> str:
@@ -136,10 +137,12 @@ class MemberChangeForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if "email" in self.fields:
+        # A customer an order import brought has no email: their name or phone can still be
+        # corrected without inventing one. An email once given cannot be blanked (erasure does).
+        if "email" in self.fields and self.instance.email:
             self.fields["email"].required = True
 
-    def clean_email(self) -> str:
+    def clean_email(self) -> str | None:
         return _clean_email(self)
 
 
@@ -365,7 +368,7 @@ class MemberAdmin(ExportAdminMixin, admin.ModelAdmin):
         if redirect:
             return redirect
         if not self.has_change_permission(request, member):
-            raise PermissionDenied
+            raise denied("members.change_member")
         suspending = member.status == Member.Status.ACTIVE
         new_status = Member.Status.SUSPENDED if suspending else Member.Status.ACTIVE
         form = ReasonForm(request.POST or None)
@@ -398,7 +401,7 @@ class MemberAdmin(ExportAdminMixin, admin.ModelAdmin):
         if redirect:
             return redirect
         if not self.has_erase_permission(request):
-            raise PermissionDenied
+            raise denied("members.erase_member")
         form = MemberEraseForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             with transaction.atomic():

@@ -133,8 +133,9 @@ class Member(models.Model):
     def __str__(self) -> str:
         if self.status == self.Status.ERASED:
             return f"{self.external_id} (erased)"
-        name = f"{self.first_name} {self.last_name}".strip()
-        return f"{self.external_id} · {name or self.email}"
+        # An imported customer may have neither a name nor an email yet: the id alone then.
+        label = f"{self.first_name} {self.last_name}".strip() or self.email
+        return f"{self.external_id} · {label}" if label else self.external_id
 
     @property
     def is_erased(self) -> bool:

@@ -21,14 +21,13 @@ import datetime as dt
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from config.admin_tools import service_error_message
+from config.admin_tools import denied, service_error_message
 from config.errors import ServiceError
 from loyalty.admin.base import ReadOnlyAdmin, action_page, member_link
 from loyalty.admin.members import LoyaltyMemberAdmin
@@ -231,7 +230,7 @@ class RewardAdmin(_ServiceErrorsAsMessages, admin.ModelAdmin):
 
     def stock_view(self, request, object_id):
         if not self.has_change_permission(request):
-            raise PermissionDenied
+            raise denied("rewards.change_reward")
         reward = self.get_object(request, unquote(object_id))
         if reward is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
@@ -387,7 +386,7 @@ class RedemptionAdmin(ExportAdminMixin, ReadOnlyAdmin):
 
     def cancel_view(self, request, object_id):
         if not self.has_cancel_permission(request):
-            raise PermissionDenied
+            raise denied(PERM_CANCEL)
         redemption = self.get_object(request, unquote(object_id))
         if redemption is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from config.admin_tools import service_error_message
+from config.admin_tools import denied, service_error_message
 from config.errors import ServiceError
 from loyalty.admin.base import ReadOnlyAdmin, action_page, member_change_url, member_link
 from loyalty.forms import ApproveRequestForm, RejectRequestForm
@@ -80,7 +79,7 @@ class AdjustmentRequestAdmin(ReadOnlyAdmin):
 
     @admin.display(description="member", ordering="member_id")
     def member_column(self, obj: AdjustmentRequest) -> str:
-        return member_link(obj.member_id, obj.member.external_id)
+        return member_link(obj.member_id, str(obj.member))
 
     @admin.display(description="posting")
     def posting_column(self, obj: AdjustmentRequest) -> str:
@@ -139,7 +138,7 @@ class AdjustmentRequestAdmin(ReadOnlyAdmin):
 
     def _decision_view(self, request, object_id, *, approving: bool):
         if not self.has_decide_permission(request):
-            raise PermissionDenied
+            raise denied(PERM_APPROVE)
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)

@@ -23,7 +23,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core import signing
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -32,6 +31,7 @@ from django.utils.html import format_html
 
 import jobs
 from loyalty.admin import import_progress
+from config.admin_tools import denied
 from loyalty.admin.base import ReadOnlyAdmin
 from loyalty.importing.pipeline import SHOWN_ERRORS, import_orders
 from loyalty.importing.profiles import (
@@ -208,7 +208,7 @@ class ImportRunAdmin(import_progress.ProgressViews, ReadOnlyAdmin):
 
     def import_view(self, request):
         if not request.user.has_perm("loyalty.import_orders"):
-            raise PermissionDenied
+            raise denied("loyalty.import_orders")
         if request.method == "POST" and "token" in request.POST:
             return self._confirm(request)
         form = ImportUploadForm(request.POST or None, request.FILES or None)
@@ -310,7 +310,7 @@ class ImportRunAdmin(import_progress.ProgressViews, ReadOnlyAdmin):
             request.user.has_perm("loyalty.import_orders")
             or request.user.has_perm("loyalty.view_importrun")
         ):
-            raise PermissionDenied
+            raise denied("loyalty.import_orders", "loyalty.view_importrun")
         report = Path(run.error_report).resolve()
         folder = uploads_dir().resolve()
         # Only reports the admin itself wrote are served: never an arbitrary path.

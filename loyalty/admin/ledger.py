@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from config.admin_tools import service_error_message
+from config.admin_tools import denied, service_error_message
 from config.errors import ServiceError
 from loyalty.admin.base import ReadOnlyAdmin, action_page, member_link
 from loyalty.exports import PostingResource
@@ -227,7 +227,7 @@ class PostingAdmin(ExportAdminMixin, _MemberColumn, ReadOnlyAdmin):
 
     def reverse_view(self, request, object_id):
         if not (self.has_reverse_permission(request) and self.has_view_permission(request)):
-            raise PermissionDenied
+            raise denied(PERM_REVERSE)
         posting = self.get_object(request, unquote(object_id))
         if posting is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)

@@ -24,11 +24,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 
-from config.admin_tools import service_error_message
+from config.admin_tools import denied, service_error_message
 from config.errors import ServiceError
 from loyalty.admin.base import action_page, member_change_url
 from loyalty.forms import AdjustPointsForm
@@ -185,7 +184,7 @@ class LoyaltyMemberAdmin(MemberAdmin):
 
     def adjust_points_view(self, request, object_id):
         if not self.has_adjust_permission(request):
-            raise PermissionDenied
+            raise denied(PERM_UNLIMITED, PERM_LIMITED)
         member, redirect = self._member_or_redirect(request, object_id)
         if redirect:
             return redirect

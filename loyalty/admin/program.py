@@ -10,11 +10,10 @@ same way. The admin never writes these rows itself.
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
-from config.admin_tools import service_error_message
+from config.admin_tools import denied, service_error_message
 from config.errors import ServiceError
 from loyalty.forms import ProgramSettingsForm
 from loyalty.models import ExchangeRate, ProgramSettings
@@ -74,7 +73,7 @@ class ProgramSettingsAdmin(_ServiceErrorsAsMessages, admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         # One record: the list is the record.
         if not self.has_view_or_change_permission(request):
-            raise PermissionDenied
+            raise denied("loyalty.view_programsettings")
         settings_obj = program_settings()
         return HttpResponseRedirect(
             reverse("admin:loyalty_programsettings_change", args=[settings_obj.pk])

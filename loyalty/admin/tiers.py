@@ -20,14 +20,13 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from config.admin_tools import service_error_message
+from config.admin_tools import denied, service_error_message
 from config.errors import ServiceError
 from loyalty.admin.base import ReadOnlyAdmin, action_page, member_change_url, member_link
 from loyalty.admin.members import LoyaltyMemberAdmin
@@ -318,10 +317,10 @@ class MemberTierAdmin(ReadOnlyAdmin):
 
     def _member(self, request, member_id) -> Member:
         if not request.user.has_perm(PERM_OVERRIDE):
-            raise PermissionDenied
+            raise denied(PERM_OVERRIDE)
         member = Member.objects.filter(pk=unquote(member_id)).first()
         if member is None or member.is_erased:
-            raise PermissionDenied
+            raise denied(PERM_OVERRIDE)
         return member
 
     def override_view(self, request, member_id):

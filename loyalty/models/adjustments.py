@@ -99,7 +99,8 @@ class AdjustmentRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"request #{self.pk}: {self.points:+d} for member {self.member_id} ({self.status})"
+        # The member as staff know them (external id and name), never the internal row id.
+        return f"request #{self.pk}: {self.points:+d} for {self.member} ({self.status})"
 
     @property
     def is_pending(self) -> bool:

@@ -184,3 +184,13 @@ def test_open_requests_show_on_the_members_page_with_decision_links(held, member
     assert [r.pk for r in panel.context["requests"]] == [held.pk]
     assert panel.context["can_decide"] is True
     assert _url("approve", held).encode() in response.content
+
+
+def test_a_request_names_the_member_by_external_id_and_name(admin_client, held, member):
+    page = admin_client.get(_url("change", held)).content.decode()
+    listing = admin_client.get(reverse("admin:loyalty_adjustmentrequest_changelist"))
+
+    assert str(held) == f"request #{held.pk}: +1500 for C-1001 · Ada (pending)"
+    assert str(held) in page
+    assert f"for member {member.pk}" not in page
+    assert ">C-1001 · Ada</a>" in listing.content.decode()

@@ -4,18 +4,27 @@ Runs every installed app's `<app>.demo.load(out=...)` in `INSTALLED_APPS` order,
 dependency order (members, loyalty, rewards, campaigns), so each step can use what the steps
 before it made. Idempotent: running it again creates nothing twice and keeps existing data
 (including changed passwords). It creates a superuser with a published password, so it refuses
-to run when DEBUG is off unless `--force` is given.
+to run when DEBUG is off unless `--force` is given. The banner names the admin's address from
+the `HOST` and `PORT` environment variables (`PORT=8100 make run`), 127.0.0.1:8000 without them.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 from pathlib import Path
 
 from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+
+
+def admin_url() -> str:
+    """Where `make run` serves the admin: its HOST and PORT (the Makefile passes them on)."""
+    host = os.environ.get("HOST") or "127.0.0.1"
+    port = os.environ.get("PORT") or "8000"
+    return f"http://{host}:{port}/admin/"
 
 
 class DemoOutput:
@@ -60,7 +69,7 @@ class Command(BaseCommand):
             step(out=out)
         if out.logins:
             self.stdout.write("")
-            self.stdout.write(self.style.SUCCESS("Demo logins for http://127.0.0.1:8000/admin/"))
+            self.stdout.write(self.style.SUCCESS(f"Demo logins for {admin_url()}"))
             self.stdout.write(f"  {'username':<16} {'password':<14} role")
             for line in out.logins:
                 self.stdout.write(line)
