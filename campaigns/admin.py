@@ -5,16 +5,21 @@ its results. Awards and referrals are read-only: they come from orders, activiti
 
 from __future__ import annotations
 
+import json
+
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Sum
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
-from campaigns.models import Campaign, CampaignAward, Referral
+from campaigns.models import WEEKDAYS, Campaign, CampaignAward, Referral
+from campaigns.selectors import StackingCampaign, multipliers_stacking
 from campaigns.services.manage import (
     EDITABLE_FIELDS,
     campaign_preview,
@@ -26,10 +31,70 @@ from config.errors import ServiceError
 from members.actors import Actor
 
 
+class CategoriesField(forms.CharField):
+    """Categories as tags: typed separated by commas ("Gifts, Home"), kept as a list of strings."""
+
+    widget = forms.TextInput(attrs={"class": "vTextField tag-input", "autocomplete": "off"})
+
+    def prepare_value(self, value):
+        if isinstance(value, list | tuple):
+            return ", ".join(value)
+        return value
+
+    def to_python(self, value) -> list[str]:
+        if isinstance(value, list | tuple):
+            return [str(v) for v in value]
+        tags = [part.strip() for part in (value or "").split(",")]
+        return list(dict.fromkeys(tag for tag in tags if tag))  # in order, once each
+
+    def has_changed(self, initial, data) -> bool:
+        return self.to_python(initial or []) != self.to_python(data)
+
+
 class CampaignForm(forms.ModelForm):
+    weekdays = forms.TypedMultipleChoiceField(
+        choices=WEEKDAYS,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "weekday-choices"}),
+        label=_("Weekdays"),
+        help_text=_("The days of the week the multiplier applies; none ticked: every day."),
+    )
+    categories = CategoriesField(
+        required=False,
+        label=_("Categories"),
+        help_text=_(
+            "Only order items of these categories earn the bonus; separate them with commas. "
+            "Empty: the whole order."
+        ),
+    )
+
+    # Which fields each kind uses (static/backoffice/kind_fields.js hides the others).
+    KIND_FIELDS = {
+        Campaign.Kind.MULTIPLIER: ["multiplier", "weekdays", "day_of_month", "categories"],
+        Campaign.Kind.ACTION: ["action", "action_code", "points"],
+        Campaign.Kind.REFERRAL: [
+            "referee_points",
+            "referee_trigger",
+            "referrer_points",
+            "monthly_referral_limit",
+        ],
+    }
+
     class Meta:
         model = Campaign
         fields = ("code", *EDITABLE_FIELDS)
+
+    class Media:
+        js = ("backoffice/kind_fields.js",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "kind" in self.fields:
+            self.fields["kind"].widget.attrs["data-kind-fields"] = json.dumps(self.KIND_FIELDS)
+
+    def clean_weekdays(self) -> list[int]:
+        return sorted(set(self.cleaned_data["weekdays"]))
 
     def _post_clean(self):
         super()._post_clean()
@@ -40,8 +105,50 @@ class CampaignForm(forms.ModelForm):
             self.add_error(field if field in self.fields else None, exc.message)
 
 
+def stacking_sentence(campaign: Campaign, others: list[StackingCampaign]) -> str:
+    """The warning staff read when other multipliers add their bonus to the same orders."""
+    if not others:
+        return ""
+    combined = 1 + (campaign.multiplier - 1) + sum(o.campaign.multiplier - 1 for o in others)
+    names = "; ".join(
+        _("“%(name)s” (×%(multiplier)s, %(days)s)")
+        % {"name": o.campaign.name, "multiplier": o.campaign.multiplier, "days": o.days}
+        for o in others
+    )
+    return _(
+        "Campaigns stack: %(names)s can apply to the same orders as this one. Their bonuses add "
+        "up, so such an order earns ×%(combined)s its base points, not ×%(multiplier)s."
+    ) % {"names": names, "combined": combined, "multiplier": campaign.multiplier}
+
+
+def budget_outlook(campaign: Campaign, cost_30_days: int | None) -> dict | None:
+    """The last 30 days' cost set against what is left of the budget (None: no budget)."""
+    if campaign.budget_points is None or cost_30_days is None:
+        return None
+    left = campaign.budget_left
+    outlook = {"points": campaign.budget_points, "awarded": campaign.points_awarded, "left": left}
+    if cost_30_days == 0:
+        outlook["sentence"] = _("At the last 30 days' pace it would cost nothing.")
+        return outlook
+    outlook["share"] = round(100 * cost_30_days / left) if left else None
+    days = (left * 30) // cost_30_days
+    if cost_30_days > left:
+        outlook["over"] = True
+        outlook["sentence"] = _(
+            "At the last 30 days' pace the budget left runs out after about %(days)s days: "
+            "30 days would cost %(cost)s points, %(over)s more than is left."
+        ) % {"days": days, "cost": f"{cost_30_days:,}", "over": f"{cost_30_days - left:,}"}
+    else:
+        outlook["sentence"] = _(
+            "At the last 30 days' pace, 30 days use %(share)s%% of the budget left; it lasts "
+            "about %(days)s days."
+        ) % {"share": outlook["share"], "days": f"{days:,}"}
+    return outlook
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
+    change_form_template = "admin/campaigns/campaign/change_form.html"
     form = CampaignForm
     list_display = (
         "code",
@@ -102,11 +209,23 @@ class CampaignAdmin(admin.ModelAdmin):
         """Nothing here: `save_related` saves the campaign and its tiers in one service call."""
 
     def save_related(self, request, form, formsets, change):
-        campaign_save(
+        campaign = campaign_save(
             campaign=form.instance,
             actor=Actor.staff(request.user),
             tiers=form.cleaned_data.get("tiers"),
         )
+        # "Save and continue" shows the change page, which carries the warning itself.
+        if campaign.is_active and "_continue" not in request.POST:
+            warning = stacking_sentence(campaign, multipliers_stacking(campaign))
+            if warning:
+                self.message_user(request, warning, messages.WARNING)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        campaign = self.get_object(request, unquote(object_id))
+        extra_context = dict(extra_context or {})
+        if campaign is not None and campaign.is_active:
+            extra_context["stacking"] = stacking_sentence(campaign, multipliers_stacking(campaign))
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def _campaign(self, request, pk):
         if not self.has_view_permission(request):
@@ -115,12 +234,15 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def preview_view(self, request, pk):
         campaign = self._campaign(request, pk)
+        preview = campaign_preview(campaign=campaign)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "campaign": campaign,
-            "preview": campaign_preview(campaign=campaign),
-            "title": f"Preview: {campaign.name}",
+            "preview": preview,
+            "budget": budget_outlook(campaign, preview.cost_points_last_30_days),
+            "stacking": stacking_sentence(campaign, multipliers_stacking(campaign)),
+            "title": _("Preview: %(name)s") % {"name": campaign.name},
         }
         return TemplateResponse(request, "admin/campaigns/preview.html", context)
 

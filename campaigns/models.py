@@ -14,9 +14,21 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from loyalty.models import Order, Posting
 from members.models import Member
+
+# ISO weekdays as staff read them (the `weekdays` field holds the numbers).
+WEEKDAYS = (
+    (1, _("Monday")),
+    (2, _("Tuesday")),
+    (3, _("Wednesday")),
+    (4, _("Thursday")),
+    (5, _("Friday")),
+    (6, _("Saturday")),
+    (7, _("Sunday")),
+)
 
 
 class Campaign(models.Model):

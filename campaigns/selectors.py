@@ -32,8 +32,9 @@ from django.db.models import (
     Sum,
 )
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
 
-from campaigns.models import Campaign, CampaignAward
+from campaigns.models import WEEKDAYS, Campaign, CampaignAward
 from loyalty.models import Order
 from loyalty.selectors.reports import CENT, ReportPeriod, money
 
@@ -147,3 +148,61 @@ def reward_report(*, period: ReportPeriod) -> list[RewardLine] | None:
         )
         for r in rows
     ]
+
+
+# --- stacking: other multipliers that can apply to the same order --------------------------------
+
+
+@dataclass(frozen=True)
+class StackingCampaign:
+    campaign: Campaign
+    days: str  # when both apply, in words ("Fridays", "every day", "the 15th")
+
+
+def _day_words(weekdays: set[int], day_of_month: int | None) -> str:
+    names = dict(WEEKDAYS)
+    parts = []
+    if weekdays:
+        parts.append(", ".join(str(names[d]) for d in sorted(weekdays)))
+    if day_of_month:
+        parts.append(_("day %(day)s of the month") % {"day": day_of_month})
+    return _(" on ").join(parts) if parts else str(_("every day"))
+
+
+def multipliers_stacking(
+    campaign: Campaign, *, tier_ids: set[int] | None = None
+) -> list[StackingCampaign]:
+    """The other switched-on multiplier campaigns that can add their bonus to the same order as
+    `campaign`: windows overlap, some weekday and member day in common, some tier in common (no
+    tiers: everyone), and some category in common (none: the whole order). Bonuses add up: two ×2
+    campaigns make ×3 (1 + 1 + 1)."""
+    if campaign.kind != Campaign.Kind.MULTIPLIER:
+        return []
+    others = Campaign.objects.filter(kind=Campaign.Kind.MULTIPLIER, is_active=True)
+    if campaign.pk:
+        others = others.exclude(pk=campaign.pk)
+    if campaign.ends_at:
+        others = others.filter(starts_at__lt=campaign.ends_at)
+    if campaign.starts_at:
+        others = others.filter(Q(ends_at__isnull=True) | Q(ends_at__gt=campaign.starts_at))
+    if tier_ids is not None:  # the form's choice, before it is saved
+        own_tiers = set(tier_ids)
+    else:
+        own_tiers = set(campaign.tiers.values_list("pk", flat=True)) if campaign.pk else set()
+    found = []
+    for other in others.prefetch_related("tiers").order_by("starts_at", "code"):
+        tiers = {t.pk for t in other.tiers.all()}
+        if own_tiers and tiers and not own_tiers & tiers:
+            continue
+        mine_c, theirs_c = set(campaign.categories or []), set(other.categories or [])
+        if mine_c and theirs_c and not mine_c & theirs_c:
+            continue
+        mine, theirs = set(campaign.weekdays or []), set(other.weekdays or [])
+        weekdays = mine & theirs if mine and theirs else mine or theirs
+        if mine and theirs and not weekdays:
+            continue
+        days = {d for d in (campaign.day_of_month, other.day_of_month) if d}
+        if len(days) > 1:
+            continue
+        found.append(StackingCampaign(other, _day_words(weekdays, next(iter(days), None))))
+    return found

@@ -26,6 +26,7 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from config.admin_tools import denied, service_error_message
 from config.errors import ServiceError
@@ -103,7 +104,7 @@ class RewardAdmin(_ServiceErrorsAsMessages, admin.ModelAdmin):
         (None, {"fields": ("code", "name", "description", "kind", "is_active")}),
         ("What it costs and gives", {"fields": ("points_cost", "value", "sku")}),
         (
-            "Points as discount (points_discount only)",
+            _("Points as discount"),
             {"fields": ("min_points", "min_share", "max_share")},
         ),
         (

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from rewards.models import Reward
 
@@ -43,6 +46,38 @@ class RewardForm(forms.ModelForm):
             "max_share",
             "is_active",
         )
+        # The model's help texts name the kinds by code; staff see the labels.
+        help_texts = {
+            "sku": _("The product a “Free product” reward gives."),
+            "points_cost": _(
+                "Points one redemption costs (“Points as discount”: the member chooses; 0 here)."
+            ),
+            "value": _(
+                "“Fixed amount off”: the money off; “Percentage off”: the percent off; “Free "
+                "product”: the product's worth (optional); empty for “Free shipping” and "
+                "“Points as discount”."
+            ),
+            "min_points": _("The fewest points a member may use at once."),
+            "min_share": _("The smallest discount, as a share of the order (0.10 = 10%)."),
+            "max_share": _("The largest discount, as a share of the order (0.50 = 50%)."),
+        }
+
+    # Which fields each kind uses (static/backoffice/kind_fields.js hides the others).
+    KIND_FIELDS = {
+        Reward.Kind.FIXED_DISCOUNT: ["points_cost", "value"],
+        Reward.Kind.PERCENT_DISCOUNT: ["points_cost", "value"],
+        Reward.Kind.FREE_SHIPPING: ["points_cost"],
+        Reward.Kind.FREE_PRODUCT: ["points_cost", "value", "sku"],
+        Reward.Kind.POINTS_DISCOUNT: ["min_points", "min_share", "max_share"],
+    }
+
+    class Media:
+        js = ("backoffice/kind_fields.js",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "kind" in self.fields:
+            self.fields["kind"].widget.attrs["data-kind-fields"] = json.dumps(self.KIND_FIELDS)
 
 
 class StockForm(forms.Form):

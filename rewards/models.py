@@ -28,10 +28,12 @@ import datetime as dt
 import uuid
 
 import pgtrigger
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from loyalty.models import Posting, Tier
 from members.models import ActorFields, Member
@@ -43,6 +45,40 @@ class RewardKind(models.TextChoices):
     FREE_SHIPPING = "free_shipping", "Free shipping"
     FREE_PRODUCT = "free_product", "Free product"
     POINTS_DISCOUNT = "points_discount", "Points as discount"
+
+
+def kind_rule_errors(reward: Reward) -> dict[str, str]:
+    """{field: sentence} for each kind rule the reward breaks; the labels are those staff see."""
+    kind, value, errors = reward.kind, reward.value, {}
+    kinds = RewardKind
+    if kind != kinds.POINTS_DISCOUNT and not (reward.points_cost or 0) > 0:
+        errors["points_cost"] = _(
+            "A reward costs at least 1 point (only “Points as discount” lets the member choose)."
+        )
+    if kind == kinds.FIXED_DISCOUNT and (value is None or value <= 0):
+        errors["value"] = _("Enter the amount off, more than 0, for “Fixed amount off”.")
+    if kind == kinds.PERCENT_DISCOUNT and (value is None or not 0 < value <= 100):
+        errors["value"] = _(
+            "Enter the percentage off, above 0 and at most 100, for “Percentage off”."
+        )
+    if kind == kinds.FREE_PRODUCT and not (reward.sku or "").strip():
+        errors["sku"] = _("Enter the SKU of the product “Free product” gives.")
+    if kind == kinds.POINTS_DISCOUNT:
+        if reward.min_points is None or reward.min_points < 1:
+            errors["min_points"] = _(
+                "Enter the fewest points a member may use, 1 or more, for “Points as discount”."
+            )
+        if reward.min_share is None:
+            errors["min_share"] = _("Enter the smallest share of the order, 0 to 1 (0.10 = 10%).")
+        if reward.max_share is None or reward.max_share <= 0:
+            errors["max_share"] = _(
+                "Enter the largest share of the order, above 0 and at most 1 (0.50 = 50%)."
+            )
+        elif reward.min_share is not None and reward.min_share > reward.max_share:
+            errors["min_share"] = _("The smallest share cannot be above the largest.")
+    if reward.active_from and reward.active_to and reward.active_from >= reward.active_to:
+        errors["active_to"] = _("The reward must end after it starts.")
+    return errors
 
 
 class Reward(models.Model):
@@ -178,6 +214,13 @@ class Reward(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} · {self.name}"
+
+    def clean(self) -> None:
+        """The kind rules the constraints state, as sentences on the fields staff must fix (the
+        constraints stay the database's guard; their names never reach a form)."""
+        errors = kind_rule_errors(self)
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def has_stock_limit(self) -> bool:

@@ -104,6 +104,62 @@ def test_the_add_form_refuses_a_free_product_without_sku(marketing):
 
     assert response.status_code == HTTPStatus.OK
     assert Reward.objects.filter(code="MUG").count() == 0
+    form = response.context["adminform"].form
+    assert form.errors == {"sku": ["Enter the SKU of the product “Free product” gives."]}
+
+
+@pytest.mark.parametrize(
+    ("fields", "errors"),
+    [
+        (
+            {"kind": "fixed_discount", "value": ""},
+            {"value": ["Enter the amount off, more than 0, for “Fixed amount off”."]},
+        ),
+        (
+            {"kind": "percent_discount", "value": "150"},
+            {"value": ["Enter the percentage off, above 0 and at most 100, for “Percentage off”."]},
+        ),
+        (
+            {"kind": "free_shipping", "points_cost": "0"},
+            {
+                "points_cost": [
+                    "A reward costs at least 1 point (only “Points as discount” lets the member "
+                    "choose)."
+                ]
+            },
+        ),
+        (
+            {
+                "kind": "points_discount",
+                "points_cost": "0",
+                "min_points": "100",
+                "min_share": "0.6",
+                "max_share": "0.5",
+            },
+            {"min_share": ["The smallest share cannot be above the largest."]},
+        ),
+    ],
+)
+def test_a_kind_rule_is_a_sentence_next_to_its_field(marketing, fields, errors):
+    data = {"code": "X", "name": "X", "points_cost": "100", "coupon_valid_days": "60", **fields}
+
+    response = marketing.post(reverse("admin:rewards_reward_add"), data)
+
+    assert response.status_code == HTTPStatus.OK
+    form = response.context["adminform"].form
+    assert form.errors == errors
+    assert form.non_field_errors() == []
+    assert "violated" not in response.content.decode()
+
+
+def test_the_help_texts_name_the_kinds_as_staff_see_them(marketing):
+    page = marketing.get(reverse("admin:rewards_reward_add")).content.decode()
+
+    assert "fixed_discount:" not in page
+    assert "points_discount:" not in page
+    assert "“Fixed amount off”: the money off" in page
+    assert 'data-kind-fields="' in page
+    assert "backoffice/kind_fields.js" in page
 
 
 def test_marketing_changes_a_reward_and_it_is_audited(marketing, make_reward):
