@@ -77,3 +77,6 @@ def load(*, out) -> None:
     """`load_demo` step."""
     created = demo_campaigns_ensure()
     out.write(f"Campaigns: {created} created, {Campaign.objects.count()} in all.")
+    from campaigns.activity_demo import demo_activity_ensure
+
+    out.write(demo_activity_ensure())

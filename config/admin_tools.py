@@ -5,6 +5,8 @@
   estimate (`pg_class.reltuples`, kept fresh by autovacuum) stands in for the count; filtered
   lists (a search, a status) are counted exactly, since their indexes make that cheap.
 - `service_error_message`: how a `ServiceError` reads in an admin message.
+- `column(field, label)`: a list column showing a model field under a header staff read
+  ("By" for `actor_label`), sortable like the field; the model's field names stay as they are.
 - `denied(*permissions)`: the `PermissionDenied` a custom admin view raises, naming the
   permissions it wanted (any one of them), so the 403 page (`config.forbidden`) can say which
   role the page needs.
@@ -63,3 +65,19 @@ def denied(*permissions: str) -> PermissionDenied:
     exc = PermissionDenied()
     exc.permissions = permissions
     return exc
+
+
+def column(field: str, label, *, boolean: bool = False, sortable: bool = True):
+    """A `list_display` entry: `field`'s value (its choice label, if it has choices) under
+    `label`. Dates, numbers and booleans are shown as the admin shows a field."""
+
+    def show(obj):
+        display = getattr(obj, f"get_{field}_display", None)
+        return display() if display is not None else getattr(obj, field)
+
+    show.__name__ = field
+    show.short_description = label
+    show.boolean = boolean
+    if sortable:
+        show.admin_order_field = field
+    return show

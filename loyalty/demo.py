@@ -126,5 +126,12 @@ def load(*, out) -> None:
     )
     # Real order history (UCI Online Retail sample) through the importer: members, points, tiers.
     from loyalty.importing.demo import demo_import_ensure
+    from loyalty.importing.demo_names import demo_busiest_surname, demo_customers_name
 
     demo_import_ensure(out=out)
+    named = demo_customers_name()
+    surname = demo_busiest_surname()
+    out.write(
+        f"Imported customers given made-up names and emails: {named:,} new"
+        + (f" (search the members for “{surname}”)." if surname else ".")
+    )

@@ -43,8 +43,9 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
-from config.admin_tools import EstimatedCountPaginator, denied, service_error_message
+from config.admin_tools import EstimatedCountPaginator, column, denied, service_error_message
 from config.errors import ServiceError
 from members import services
 from members.actors import Actor
@@ -446,7 +447,14 @@ class MemberAdmin(ExportAdminMixin, admin.ModelAdmin):
 class AuditEntryAdmin(admin.ModelAdmin):
     """The audit log: who changed what, when and why. Read-only for everyone."""
 
-    list_display = ("created_at", "actor_label", "action", "target", "member_link", "reason")
+    list_display = (
+        column("created_at", _("when")),
+        column("actor_label", _("by"), sortable=False),
+        "action",
+        "target",
+        "member_link",
+        "reason",
+    )
     list_filter = ("action", "actor_kind", "created_at")
     search_fields = ("target_id",)
     search_help_text = "A target id (“42” or “members.member:42”) or a member's external id."

@@ -25,10 +25,11 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from config.admin_tools import denied, service_error_message
+from config.admin_tools import column, denied, service_error_message
 from config.errors import ServiceError
 from loyalty.admin.base import ReadOnlyAdmin, action_page, member_link
 from loyalty.admin.members import LoyaltyMemberAdmin
@@ -92,9 +93,7 @@ class RewardAdmin(_ServiceErrorsAsMessages, admin.ModelAdmin):
         "stock_left",
         "redeemed_30_days",
         "min_tier",
-        "is_active",
-        "active_from",
-        "active_to",
+        "window_column",
     )
     list_filter = ("is_active", "kind", "min_tier")
     search_fields = ("code", "name", "sku")
@@ -135,6 +134,16 @@ class RewardAdmin(_ServiceErrorsAsMessages, admin.ModelAdmin):
                 )
             )
         )
+
+    @admin.display(description=_("available"), ordering="is_active")
+    def window_column(self, reward: Reward) -> str:
+        if not reward.is_active:
+            return _("switched off")
+        if reward.active_from is None and reward.active_to is None:
+            return _("always")
+        start = date_format(timezone.localtime(reward.active_from)) if reward.active_from else ""
+        end = date_format(timezone.localtime(reward.active_to)) if reward.active_to else ""
+        return f"{start} – {end}".strip()
 
     @admin.display(description="stock left", ordering="stock")
     def stock_left(self, reward: Reward) -> str:
@@ -280,7 +289,15 @@ class RewardAdmin(_ServiceErrorsAsMessages, admin.ModelAdmin):
 
 @admin.register(StockMovement)
 class StockMovementAdmin(ReadOnlyAdmin):
-    list_display = ("at", "reward", "kind", "delta", "stock_after", "actor_label", "reason")
+    list_display = (
+        column("at", _("when")),
+        "reward",
+        "kind",
+        column("delta", _("change")),
+        "stock_after",
+        column("actor_label", _("by"), sortable=False),
+        "reason",
+    )
     list_filter = ("kind", "at")
     search_fields = ("reward__code",)
     list_select_related = ("reward",)

@@ -16,9 +16,12 @@ from django.contrib.admin.utils import unquote
 from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
-from config.admin_tools import denied, service_error_message
+from config.admin_tools import column, denied, service_error_message
 from config.errors import ServiceError
 from loyalty.admin.base import ReadOnlyAdmin, action_page, member_change_url, member_link
 from loyalty.forms import ApproveRequestForm, RejectRequestForm
@@ -41,16 +44,14 @@ class AdjustmentRequestAdmin(ReadOnlyAdmin):
     change_form_template = "admin/loyalty/adjustmentrequest/change_form.html"
     list_display = (
         "id",
-        "requested_at",
+        column("requested_at", _("requested")),
         "member_column",
         "points",
         "reason",
-        "requested_by_label",
+        column("requested_by_label", _("requested by"), sortable=False),
         "held_because",
         "status",
-        "decided_by_label",
-        "decided_at",
-        "posting_column",
+        "decided_column",
     )
     list_display_links = ("id",)
     list_filter = ("status", "requested_at")
@@ -80,6 +81,13 @@ class AdjustmentRequestAdmin(ReadOnlyAdmin):
     @admin.display(description="member", ordering="member_id")
     def member_column(self, obj: AdjustmentRequest) -> str:
         return member_link(obj.member_id, str(obj.member))
+
+    @admin.display(description=_("decided"))
+    def decided_column(self, obj: AdjustmentRequest) -> str:
+        if obj.decided_at is None:
+            return "-"
+        when = date_format(timezone.localtime(obj.decided_at), "SHORT_DATETIME_FORMAT")
+        return f"{obj.decided_by_label}, {when}"
 
     @admin.display(description="posting")
     def posting_column(self, obj: AdjustmentRequest) -> str:

@@ -28,10 +28,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 import jobs
+from config.admin_tools import column, denied
 from loyalty.admin import import_progress
-from config.admin_tools import denied
 from loyalty.admin.base import ReadOnlyAdmin
 from loyalty.importing.pipeline import SHOWN_ERRORS, import_orders
 from loyalty.importing.profiles import (
@@ -104,18 +105,14 @@ class ImportConfirmForm(forms.Form):
 @admin.register(ImportRun)
 class ImportRunAdmin(import_progress.ProgressViews, ReadOnlyAdmin):
     list_display = (
-        "started_at",
+        column("started_at", _("started")),
         "file_name",
         "kind",
         "status",
-        "format",
-        "via",
-        "actor_label",
+        column("actor_label", _("by")),
         "rows_read",
         "orders_created",
-        "members_created",
         "rows_rejected",
-        "duration_column",
     )
     list_filter = ("status", "dry_run", "format", "via")
     search_fields = ("file_name", "checksum", "actor_label")

@@ -20,9 +20,11 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
-from config.admin_tools import denied, service_error_message
+from config.admin_tools import column, denied, service_error_message
 from config.errors import ServiceError
 from loyalty.admin.base import ReadOnlyAdmin, action_page, member_link
 from loyalty.exports import PostingResource
@@ -67,9 +69,9 @@ class PostingAdmin(ExportAdminMixin, _MemberColumn, ReadOnlyAdmin):
         "member_column",
         "kind",
         "points",
-        "effective_at",
-        "created_at",
-        "actor_label",
+        column("effective_at", _("counts from"), sortable=False),
+        column("created_at", _("posted")),
+        column("actor_label", _("by"), sortable=False),
         "reason",
         "order_column",
     )
@@ -394,15 +396,13 @@ class OrderAdmin(_MemberColumn, ReadOnlyAdmin):
     list_display = (
         "order_id",
         "member_column",
-        "placed_at",
-        "currency",
-        "total",
-        "eligible_amount",
-        "refunded_amount",
+        column("placed_at", _("placed")),
+        "total_column",
+        column("eligible_amount", _("eligible")),
+        column("refunded_amount", _("refunded")),
         "points_earned_column",
         "points_reversed",
         "source",
-        "channel",
     )
     list_filter = ("source", "currency", "placed_at")
     search_fields = ("order_id",)
@@ -417,6 +417,10 @@ class OrderAdmin(_MemberColumn, ReadOnlyAdmin):
     @admin.display(description="points earned")
     def points_earned_column(self, order: Order) -> int:
         return order.points_earned
+
+    @admin.display(description=_("total"))
+    def total_column(self, order: Order) -> str:
+        return f"{number_format(order.total, 2, force_grouping=True)} {order.currency}"
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.opts.fields if f.name != "fingerprint"]

@@ -24,14 +24,19 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.contrib import admin, messages
+from django.db.models import Case, F, Subquery, When
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext_lazy as _
 
 from config.admin_tools import denied, service_error_message
 from config.errors import ServiceError
 from loyalty.admin.base import action_page, member_change_url
 from loyalty.forms import AdjustPointsForm
-from loyalty.models import AdjustmentRequest, Order
+from loyalty.models import AdjustmentRequest, Order, Tier
 from loyalty.selectors.ledger import member_postings
 from loyalty.selectors.members import EXPIRING_WINDOW, member_points
 from loyalty.selectors.program import program_settings
@@ -153,6 +158,36 @@ class LoyaltyMemberAdmin(MemberAdmin):
         orders_section,
         requests_section,
     ]
+
+    # The list: who, their tier today and their available points (two joined columns, annotated
+    # in `get_queryset`: the page costs the same queries for 50 rows as for 5).
+    list_display = (*MemberAdmin.list_display[:3], "tier_column", "balance_column", "status")
+
+    def get_queryset(self, request):
+        today = timezone.localdate()
+        effective_tier = Case(
+            # An override is complete or absent (a database constraint): its date says it all.
+            When(tier_state__override_until__gte=today, then=F("tier_state__override_tier__name")),
+            default=F("tier_state__tier__name"),
+        )
+        # No tier state yet (never evaluated): the entry tier (a constant subquery).
+        entry_tier = Subquery(Tier.objects.filter(rank=0).values("name")[:1])
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                tier_name=Coalesce(effective_tier, entry_tier),
+                points_available=F("account__available"),
+            )
+        )
+
+    @admin.display(description=_("tier"))
+    def tier_column(self, member: Member) -> str:
+        return member.tier_name or "-"
+
+    @admin.display(description=_("points available"), ordering="account__available")
+    def balance_column(self, member: Member) -> str:
+        return number_format(member.points_available or 0, force_grouping=True)
 
     def get_member_panels(self, request, member: Member) -> list[MemberPanel]:
         loyalty = [

@@ -25,8 +25,9 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from config.admin_tools import denied, service_error_message
+from config.admin_tools import column, denied, service_error_message
 from config.errors import ServiceError
 from loyalty.admin.base import ReadOnlyAdmin, action_page, member_change_url, member_link
 from loyalty.admin.members import LoyaltyMemberAdmin
@@ -397,7 +398,7 @@ class TierChangeAdmin(ReadOnlyAdmin):
         "from_tier",
         "to_tier",
         "qualifying_spend",
-        "actor_label",
+        column("actor_label", _("by"), sortable=False),
         "note",
     )
     list_filter = ("kind", "to_tier", "at")
