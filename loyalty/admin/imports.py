@@ -34,6 +34,7 @@ import jobs
 from config.admin_tools import column, denied
 from loyalty.admin import import_progress
 from loyalty.admin.base import ReadOnlyAdmin
+from loyalty.importing.demo import demo_sample_conflicts
 from loyalty.importing.pipeline import SHOWN_ERRORS, import_orders
 from loyalty.importing.profiles import (
     BUILTIN,
@@ -42,6 +43,7 @@ from loyalty.importing.profiles import (
     import_profile_save,
 )
 from loyalty.importing.reader import file_checksum
+from loyalty.importing.summary import error_summary, report_rows
 from loyalty.importing.uploads import upload_path, uploads_dir
 from loyalty.models import ImportProfile, ImportRun
 from loyalty.tasks import import_upload
@@ -100,6 +102,14 @@ class ImportConfirmForm(forms.Form):
         help_text="Import the good rows and keep an error report of the others. Without this, a "
         "file with bad rows imports nothing.",
     )
+
+
+def _demo_conflicts(summary) -> int:
+    """Conflicting orders, when those shown were loaded by the demo (else 0)."""
+    shown = [c.order_id for c in summary.causes if c.code == "order_conflict"]
+    if not demo_sample_conflicts(shown):
+        return 0
+    return sum(g.rows for g in summary.groups if g.code == "order_conflict")
 
 
 @admin.register(ImportRun)
@@ -249,6 +259,9 @@ class ImportRunAdmin(import_progress.ProgressViews, ReadOnlyAdmin):
         readable = result.status != ImportRun.Status.FAILED
         if not readable:
             stored.unlink(missing_ok=True)
+        errors = report_rows(result.error_report) if result.error_report else result.errors
+        summary = error_summary(errors)
+        writes = result.orders_created or result.refunds_created or result.members_created
         return self._page(
             request,
             "admin/loyalty/importrun/import_preview.html",
@@ -256,6 +269,10 @@ class ImportRunAdmin(import_progress.ProgressViews, ReadOnlyAdmin):
                 "title": f"Preview: {upload.name}",
                 "result": result,
                 "readable": readable,
+                "summary": summary,
+                "nothing_to_write": not writes,
+                "demo_conflicts": _demo_conflicts(summary),
+                "skip_label": ImportConfirmForm.base_fields["skip_invalid"].label,
                 "errors_shown": result.errors,
                 "errors_more": max(result.error_count - len(result.errors), 0),
                 "shown_limit": SHOWN_ERRORS,

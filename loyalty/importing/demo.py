@@ -77,3 +77,15 @@ def demo_import_ensure(*, out=None, actor: Actor | None = None) -> ImportResult 
             + "."
         )
     return result
+
+
+def demo_sample_conflicts(order_ids: list[str | None]) -> int:
+    """How many of these conflicting orders the demo loaded from its copy of the sample (with
+    moved dates): when a preview of the shared sample conflicts because of the demo's own data,
+    the admin says so instead of leaving staff to puzzle over "different content"."""
+    from loyalty.models import ImportRun
+
+    wanted = {o for o in order_ids if o}
+    if not wanted or not ImportRun.objects.filter(via="demo").exists():
+        return 0
+    return Order.objects.filter(order_id__in=wanted, source=Order.Source.IMPORT).count()

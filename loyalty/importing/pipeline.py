@@ -361,9 +361,11 @@ def _run(
     _collect_errors(result, errors_path, on_errors)
     if result.error_count and not dry_run and not skip_invalid:
         result.status = ImportRun.Status.REJECTED
+        # Name the switch the person in front of us has: the admin's checkbox or the flag.
+        how = "tick “Skip the bad rows”" if run.via == "admin" else "use --skip-invalid"
         result.message = (
             f"{result.rows_rejected:,} row(s) have errors; nothing was imported. Fix them, or "
-            "import the good rows with --skip-invalid."
+            f"{how} to import the good rows."
         )
         return
 
