@@ -161,12 +161,15 @@ class StackingCampaign:
 
 def _day_words(weekdays: set[int], day_of_month: int | None) -> str:
     names = dict(WEEKDAYS)
-    parts = []
-    if weekdays:
-        parts.append(", ".join(str(names[d]) for d in sorted(weekdays)))
+    days = ", ".join(str(names[d]) for d in sorted(weekdays))
+    if days and day_of_month:
+        return _("%(weekdays)s on day %(day)s of the month") % {
+            "weekdays": days,
+            "day": day_of_month,
+        }
     if day_of_month:
-        parts.append(_("day %(day)s of the month") % {"day": day_of_month})
-    return _(" on ").join(parts) if parts else str(_("every day"))
+        return _("day %(day)s of the month") % {"day": day_of_month}
+    return days or _("every day")
 
 
 def multipliers_stacking(
