@@ -362,10 +362,14 @@ def _run(
     if result.error_count and not dry_run and not skip_invalid:
         result.status = ImportRun.Status.REJECTED
         # Name the switch the person in front of us has: the admin's checkbox or the flag.
-        how = "tick “Skip the bad rows”" if run.via == "admin" else "use --skip-invalid"
+        how = (
+            "tick “Skip the bad rows” to import the good rows"
+            if run.via == "admin"
+            else "import the good rows with --skip-invalid"
+        )
         result.message = (
             f"{result.rows_rejected:,} row(s) have errors; nothing was imported. Fix them, or "
-            f"{how} to import the good rows."
+            f"{how}."
         )
         return
 
