@@ -300,3 +300,45 @@ def test_an_erased_members_points_are_not_adjusted(member, system_actor):
 
     assert response.status_code == HTTPStatus.FOUND
     assert _messages(response) == ["This member's data has been erased."]
+
+
+# --- the list: tier and points columns ----------------------------------------------------------
+
+
+def test_the_member_list_shows_tier_and_points_without_a_query_per_row(
+    make_member, system_actor, django_assert_max_num_queries
+):
+    from loyalty.demo import demo_tiers_ensure
+    from loyalty.services.tiers import tier_override
+
+    ladder = {t.code: t for t in demo_tiers_ensure()}
+    rich = make_member(external_id="C-1", first_name="Ada", last_name="Lovelace")
+    points_adjust_post(
+        member=rich, points=12345, reason="x", actor=system_actor, idempotency_key="a1"
+    )
+    tier_override(
+        member=rich,
+        tier=ladder["gold"],
+        until=timezone.localdate() + dt.timedelta(days=30),
+        reason="x",
+        actor=system_actor,
+    )
+    for n in range(2, 12):
+        make_member(external_id=f"C-{n}")
+    client = client_for(staff_user(CUSTOMER_SERVICE, "agent"))
+    url = reverse("admin:members_member_changelist")
+    client.get(url)  # the session and permission caches
+
+    with django_assert_max_num_queries(8):
+        response = client.get(url)
+
+    rows = {m.external_id: m for m in response.context["cl"].result_list}
+    admin_ = response.context["cl"].model_admin
+    assert (admin_.tier_column(rows["C-1"]), admin_.balance_column(rows["C-1"])) == (
+        "Gold",
+        "12,345",
+    )
+    assert (admin_.tier_column(rows["C-2"]), admin_.balance_column(rows["C-2"])) == (
+        "Member",
+        "0",
+    )
