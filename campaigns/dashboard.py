@@ -12,6 +12,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from campaigns.selectors import campaign_report, reward_report
 from config.admin_tools import denied
@@ -23,6 +25,7 @@ from loyalty.selectors.reports import (
     members_by_tier,
     money,
     order_figures,
+    points_by_week,
     points_flows,
     points_outstanding,
     report_period,
@@ -47,6 +50,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     period = report_period(days=_days(request))
     point_value = settings.point_value
     flows = points_flows(period=period)
+    weeks = points_by_week(period=period)
 
     def line(label: str, points: int, note: str = "") -> dict:
         return {"label": label, "points": points, "money": money(points, point_value), "note": note}
@@ -87,5 +91,13 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         "orders": order_figures(period=period),
         "campaigns": campaign_report(period=period, point_value=point_value),
         "rewards": reward_report(period=period),
+        "weeks": weeks,
+        "chart": {
+            "labels": [date_format(w.week, "SHORT_DATE_FORMAT") for w in weeks],
+            "series": [
+                {"label": str(_("Points issued")), "data": [w.issued for w in weeks]},
+                {"label": str(_("Points redeemed")), "data": [w.redeemed for w in weeks]},
+            ],
+        },
     }
     return TemplateResponse(request, "admin/dashboard.html", context)

@@ -16,6 +16,10 @@ Definitions, also in `docs/dashboard.md`:
   member in debt (a refund of points already spent) owes points and does not lower what the
   program owes everyone else; those debts are shown on their own.
 - Money is `points × point_value`, 2 places, half up.
+- Points by week (the dashboard's chart): issued (earned + tier bonus + campaign bonus) and
+  redeemed (spent − given back on cancelled redemptions) per week starting Monday, in the
+  program's time zone; every week of the period is listed, empty ones as 0. Their sums are the
+  period's `issued` and `redeemed` when the period starts on a Monday.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Case, Count, Exists, F, OuterRef, Q, Sum, When
+from django.db.models.functions import TruncWeek
 from django.db.models.lookups import GreaterThan, LessThan
 from django.utils import timezone
 
@@ -297,3 +302,41 @@ def order_figures(*, period: ReportPeriod) -> OrderFigures:
         buyers=row["buyers"],
         repeat_buyers=row["repeat_buyers"],
     )
+
+
+@dataclass(frozen=True)
+class WeekPoints:
+    week: dt.date  # the Monday the week starts on
+    issued: int
+    redeemed: int
+
+
+def points_by_week(*, period: ReportPeriod) -> list[WeekPoints]:
+    """Points issued and redeemed per week of the period (one grouped query)."""
+    kind = PostingKind
+    issued = Q(kind__in=[kind.EARN, kind.TIER_BONUS, kind.CAMPAIGN_BONUS])
+    rows = (
+        Posting.objects.filter(period.q("effective_at"))
+        .annotate(week=TruncWeek("effective_at"))
+        .values("week")
+        .annotate(
+            issued=Sum("points", filter=issued, default=0),
+            spent=Sum("points", filter=Q(kind=kind.REDEEM), default=0),
+            given_back=Sum("points", filter=Q(kind=kind.CANCEL_REDEMPTION), default=0),
+        )
+        .order_by("week")
+    )
+    found = {}
+    for row in rows:
+        week = row["week"]
+        if isinstance(week, dt.datetime):
+            week = timezone.localtime(week).date() if timezone.is_aware(week) else week.date()
+        found[week] = WeekPoints(week, row["issued"], -row["spent"] - row["given_back"])
+    first = timezone.localtime(period.start).date()
+    monday = first - dt.timedelta(days=first.weekday())
+    last = timezone.localtime(period.end).date()
+    weeks = []
+    while monday <= last:
+        weeks.append(found.get(monday, WeekPoints(monday, 0, 0)))
+        monday += dt.timedelta(days=7)
+    return weeks

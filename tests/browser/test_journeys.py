@@ -173,6 +173,15 @@ def test_the_dashboard_renders_from_the_sidebar(staff, login, live_server, conso
 
     expect(page.locator("h1")).to_contain_text("dashboard")
     expect(page.locator("#content-main")).to_contain_text("Members by tier")
+    # The weekly chart is drawn (Chart.js from our static files) with its table beneath.
+    expect(page.locator("#points-chart[data-rendered=true]")).to_be_visible()
+    drawn = page.evaluate(
+        "() => { const c = document.getElementById('points-chart');"
+        " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " for (let i = 3; i < d.length; i += 4) { if (d[i] !== 0) return true; } return false; }"
+    )
+    assert drawn
+    expect(page.locator("#weeks tbody tr").first).to_be_visible()
     assert console == []
 
 

@@ -19,6 +19,7 @@ N−100d to N−50d, "review" an action bonus nobody earned):
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from decimal import Decimal
 from http import HTTPStatus
 
@@ -461,3 +462,41 @@ def test_the_query_count_does_not_grow_with_the_data(
     assert large == small
     with django_assert_max_num_queries(15):
         assert client.get(URL).status_code == HTTPStatus.OK
+
+
+def test_points_by_week_add_up_to_the_period_and_list_every_week(program):
+    from loyalty.selectors.reports import points_by_week
+
+    now, _m, _tiers = program
+    period = report_period(days=30, now=now)
+
+    weeks = points_by_week(period=period)
+    flows = points_flows(period=period)
+
+    first = timezone.localtime(period.start).date()
+    assert weeks[0].week == first - dt.timedelta(days=first.weekday())
+    assert all(b.week - a.week == dt.timedelta(days=7) for a, b in itertools.pairwise(weeks))
+    assert weeks[-1].week <= timezone.localtime(now).date() < weeks[-1].week + 7 * DAY
+    assert sum(w.issued for w in weeks) == flows.issued == 540
+    assert sum(w.redeemed for w in weeks) == flows.redeemed == 250
+
+
+def test_the_page_feeds_the_chart_and_the_table_beneath_it(program):
+    import json
+    import re
+
+    client = client_for(staff_user("Marketing", "marketing"))
+
+    page = client.get(URL).content.decode()
+
+    data = json.loads(
+        re.search(
+            r'<script id="points-chart-data" type="application/json">(.*?)</script>', page
+        ).group(1)
+    )
+    assert [s["label"] for s in data["series"]] == ["Points issued", "Points redeemed"]
+    assert sum(data["series"][0]["data"]) == 540
+    assert len(data["labels"]) == len(data["series"][1]["data"])
+    assert '<canvas id="points-chart"' in page
+    assert "backoffice/vendor/chartjs/chart.umd.min.js" in page
+    assert 'id="weeks"' in page
