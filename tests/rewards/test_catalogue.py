@@ -33,14 +33,15 @@ from rewards.services import (
 @pytest.mark.parametrize(
     ("fields", "field"),
     [
-        ({"kind": "free_product", "sku": ""}, "__all__"),
-        ({"kind": "percent_discount", "value": Decimal("120.00")}, "__all__"),
-        ({"kind": "fixed_discount", "value": None}, "__all__"),
-        ({"kind": "fixed_discount", "points_cost": 0}, "__all__"),
-        ({"kind": "points_discount", "min_points": None}, "__all__"),
+        # The kind rules name the field to fix (Reward.clean), not the constraint.
+        ({"kind": "free_product", "sku": ""}, "sku"),
+        ({"kind": "percent_discount", "value": Decimal("120.00")}, "value"),
+        ({"kind": "fixed_discount", "value": None}, "value"),
+        ({"kind": "fixed_discount", "points_cost": 0}, "points_cost"),
+        ({"kind": "points_discount", "min_points": None}, "min_points"),
         (
             {"kind": "points_discount", "min_share": Decimal("0.6"), "max_share": Decimal("0.5")},
-            "__all__",
+            "min_share",
         ),
         ({"coupon_valid_days": 0}, "coupon_valid_days"),
         ({"kind": "treasure"}, "kind"),
@@ -51,6 +52,7 @@ def test_reward_rules_are_checked_before_saving(make_reward, fields, field):
         make_reward(code="BAD", **fields)
 
     assert field in exc.value.message_dict
+    assert "__all__" not in exc.value.message_dict
     assert not Reward.objects.filter(code="BAD").exists()
 
 
@@ -325,7 +327,7 @@ def test_config_problems_name_their_path(db, tiers):
     assert _paths(problems) == [
         "rewards[0].value",
         "rewards[1].code",
-        "rewards[2]",
+        "rewards[2].sku",
         "rewards[3].min_tier",
         "rewards[4].colour",
         "rewards[5]",
