@@ -1,0 +1,194 @@
+"""Webhooks: events delivered per second by one worker, and the delivery lag under earn load.
+
+One command (a private PostgreSQL cluster is created and thrown away):
+
+    scripts/with-postgres.sh .venv/bin/python bench/webhooks.py
+
+What it does:
+1. Migrates the database (production settings; private addresses allowed for the local
+   receiver) and creates one endpoint (every event type) pointing at a receiver in this process
+   (a threaded HTTP server on 127.0.0.1 answering 204).
+2. Throughput: writes `--events` events (points.adjusted, in transactions of 500) with no worker
+   running, then starts one worker (`manage.py procrastinate worker`, concurrency
+   `JOBS_WORKER_CONCURRENCY`, default 4) and times until the receiver has every event id:
+   dispatch (fan-out, one job per delivery), signing and the HTTP POSTs included.
+3. Lag: with that worker still running, runs `bench/api_earn.py --scenarios earn_spread` (its own
+   gunicorn, members and load) against the same database for `--earn-seconds`, while a writer
+   here records one points.adjusted event every `--interval` seconds; lag is the receiver's
+   arrival time minus the event's `occurred_at`, over every event that occurred during the earn
+   run (the earn path's own points.earned events included). Prints p50, p99 and max.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# This file's own folder comes first on the path, where its name would hide the `webhooks` app.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT))
+_spec = importlib.util.spec_from_file_location("api_earn", ROOT / "bench" / "api_earn.py")
+api_earn = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(api_earn)
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+PYTHON, manage, percentile, server_env = (
+    api_earn.PYTHON,
+    api_earn.manage,
+    api_earn.percentile,
+    api_earn.server_env,
+)
+
+
+def setup(env: dict):
+    os.environ.update(env)
+    import django
+
+    django.setup()
+
+
+def write_events(count: int, start: int) -> None:
+    from django.db import transaction
+
+    from events.services import NewEvent, events_record
+
+    for first in range(start, start + count, 500):
+        with transaction.atomic():
+            events_record(
+                events=[
+                    NewEvent(
+                        type="points.adjusted",
+                        member_id=n,
+                        member_external_id=f"BW-{n}",
+                        payload={"points": 1, "adjustment_id": n},
+                    )
+                    for n in range(first, min(first + 500, start + count))
+                ]
+            )
+
+
+def start_worker(env: dict, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [PYTHON, "manage.py", "procrastinate", "worker", "--name", "bench-webhooks"],
+        cwd=ROOT,
+        env={**env, "JOBS_POLL_SECONDS": "0.5"},
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def received_ids(receiver) -> set[str]:
+    with receiver.lock:
+        return {r.headers["webhook-id"] for r in receiver.received}
+
+
+def lag_seconds(receiver, since: float, until: float) -> list[float]:
+    lags = []
+    with receiver.lock:
+        received = list(receiver.received)
+    first_arrival: dict[str, tuple[float, float]] = {}
+    for r in received:
+        body = json.loads(r.body)
+        occurred = dt.datetime.fromisoformat(body["timestamp"].replace("Z", "+00:00")).timestamp()
+        if since <= occurred <= until and r.headers["webhook-id"] not in first_arrival:
+            first_arrival[r.headers["webhook-id"]] = (occurred, r.at)
+    lags = sorted(arrival - occurred for occurred, arrival in first_arrival.values())
+    return lags
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=3000)
+    parser.add_argument("--earn-seconds", type=float, default=15.0)
+    parser.add_argument("--interval", type=float, default=0.02)
+    parser.add_argument("--members", type=int, default=2000)
+    args = parser.parse_args()
+
+    env = {**server_env(), "WEBHOOKS_ALLOW_PRIVATE_ADDRESSES": "true"}
+    manage(env, "migrate", "--noinput")
+    setup(env)
+    from members.actors import Actor
+    from tests.webhooks.receiver import Receiver
+    from webhooks import services
+
+    receiver = Receiver()
+    services.endpoint_create(url=receiver.url(), actor=Actor.system("bench"))
+    write_events(args.events, 1)
+    log = Path("/tmp/bench-webhooks-worker.log")
+    load = os.getloadavg()
+    started = time.monotonic()
+    worker = start_worker(env, log)
+    try:
+        while len(received_ids(receiver)) < args.events:
+            if time.monotonic() - started > 600:
+                sys.exit("bench: not every event arrived within 10 minutes")
+            time.sleep(0.05)
+        elapsed = time.monotonic() - started
+        print(
+            f"throughput: {args.events} events delivered by 1 worker in {elapsed:.1f} s = "
+            f"{args.events / elapsed:.0f} events/s (worker start included; load before "
+            f"{load[0]:.1f})"
+        )
+
+        stop = threading.Event()
+
+        def writer():
+            n = 10_000_000
+            while not stop.is_set():
+                write_events(1, n)
+                n += 1
+                time.sleep(args.interval)
+
+        thread = threading.Thread(target=writer, daemon=True)
+        since = time.time()
+        thread.start()
+        earn = subprocess.run(
+            [
+                PYTHON,
+                "bench/api_earn.py",
+                "--scenarios",
+                "earn_spread",
+                "--duration",
+                str(args.earn_seconds),
+                "--members",
+                str(args.members),
+            ],
+            cwd=ROOT,
+            env={**os.environ},
+            capture_output=True,
+            text=True,
+        )
+        until = time.time()
+        stop.set()
+        thread.join()
+        time.sleep(5)  # the last events' deliveries
+        lags = lag_seconds(receiver, since, until)
+        earn_line = [line for line in earn.stdout.splitlines() if "earn_spread" in line]
+        print("earn bench:", *(earn_line or [earn.stdout[-400:], earn.stderr[-400:]]))
+        if lags:
+            print(
+                f"lag under earn load: {len(lags)} events, p50 {percentile(lags, 0.5):.3f} s, "
+                f"p99 {percentile(lags, 0.99):.3f} s, max {lags[-1]:.3f} s "
+                f"(load now {os.getloadavg()[0]:.1f})"
+            )
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=70)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        receiver.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
