@@ -6,3 +6,13 @@ class FeedbackConfig(AppConfig):
     name = "feedback"
     verbose_name = _("Member feedback")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from feedback.services import feedback_forget
+        from members.erasure import register_erasure_scrubber
+
+        def comments_scrub(*, erasure) -> int:
+            # A comment is free text the member wrote: blanked whole, the score stays.
+            return feedback_forget(member_id=erasure.member.pk)
+
+        register_erasure_scrubber(comments_scrub)

@@ -163,3 +163,14 @@ def test_the_admin_lists_feedback_by_band_and_finds_a_member(
     assert detractors.status_code == HTTPStatus.OK
     assert [f.score for f in detractors.context["cl"].result_list] == [3]
     assert [f.member.external_id for f in found.context["cl"].result_list] == ["C-2"]
+
+
+def test_an_erasure_blanks_the_comment_and_keeps_the_score(api_client, member):
+    _post(api_client, {"score": 2, "comment": "Ada Lovelace, 07700 900123: never again"})
+
+    response = api_client.delete("/api/v1/members/C-1001")
+
+    assert response.status_code == HTTPStatus.NO_CONTENT
+    assert list(Feedback.objects.values_list("member_id", "score", "comment")) == [
+        (member.pk, 2, "")
+    ]

@@ -146,6 +146,13 @@ def test_api_erasure_forgets_every_value_the_member_ever_had(api_client, uploads
             "#1002,other@example.com,paid,2026-01-05 11:00:00 +0000,GBP,5.00,5.00,Ed Other",
         ],
     )
+    feedback = api_client.post(
+        f"/api/v1/members/{external_id}/feedback",
+        {"score": 3, "comment": f"{FIRST} {SURNAME_1} here: call me on {PHONE_2}"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="fb-1",
+    )
+    assert feedback.status_code == HTTPStatus.CREATED
     assert hits(database_dump()) == list(EVERY_VALUE)  # the test can see them
     assert hits(kept_files(uploads)) == [EMAIL_A, FIRST, SURNAME_1]
     before = _ledger_state(member)
