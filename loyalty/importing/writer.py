@@ -24,8 +24,9 @@ The result is what `order_record`, then `refund_record` (each at the event's own
 posting by posting).
 
 Imports do not award campaign bonuses and do not call the order listeners (referrals): history is
-not a campaign. Orders earn at the multiplier of the tier the member holds when the import starts
-(the entry tier for new members); tiers are evaluated once, after the import, as of today.
+not a campaign. Orders earn at the multiplier of the tier the member held when each was placed (the
+tier history of members who exist; the entry tier for new members); tiers are evaluated once,
+after the import, as of today.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from loyalty.importing.staging import (
     is_postgres,
     rows,
 )
-from loyalty.models import Account, Debt, ImportRun
+from loyalty.models import Account, Debt, ImportRun, TierChange
 from loyalty.services import tiers
 from loyalty.services.ledger import accounts_lock, debts_settle
 from members.actors import Actor
@@ -598,12 +599,18 @@ class ChunkWriter:
         return created, {p[0] for p in pending}
 
     def _tiers_of_existing(self, existing: dict[str, int], params) -> None:
-        """Existing members in another tier than the entry one earn at their own multiplier."""
+        """Existing members earn at the multiplier of the tier they held when each order was
+        placed (`tiers.tier_timeline`, the live path's rule), when it is not the entry tier."""
         entry = (self.earning.tier_code, self.earning.multiplier)
+        with_history = set(
+            TierChange.objects.filter(member_id__in=list(existing.values()))
+            .values_list("member_id", flat=True)
+            .distinct()
+        )
         for ckey, member_id in existing.items():
-            tier = tiers.tier_for_order(member_id=member_id)
-            if tier == entry:
+            if member_id not in with_history and tiers.tier_for_order(member_id=member_id) == entry:
                 continue
+            held_at = tiers.tier_timeline(member_id=member_id)
             refunds = defaultdict(list)
             for order_id, refund_id, amount in rows(
                 "SELECT order_id, refund_id, amount_cents FROM imp_refunds r WHERE r.ckey = %s "
@@ -617,8 +624,12 @@ class ChunkWriter:
                 "imp_orders WHERE ckey = %s AND bad = 0 AND present = 0",
                 [ckey],
             ):
+                placed_at = from_utc_text(placed)
+                tier = held_at(placed_at)
+                if tier == entry:
+                    continue  # staged at the entry tier already
                 numbers = self.earning.order(
-                    placed_at=from_utc_text(placed),
+                    placed_at=placed_at,
                     currency=currency,
                     eligible_cents=total if eligible is None else eligible,
                     refunds=[amount for _, amount in refunds[order_id]],

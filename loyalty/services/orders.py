@@ -2,7 +2,8 @@
 
 - Eligible amount = `eligible_total` if sent, else `total`, converted to the program currency.
 - Base points = floor(eligible × earn_rate); tier bonus = floor(base × (multiplier − 1)), at the
-  tier held when the order is recorded; campaign bonuses come from `loyalty.hooks` providers, one
+  tier held when the order was placed (`tiers.tier_held_at`: the tier history for a late,
+  back-dated order; the fast path runs only with no tier configured); campaign bonuses come from `loyalty.hooks` providers, one
   posting per campaign. All are pending until `placed_at + pending_days`, then expire
   `points_lifetime_days` after that (0: never).
 - An order earns once: a repeat with the same content returns the first result; other content is
@@ -373,7 +374,11 @@ def order_record(
                 raise
             eligible_amount = (eligible * rate).quantize(CENT, rounding=ROUND_FLOOR)
             available_at, expires_at = earn_dates(placed_at=placed_at, settings=settings)
-            tier_code, multiplier = tiers.tier_for_order(member_id=member.pk, ladder=ladder)
+            # The tier held when the order was placed: a late, back-dated order does not earn
+            # at a tier reached since (the history says which).
+            tier_code, multiplier, held_now = tiers.tier_held_at(
+                member_id=member.pk, at=placed_at, ladder=ladder
+            )
             base, tier_bonus = earn_breakdown(
                 eligible_amount=eligible_amount,
                 earn_rate=settings.earn_rate,
@@ -466,11 +471,11 @@ def order_record(
             upgrade = tiers.tier_after_order(
                 member_id=member.pk, order=order, actor=actor, ladder=ladder, settings=settings
             )
-            # The tier held now: the one the order earned at, unless the order moved it (then
-            # read again, since an active override still wins over the upgraded tier).
+            # The tier held now: the one the order earned at, unless the order moved it or was
+            # placed before a change (then read again, since an active override still wins).
             tier_now = (
                 tiers.tier_for_order(member_id=member.pk, ladder=ladder)[0]
-                if upgrade
+                if upgrade or not held_now
                 else tier_code
             )
             for listener in hooks.order_recorded_listeners:

@@ -2,7 +2,9 @@
 
 Interface used by the order path (`loyalty.services.orders.order_record`):
 - `tier_for_order(member_id=...)` -> (tier_code, multiplier): the tier held now (an active
-  override wins); the order earns at its multiplier. No tier configured: ("", 1).
+  override wins). No tier configured: ("", 1).
+- `tier_held_at(member_id=..., at=placed_at)`: the tier held when the order was placed (the
+  history, `TierChange`, for a late, back-dated order); the order earns at its multiplier.
 - `tier_after_order(member_id=..., order=..., actor=...)`: upgrade at once when the order makes
   the window's qualifying spend reach a higher tier (possibly several ranks up); when it meets the
   tier already held, the member has qualified again and the hold restarts. Called inside the
@@ -86,6 +88,67 @@ def tier_for_order(*, member_id: int, ladder: list[Tier] | None = None) -> tuple
     if row.override_tier_id is not None and row.override_until >= timezone.localdate():
         tier = by_id[row.override_tier_id]
     return tier.code, tier.multiplier
+
+
+def tier_held_at(
+    *, member_id: int, at: dt.datetime, ladder: list[Tier] | None = None
+) -> tuple[str, Decimal, bool]:
+    """(code, multiplier, held now) of the tier the member held at `at` (a late, back-dated
+    order earns at the tier held when it was placed, `docs/tiers.md`); "held now": it is also
+    the tier held now.
+
+    No tier change after `at`: the tier held now (`tier_for_order`). Otherwise the history says
+    it: the first change after `at` records the tier left behind (`from_tier`; no `from_tier`:
+    the entry tier). One indexed read (`tierchange_member_at_idx`) when tiers are configured.
+    """
+    from loyalty.selectors.order_path import tier_ladder_read
+
+    if ladder is None:
+        ladder = tier_ladder_read()
+    if not ladder:
+        return "", ONE, True
+    later = list(
+        TierChange.objects.filter(member_id=member_id, at__gt=at)
+        .order_by("at", "id")
+        .values_list("from_tier_id", flat=True)[:1]
+    )
+    if not later:
+        return *tier_for_order(member_id=member_id, ladder=ladder), True
+    by_id = {t.pk: t for t in ladder}
+    if later[0] is not None and later[0] not in by_id:
+        by_id = {t.pk: t for t in tier_ladder_read()}  # a tier added since `ladder` was read
+    tier = ladder[0] if later[0] is None else by_id[later[0]]
+    return tier.code, tier.multiplier, False
+
+
+def tier_timeline(*, member_id: int, ladder: list[Tier] | None = None):
+    """`tier_held_at` for many moments of one member (the import's history): a function of `at`
+    giving (code, multiplier), with the member's history read once. The same rule."""
+    import bisect
+
+    from loyalty.selectors.order_path import tier_ladder_read
+
+    ladder = tier_ladder_read() if ladder is None else ladder
+    if not ladder:
+        return lambda at: ("", ONE)
+    history = list(
+        TierChange.objects.filter(member_id=member_id)
+        .order_by("at", "id")
+        .values_list("at", "from_tier_id")
+    )
+    current = tier_for_order(member_id=member_id, ladder=ladder)
+    moments = [at for at, _ in history]
+    by_id = {t.pk: t for t in tier_ladder_read()}
+
+    def held(at: dt.datetime) -> tuple[str, Decimal]:
+        later = bisect.bisect_right(moments, at)  # the first change strictly after `at`
+        if later == len(history):
+            return current
+        from_id = history[later][1]
+        tier = ladder[0] if from_id is None else by_id[from_id]
+        return tier.code, tier.multiplier
+
+    return held
 
 
 def tier_after_order(
