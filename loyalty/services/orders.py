@@ -3,8 +3,8 @@
 - Eligible amount = `eligible_total` if sent, else `total`, converted to the program currency.
 - Base points = floor(eligible × earn_rate); tier bonus = floor(base × (multiplier − 1)), at the
   tier held when the order was placed (`tiers.tier_held_at`: the tier history for a late,
-  back-dated order; the fast path runs only with no tier configured); campaign bonuses come from `loyalty.hooks` providers, one
-  posting per campaign. All are pending until `placed_at + pending_days`, then expire
+  back-dated order; the fast path runs only with no tier configured); campaign bonuses come
+  from `loyalty.hooks` providers, one posting per campaign. All are pending until `placed_at + pending_days`, then expire
   `points_lifetime_days` after that (0: never).
 - An order earns once: a repeat with the same content returns the first result; other content is
   `order_conflict`. The same for refunds (`refund_conflict`).
