@@ -4,8 +4,8 @@
 - Base points = floor(eligible × earn_rate); tier bonus = floor(base × (multiplier − 1)), at the
   tier held when the order was placed (`tiers.tier_held_at`: the tier history for a late,
   back-dated order; the fast path runs only with no tier configured); campaign bonuses come
-  from `loyalty.hooks` providers, one posting per campaign. All are pending until `placed_at + pending_days`, then expire
-  `points_lifetime_days` after that (0: never).
+  from `loyalty.hooks` providers, one posting per campaign. All are pending until
+  `placed_at + pending_days`, then expire `points_lifetime_days` after that (0: never).
 - An order earns once: a repeat with the same content returns the first result; other content is
   `order_conflict`. The same for refunds (`refund_conflict`).
 - Refund reversal = floor(order_points × refunded_so_far / eligible) − reversed_so_far, on
