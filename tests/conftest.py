@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
@@ -9,6 +11,8 @@ from rest_framework_api_key.models import APIKey
 
 from members import services as member_services
 from members.actors import Actor
+
+ENROLLED_AT = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
 
 def pytest_configure(config):
@@ -128,6 +132,9 @@ def make_member(db, system_actor):
         kwargs.setdefault("external_id", f"C-{n:05d}")
         kwargs.setdefault("email", f"member{n}@example.com")
         kwargs.setdefault("actor", system_actor)
+        # Enrolled before the tests' orders (`tests/loyalty/conftest.py`'s T0 and "days ago"):
+        # an order placed before enrolment earns only as retro credit (docs/api.md).
+        kwargs.setdefault("enrolled_at", ENROLLED_AT)
         return member_services.member_enrol(**kwargs)
 
     return _make

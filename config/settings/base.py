@@ -232,6 +232,9 @@ IMPORT_ADMIN_MAX_MB = env.int("IMPORT_ADMIN_MAX_MB", default=20)
 # The admin's uploads and error reports. The background import job reads the upload back from
 # here: with workers on other machines, this directory must be shared with them.
 IMPORT_UPLOAD_DIR = Path(env("IMPORT_UPLOAD_DIR", default=str(BASE_DIR / "var" / "imports")))
+# An order placed before the member enrolled earns only when the storefront asks for retro credit
+# (`"retro_credit": true`) and it was placed at most this many days before enrolment.
+LOYALTY_RETRO_CREDIT_DAYS = env.int("LOYALTY_RETRO_CREDIT_DAYS", default=90)
 
 LOGGING = {
     "version": 1,

@@ -68,6 +68,13 @@ class OrderInputSerializer(StrictSerializer):
     )
     items = OrderItemInputSerializer(many=True, required=False, max_length=1000)
     channel = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    retro_credit = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Credit an order placed before the member enrolled (at most "
+        "`LOYALTY_RETRO_CREDIT_DAYS` before, 90 by default); without it such an order is "
+        "`422 order_before_enrolment`.",
+    )
 
 
 class CampaignBonusSerializer(serializers.Serializer):
@@ -148,7 +155,7 @@ class OrderCreateView(APIView):
                     404: ["member_not_found"],
                     409: ["order_conflict"],
                     410: ["member_erased"],
-                    422: ["currency_mismatch"],
+                    422: ["currency_mismatch", "order_before_enrolment", "retro_credit_too_old"],
                 }
             ),
         },
@@ -172,6 +179,7 @@ class OrderCreateView(APIView):
                 items=items,
                 channel=data.get("channel", ""),
                 actor=Actor.api(request.api_key),
+                retro_credit=data["retro_credit"],
             )
         )
         body = {

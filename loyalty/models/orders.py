@@ -109,6 +109,10 @@ class Refund(models.Model):
     shortfall = models.IntegerField(default=0)
     fingerprint = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
+    # The member's balance in the first answer, so that a repeat answers the same body
+    # (docs/api.md); NULL for refunds written by the import, which had no answer.
+    answered_available = models.IntegerField(null=True, blank=True)
+    answered_pending = models.IntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-refunded_at", "-id"]

@@ -691,7 +691,8 @@ def order_earn_statement(
     The lock comes first (the order INSERT reads from it), as in `account_lock` then
     `credits_post`; the balance UPDATE then applies to the row's latest version. The order's and
     the postings' `member_id` come from the lock (`order.member` is not needed). Nothing is
-    written, and None returned, unless: the member exists, is not erased and has the
+    written, and None returned, unless: the member exists, is not erased, enrolled no later than
+    the order was placed, and has the
     `member_conditions` (`{field attname: value}`, None meaning NULL: what the hooks need to be
     quiet), their account exists, and the configuration version is still `config_version` (what
     the caller computed the points with). The caller then takes the usual path. Credits must all
@@ -733,6 +734,7 @@ def order_earn_statement(
             f"FROM {qn(Account._meta.db_table)} acc "
             f"JOIN {qn(Member._meta.db_table)} m ON m.{member_col['id']} = acc.{acc['member']} "
             f"WHERE m.{member_col['external_id']} = %s AND m.{member_col['status']} <> %s "
+            f"AND m.{member_col['enrolled_at']} <= %s "
             f"{member_where} AND (SELECT {qn('version')} "
             f"FROM {qn(CONFIG_VERSION_TABLE)} WHERE {qn('id')} = 1) = %s FOR UPDATE OF acc), "
             f"o AS (INSERT INTO {qn(Order._meta.db_table)} "
@@ -764,6 +766,7 @@ def order_earn_statement(
     params = (
         member_external_id,
         Member.Status.ERASED,
+        order.placed_at,  # an order placed before enrolment: the usual path decides
         *(value for _, value in conditions if value is not None),
         config_version,
         *(v for i, v in enumerate(order_row) if i != member_at),

@@ -7,7 +7,8 @@
   from `loyalty.hooks` providers, one posting per campaign. All are pending until
   `placed_at + pending_days`, then expire `points_lifetime_days` after that (0: never).
 - An order earns once: a repeat with the same content returns the first result; other content is
-  `order_conflict`. The same for refunds (`refund_conflict`).
+  `order_conflict`. The same for refunds (`refund_conflict`); a refund's repeat also answers the
+  balance of its first answer (kept on the refund), an order's the balance now (`docs/api.md`).
 - Refund reversal = floor(order_points × refunded_so_far / eligible) − reversed_so_far, on
   cumulative amounts so that refunding in parts reverses exactly what refunding at once would.
   It takes the order's pending points first, then available ones; beyond that a debt, or, when
@@ -184,6 +185,7 @@ def order_record_by_external_id(
     channel: str = "",
     source: str = Order.Source.API,
     now: dt.datetime | None = None,
+    retro_credit: bool = False,
 ) -> OrderResult:
     """`order_record` for the member with this `external_id`, as the storefront addresses them.
 
@@ -243,6 +245,7 @@ def order_record_by_external_id(
         source=source,
         now=now,
         one_statement=False,
+        retro_credit=retro_credit,
     )
 
 
@@ -289,6 +292,30 @@ def _order_amounts_check(*, total: Decimal, eligible_total: Decimal | None) -> N
         )
 
 
+def _enrolment_check(*, member: Member, placed_at: dt.datetime, retro_credit: bool) -> None:
+    """An order placed before the member enrolled earns only as retro credit: asked for
+    explicitly, and placed at most `LOYALTY_RETRO_CREDIT_DAYS` before enrolment
+    (`docs/api.md`, "Orders placed before enrolment")."""
+    from django.conf import settings as django_settings
+
+    if placed_at >= member.enrolled_at:
+        return
+    if not retro_credit:
+        raise ServiceError(
+            "order_before_enrolment",
+            f"The order was placed before the member enrolled ({member.enrolled_at:%Y-%m-%d}); "
+            'send "retro_credit": true to credit a past purchase.',
+            field="placed_at",
+        )
+    days = django_settings.LOYALTY_RETRO_CREDIT_DAYS
+    if member.enrolled_at - placed_at > dt.timedelta(days=days):
+        raise ServiceError(
+            "retro_credit_too_old",
+            f"Retro credit covers orders placed at most {days} days before enrolment.",
+            field="placed_at",
+        )
+
+
 def order_record(
     *,
     order_id: str,
@@ -303,10 +330,13 @@ def order_record(
     source: str = Order.Source.API,
     now: dt.datetime | None = None,
     one_statement: bool = True,
+    retro_credit: bool = False,
 ) -> OrderResult:
     """Record an order and post what it earns. Idempotent by `order_id`.
 
     `one_statement=False`: do not try the one-statement path (the caller just did).
+    `retro_credit`: the caller asks for credit for an order placed before the member enrolled
+    (`_enrolment_check`); the one-statement path never records such an order.
     """
     items = items or []
     _cents_checked(total=total, eligible_total=eligible_total)
@@ -323,6 +353,7 @@ def order_record(
         _order_amounts_check(total=total, eligible_total=eligible_total)
         if member.is_erased:
             raise ServiceError("member_erased", "This member's data has been erased.", status=410)
+        _enrolment_check(member=member, placed_at=placed_at, retro_credit=retro_credit)
     except ServiceError:
         # A repeat of an order already recorded is answered as such even if it could not be
         # recorded today (the member erased since, a rate removed): the repeat wins. Looked up
@@ -838,8 +869,13 @@ def refund_record(
                     occurred_at=now,
                 )
             reversed_points, shortfall = cap, to_reverse - cap
+        # The balance of this answer, kept so that a repeat answers the same body.
+        refund.answered_available, refund.answered_pending = account.available, account.pending
         Refund.objects.filter(pk=refund.pk).update(
-            points_reversed=reversed_points, shortfall=shortfall
+            points_reversed=reversed_points,
+            shortfall=shortfall,
+            answered_available=refund.answered_available,
+            answered_pending=refund.answered_pending,
         )
         refund.points_reversed, refund.shortfall = reversed_points, shortfall
         Order.objects.filter(pk=order.pk).update(
@@ -865,7 +901,15 @@ def _replay_refund(refund: Refund, fingerprint: str, order_id: str) -> RefundRes
             "refund_conflict",
             f"Refund {refund.refund_id} was already recorded with different content.",
         )
-    return RefundResult(
+    if refund.answered_available is not None:
+        # The first answer's balance (docs/api.md: a repeat answers the same body), not today's.
+        answered = Account(
+            member_id=refund.order.member_id,
+            available=refund.answered_available,
+            pending=refund.answered_pending,
+        )
+        return RefundResult(refund=refund, created=False, account=answered)
+    return RefundResult(  # written by the import: there was no first answer
         refund=refund,
         created=False,
         account=Account.objects.filter(member_id=refund.order.member_id).first(),

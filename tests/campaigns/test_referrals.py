@@ -6,6 +6,7 @@ from loyalty.models import Account
 from loyalty.services.enrolment import program_member_enrol
 from loyalty.services.jobs import daily_jobs_run
 from tests.campaigns.factories import make_campaign
+from tests.conftest import ENROLLED_AT
 from tests.loyalty.conftest import T0
 
 
@@ -18,6 +19,7 @@ def enrol(n, referrer=None, actor=None, **fields):
     from members.actors import Actor
 
     fields.setdefault("email", f"friend{n}@example.com")
+    fields.setdefault("enrolled_at", ENROLLED_AT)  # before the tests' orders
     return program_member_enrol(
         external_id=f"F-{n}",
         referral_code=referrer.referral_code if referrer else None,

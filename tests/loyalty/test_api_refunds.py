@@ -172,3 +172,28 @@ def test_without_an_api_key_it_is_401(anon_client, member, order):
     response = refund(anon_client)
 
     assert_problem(response, HTTPStatus.UNAUTHORIZED, "unauthenticated")
+
+
+def test_a_repeated_refund_answers_the_first_answers_balance_not_todays(
+    api_client, member, order, record_order
+):
+    # given: a refund answered with the balance of that moment
+    first = refund(api_client, amount="25.00")
+    assert first.json()["member"] == {"points": {"available": 0, "pending": 75}}
+    # ... then the member earns more
+    assert post(api_client, order_body(order_id="O-2", total="40.00")).status_code == 201
+
+    # when: the refund is sent again
+    again = refund(api_client, amount="25.00")
+
+    # then: the same body (docs/api.md), although the balance is 115 pending now
+    assert (again.status_code, again.json()) == (HTTPStatus.OK, first.json())
+    assert Refund.objects.get().answered_pending == 75
+
+
+@pytest.mark.parametrize("value", [42, 4.2, True, None, ["R-1"], {"id": "R-1"}])
+def test_a_refund_id_that_is_not_a_json_string_is_400(api_client, member, order, value):
+    response = refund(api_client, refund_id=value)
+
+    assert_problem(response, HTTPStatus.BAD_REQUEST, "validation_error", "refund_id")
+    assert Refund.objects.count() == 0

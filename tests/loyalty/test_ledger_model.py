@@ -49,6 +49,7 @@ from loyalty.services.points import (
 )
 from members.actors import Actor
 from members.services import member_enrol
+from tests.conftest import ENROLLED_AT
 
 PROGRAM_TZ = ZoneInfo("Europe/London")
 START = dt.datetime(2026, 1, 5, 10, 0, tzinfo=dt.UTC)
@@ -255,7 +256,12 @@ class LedgerMachine(RuleBasedStateMachine):
         self._atomic.__enter__()
         self.actor = Actor.system("model")
         self.members = [
-            member_enrol(external_id=f"M-{i}", email=f"m{i}@example.com", actor=self.actor)
+            member_enrol(
+                external_id=f"M-{i}",
+                email=f"m{i}@example.com",
+                actor=self.actor,
+                enrolled_at=ENROLLED_AT,  # before every order the model places
+            )
             for i in range(MEMBERS)
         ]
         self.model = [MemberModel() for _ in range(MEMBERS)]
