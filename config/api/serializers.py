@@ -41,8 +41,10 @@ def _json_type_error(field: serializers.Field, value) -> str | None:
 
 
 class StrictSerializer(serializers.Serializer):
-    """A serializer that refuses unknown (and read-only) fields instead of ignoring them, and,
-    in a JSON body, values of another JSON type than their field's."""
+    """A serializer that refuses unknown (and read-only) fields instead of ignoring them."""
+
+    # ... and, in a JSON body, values of another JSON type than their field's (`_JSON_TYPES`).
+    # (A comment: the docstring is every input schema's description.)
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
