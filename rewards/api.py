@@ -212,6 +212,7 @@ def _redemption_response(
 
 
 class RewardListQuerySerializer(StrictSerializer):
+    json_body = False  # query parameters: text, parsed by the fields
     member = serializers.CharField(
         required=False, max_length=64, help_text="A member's external_id."
     )

@@ -44,7 +44,9 @@ class StrictSerializer(serializers.Serializer):
     """A serializer that refuses unknown (and read-only) fields instead of ignoring them."""
 
     # ... and, in a JSON body, values of another JSON type than their field's (`_JSON_TYPES`).
-    # (A comment: the docstring is every input schema's description.)
+    # (A comment: the docstring is every input schema's description.) A serializer of query
+    # parameters (text by nature) sets `json_body = False`.
+    json_body = True
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
@@ -52,7 +54,7 @@ class StrictSerializer(serializers.Serializer):
             unknown = sorted(str(name) for name in data if name not in writable)
             if unknown:
                 raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-            if not isinstance(data, QueryDict):
+            if self.json_body and not isinstance(data, QueryDict):
                 mistyped = {
                     name: [error]
                     for name, value in data.items()
