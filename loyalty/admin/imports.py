@@ -383,6 +383,7 @@ class ImportProfileAdmin(admin.ModelAdmin):
                     "col_refunded_total",
                     "col_quantity",
                     "col_unit_price",
+                    "unit_price_decimals",
                     "col_sku",
                     "col_description",
                     "col_currency",

@@ -3,7 +3,10 @@
 Staged lines are read back ordered by customer and time, so only one customer's history is ever in
 memory. For each customer:
 - the lines of an order id make one order: total = Σ quantity × unit price, placed when its first
-  line was (an invoice printed across a minute boundary is still one order), items in file order;
+  line was (an invoice printed across a minute boundary is still one order), items in file order.
+  Unit prices are staged in 1/10,000 (`values.UNIT_SCALE`: up to 4 decimals); the sum is exact
+  and rounded once, to the currency's minor unit (`values.line_total_cents`), and so is each
+  refund's sum of return lines;
 - a return line (an order id with the refund prefix, e.g. `C536379`, or a negative quantity when
   the profile says so) refunds the customer's latest earlier order holding the same product code,
   in the file or, failing that, already in the ledger. One refund per (return, refunded order).
@@ -35,7 +38,8 @@ class _Order:
     email: str = ""
     first_name: str = ""
     last_name: str = ""
-    total: int = 0
+    total: int = 0  # cents, once `_customer` has rounded `units`
+    units: int = 0  # Σ quantity × unit price, in `values.UNIT_SCALE` units
     lines: list[tuple[int, dict]] = field(default_factory=list)
     skus: set[str] = field(default_factory=set)
     refunded: int = 0
@@ -48,14 +52,15 @@ class _Refund:
     order_id: str
     row: int
     placed_at: str
-    amount: int = 0
+    amount: int = 0  # cents, once `_match_returns` has rounded `units`
+    units: int = 0
     rows: list[tuple[int, int]] = field(default_factory=list)  # (row, quantity)
     in_file: bool = True
 
 
 LINE_QUERY = (
     "SELECT ckey, row_no, order_id, email, first_name, last_name, placed_at, currency, sku, "
-    "description, quantity, price_cents, is_return FROM imp_rows WHERE bad = 0 "
+    "description, quantity, price_units, is_return FROM imp_rows WHERE bad = 0 "
     "ORDER BY ckey, placed_at, order_id, row_no"
 )
 
@@ -97,7 +102,7 @@ def _customer(ctx: ParseContext, ckey: str, lines: list, qty_col: str, order_col
         order.email = email or order.email
         order.first_name = first or order.first_name
         order.last_name = last or order.last_name
-        order.total += qty * price
+        order.units += qty * price
         order.skus.add(sku)
         order.lines.append(
             (
@@ -106,10 +111,12 @@ def _customer(ctx: ParseContext, ckey: str, lines: list, qty_col: str, order_col
                     "sku": sku,
                     "name": desc,
                     "quantity": qty,
-                    "unit_price": values.cents_text(price),
+                    "unit_price": values.units_text(price),
                 },
             )
         )
+    for order in orders.values():
+        order.total = values.line_total_cents(order.units, order.currency)
     for order in orders.values():
         if order.total < 0 and not order.bad:
             order.bad = True
@@ -217,9 +224,12 @@ def _match_returns(ctx: ParseContext, ckey: str, orders: dict[str, _Order], retu
                 placed,
                 in_file=in_file,
             )
-        refund.amount += amount
+        refund.units += amount
         refund.rows.append((row, qty))
         refund.row = min(refund.row, row)
+    for refund in refunds.values():
+        currency = orders[refund.order_id].currency if refund.in_file else ""
+        refund.amount = values.line_total_cents(refund.units, currency)
     return refunds
 
 

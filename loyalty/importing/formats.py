@@ -151,6 +151,7 @@ class Counters:
     not_earning: int = 0  # Shopify orders voided or pending
     returns_before_history: int = 0
     duplicate_rows: int = 0
+    float_amounts: int = 0  # amounts written as binary floats, read as cents (`values.float_noise`)
 
 
 class StageBuffer:
@@ -215,7 +216,7 @@ class StageBuffer:
             "sku",
             "description",
             "quantity",
-            "price_cents",
+            "price_units",
             "is_return",
         ),
         "imp_errors": ("row_no", "seq", "col", "value", "code", "message", "order_id"),
@@ -882,6 +883,8 @@ class OrdersParser(_ColumnParser):
         `PLAIN_ENTRIES`: amounts repeat less often than other cells, and the entries are small)."""
         found = self._cache_money.get(text)
         if found is None:
+            # No `noise`: float noise fails here and the row is read by `_feed_checked`, which
+            # counts every occurrence (a memo would count a repeated value once).
             cents = values.money_cents(text, decimal_comma=self.ctx.decimal_comma)
             found = (cents, _enc(values.cents_text(cents)))
             if len(self._cache_money) > PLAIN_ENTRIES:
@@ -1116,17 +1119,29 @@ class OrdersParser(_ColumnParser):
         email = run(self.i_email, values.email) or ""
         placed_at = run(self.i_placed, self.dates)
         decimal_comma = ctx.decimal_comma
-        total = run(self.i_total, values.money_cents, decimal_comma=decimal_comma)
+        total = run(
+            self.i_total, values.money_cents, decimal_comma=decimal_comma, noise=ctx.counters
+        )
         if self.i_currency is not None:
             currency = run(self.i_currency, lambda v: ctx.check_currency(values.currency(v)))
         else:
             currency = self.profile.currency or ctx.program_currency
         eligible = None
         if self.i_eligible is not None and fields[self.i_eligible].strip():
-            eligible = run(self.i_eligible, values.money_cents, decimal_comma=decimal_comma)
+            eligible = run(
+                self.i_eligible, values.money_cents, decimal_comma=decimal_comma, noise=ctx.counters
+            )
         refunded = 0
         if self.i_refunded is not None and fields[self.i_refunded].strip():
-            refunded = run(self.i_refunded, values.money_cents, decimal_comma=decimal_comma) or 0
+            refunded = (
+                run(
+                    self.i_refunded,
+                    values.money_cents,
+                    decimal_comma=decimal_comma,
+                    noise=ctx.counters,
+                )
+                or 0
+            )
         first = run(self.i_first, values.text, max_length=150) or ""
         last = run(self.i_last, values.text, max_length=150) or ""
         if bad:
@@ -1408,12 +1423,23 @@ class LinesParser(_ColumnParser):
         decimal_comma = ctx.decimal_comma
         if self.i_qty is not None and self.i_price is not None:
             qty = run(self.i_qty, values.quantity)
-            price = run(self.i_price, values.money_cents, decimal_comma=decimal_comma)
+            price = run(
+                self.i_price,
+                values.unit_price_units,
+                decimals=self.profile.unit_price_decimals,
+                decimal_comma=decimal_comma,
+                noise=ctx.counters,
+            )
         else:
             qty = 1
             price = run(
-                self.i_amount, values.money_cents, decimal_comma=decimal_comma, negative=True
+                self.i_amount,
+                values.money_cents,
+                decimal_comma=decimal_comma,
+                negative=True,
+                noise=ctx.counters,
             )
+            price = None if price is None else price * (values.UNIT_SCALE // 100)
         sku = run(self.i_sku, values.text, max_length=64) or ""
         description = run(self.i_desc, values.text, max_length=500) or ""
         if self.i_currency is not None:
@@ -1519,11 +1545,18 @@ class ShopifyParser(_ColumnParser):
             self.i_currency,
             lambda v: self.ctx.check_currency(values.currency(v)),
         )
-        order["subtotal"] = run(record, order, self.i_subtotal, values.money_cents)
-        order["total"] = run(record, order, self.i_total, values.money_cents)
+        order["subtotal"] = run(
+            record, order, self.i_subtotal, values.money_cents, noise=self.ctx.counters
+        )
+        order["total"] = run(
+            record, order, self.i_total, values.money_cents, noise=self.ctx.counters
+        )
         refunded = 0
         if self.i_refunded is not None and record.fields[self.i_refunded].strip():
-            refunded = run(record, order, self.i_refunded, values.money_cents) or 0
+            refunded = (
+                run(record, order, self.i_refunded, values.money_cents, noise=self.ctx.counters)
+                or 0
+            )
         order["refunded"] = refunded
         billing = ""
         if self.i_billing is not None:
@@ -1560,7 +1593,9 @@ class ShopifyParser(_ColumnParser):
         qty = self._run(record, order, self.i_qty, values.quantity)
         price = None
         if self.i_price is not None and fields[self.i_price].strip():
-            price = self._run(record, order, self.i_price, values.money_cents)
+            price = self._run(
+                record, order, self.i_price, values.money_cents, noise=self.ctx.counters
+            )
         item_name = ""
         if self.i_item is not None:
             item_name = self._run(record, order, self.i_item, values.text, max_length=500) or ""

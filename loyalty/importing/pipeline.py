@@ -85,6 +85,8 @@ class ImportResult:
     not_earning: int = 0
     returns_before_history: int = 0
     duplicate_rows: int = 0
+    # Amounts a spreadsheet wrote as binary floats (9.949999999999999), read as cents.
+    float_amounts: int = 0
     tier_changes: int = 0
     errors: list[tuple] = field(default_factory=list)
     error_report: str = ""
@@ -355,6 +357,7 @@ def _run(
     result.not_earning = counters.not_earning
     result.returns_before_history = counters.returns_before_history
     result.duplicate_rows = counters.duplicate_rows
+    result.float_amounts = counters.float_amounts
     result.orders_present = scalar("SELECT COUNT(*) FROM imp_orders WHERE present = 1 AND bad = 0")
     if not dry_run:
         ImportRun.objects.filter(pk=run.pk).update(orders_present=result.orders_present)

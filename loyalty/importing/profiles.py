@@ -63,6 +63,8 @@ class Profile:
     currency: str = ""  # fixed currency when there is no currency column
     refund_prefix: str = ""
     refund_negative_quantity: bool = False
+    # A line's unit price may have up to this many decimals (2-4; `values.unit_price_units`).
+    unit_price_decimals: int = 4
     builtin: bool = False
     required_columns: tuple[str, ...] = field(default=())
 
@@ -134,6 +136,7 @@ def profile_from_model(obj: ImportProfile) -> Profile:
         currency=obj.fixed_currency.upper() if not obj.col_currency else "",
         refund_prefix=obj.refund_prefix if obj.refund_marker == "prefix" else "",
         refund_negative_quantity=obj.refund_marker == "negative",
+        unit_price_decimals=obj.unit_price_decimals,
     )
 
 
@@ -211,6 +214,7 @@ PROFILE_FIELDS = (
     "col_refunded_total",
     "col_quantity",
     "col_unit_price",
+    "unit_price_decimals",
     "col_sku",
     "col_description",
     "col_currency",

@@ -9,6 +9,10 @@ so nothing is ever imported as mojibake.
 Row numbers are the file's line numbers where a record starts (the header is line 1): for a plain
 CSV, what a spreadsheet shows. Blank lines (and lines of empty cells) are skipped, not rows.
 
+Line endings: LF and CRLF; a file with old Mac line endings (a lone CR, no LF in its first 64 KiB)
+is read with CR as the line break. A lone CR inside an unquoted field of any other file is a row
+error naming the row (`bad_line_ending`), never an unexpected error.
+
 Memory stays flat: the file is read one line at a time, one field is at most `FIELD_LIMIT`
 characters and one physical line at most `LINE_LIMIT` bytes.
 
@@ -170,6 +174,7 @@ class CsvSource:
         self.header: list[str] = []
         self.header_row = 1
         self._skip = 0
+        self._cr_lines = False  # old Mac line endings: CR alone ends a line (`open`)
         self._nul_seen = False  # fields are searched for NUL marks only once a line had one
 
     @property
@@ -182,6 +187,7 @@ class CsvSource:
         with open(self.path, "rb") as handle:
             head = handle.read(SNIFF_BYTES)
         self._skip = _sniff(head)
+        self._cr_lines = b"\r" in head and b"\n" not in head
         first, row = None, 0
         for number, line in enumerate(self._lines(), start=1):
             if line.strip(" \r\n\t" + ",;"):
@@ -216,6 +222,8 @@ class CsvSource:
             rest = b""
             while True:
                 block = handle.read(BLOCK_BYTES)
+                if self._cr_lines:
+                    block = block.replace(b"\r", b"\n")
                 if not block:
                     if rest:
                         yield self._line(rest, line_no + 1)
@@ -300,7 +308,15 @@ class CsvSource:
                         row=start,
                     ) from None
                 if start > self.header_row:
-                    yield Record(start, [], [(None, "bad_quoting", f"bad quoting: {text}")])
+                    if "new-line character" in text:
+                        problem = (
+                            "bad_line_ending",
+                            "has a carriage return (CR) alone inside an unquoted value; the "
+                            "file mixes line endings. Save it again as CSV UTF-8.",
+                        )
+                    else:
+                        problem = ("bad_quoting", f"bad quoting: {text}")
+                    yield Record(start, [], [(None, *problem)])
                 continue
             row = reader.line_num
             if start <= header_row:

@@ -32,7 +32,7 @@ TABLES = {
         row_no BIGINT NOT NULL, order_id TEXT NOT NULL, ckey TEXT NOT NULL,
         email TEXT NOT NULL, first_name TEXT NOT NULL, last_name TEXT NOT NULL,
         placed_at TEXT NOT NULL, currency TEXT NOT NULL, sku TEXT NOT NULL,
-        description TEXT NOT NULL, quantity BIGINT NOT NULL, price_cents BIGINT NOT NULL,
+        description TEXT NOT NULL, quantity BIGINT NOT NULL, price_units BIGINT NOT NULL,
         is_return INTEGER NOT NULL, bad INTEGER NOT NULL DEFAULT 0
     """,
     "imp_orders": """

@@ -6,13 +6,22 @@ spreadsheet convention), dates are ISO 8601 unless the profile names a format, a
 the program's time zone, and a customer id written as a float by a spreadsheet (`17850.0`) is the
 integer it stands for. Money is returned as integer cents so that staging and sums are exact on
 every database.
+
+Two exceptions to "at most two decimals", both exact (docs/import.md):
+- A line file's unit price may carry up to `Profile.unit_price_decimals` decimals (4 at most):
+  `unit_price_units` returns it in `UNIT_SCALE` units (1/10,000); `line_total_cents` rounds an
+  order's Σ quantity × unit price to the currency's minor unit, once, half away from zero.
+- Binary-float noise from spreadsheets (`9.949999999999999`) is read as the amount it stands for
+  when, and only when, it has at least `FLOAT_NOISE_DIGITS` significant digits and is the same
+  binary float as that amount (`float_noise`); the caller counts it. A value that is not noise
+  is never rounded.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings as django_settings
@@ -32,6 +41,13 @@ ISO_4217 = frozenset(
 )
 
 MAX_CENTS = 10**12 - 1  # DecimalField(max_digits=12, decimal_places=2)
+UNIT_DECIMALS = 4  # the most decimals a unit price may have; staged at this scale
+UNIT_SCALE = 10**UNIT_DECIMALS  # unit-price units per currency unit
+FLOAT_NOISE_DIGITS = 15  # a float printed with its full precision has 15-17 significant digits
+# ISO 4217 currencies whose minor unit is the whole unit (no decimals): totals round to it.
+ZERO_DECIMAL_CURRENCIES = frozenset(
+    "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split()  # noqa: SIM905
+)
 _MONEY = re.compile(r"^(-?)(\d+)(?:\.(\d+))?$")
 _MONEY_COMMA = re.compile(r"^(-?)(\d+)(?:,(\d+))?$")
 _INT = re.compile(r"^-?\d+$")
@@ -48,8 +64,37 @@ class CellError(ValueError):
         self.message = message
 
 
-def money_cents(text: str, *, decimal_comma: bool = False, negative: bool = False) -> int:
-    """'12.30' -> 1230. At most two decimals; negative only where `negative` allows it."""
+class NoiseCount:
+    """What `money_cents` and `unit_price_units` count: amounts read as binary-float noise."""
+
+    float_amounts: int = 0
+
+
+def float_noise(whole: str, frac: str, decimals: int) -> str | None:
+    """The fraction (at most `decimals` digits) a spreadsheet's binary float `whole.frac` stands
+    for, or None when it is not float noise: fewer than `FLOAT_NOISE_DIGITS` significant digits,
+    or not the same binary float as the rounded value (then it is a real value; never rounded)."""
+    significant = (whole + frac).lstrip("0")
+    if len(significant) < FLOAT_NOISE_DIGITS:
+        return None
+    exact = Decimal(f"{whole}.{frac}")
+    rounded = exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_EVEN)
+    if float(exact) != float(rounded):
+        return None
+    return f"{rounded:f}".partition(".")[2]
+
+
+def money_cents(
+    text: str,
+    *,
+    decimal_comma: bool = False,
+    negative: bool = False,
+    noise: NoiseCount | None = None,
+) -> int:
+    """'12.30' -> 1230. At most two decimals; negative only where `negative` allows it.
+
+    Float noise (`float_noise`) is read as its two-decimal amount and counted in `noise`; without
+    `noise` it is refused like any third decimal."""
     whole, point, frac = text.partition(".")
     if point and len(frac) == 2 and whole.isdigit() and frac.isdigit() and text.isascii():
         # The usual form (ASCII digits, a point, two decimals): what the rest gives, sooner.
@@ -69,9 +114,14 @@ def money_cents(text: str, *, decimal_comma: bool = False, negative: bool = Fals
     sign, whole, frac = match.groups()
     frac = frac or ""
     if len(frac) > 2:
-        raise CellError(
-            "too_many_decimals", f"has {len(frac)} decimals; amounts have at most 2 (e.g. 12.50)"
-        )
+        read = float_noise(whole, frac, 2) if noise is not None else None
+        if read is None:
+            raise CellError(
+                "too_many_decimals",
+                f"has {len(frac)} decimals; amounts have at most 2 (e.g. 12.50)",
+            )
+        noise.float_amounts += 1
+        frac = read
     cents = int(whole) * 100 + int(frac.ljust(2, "0") or 0)
     if sign and cents:
         if not negative:
@@ -80,6 +130,55 @@ def money_cents(text: str, *, decimal_comma: bool = False, negative: bool = Fals
     if abs(cents) > MAX_CENTS:
         raise CellError("amount_too_large", "is too large (at most 9,999,999,999.99)")
     return cents
+
+
+def unit_price_units(
+    text: str,
+    *,
+    decimals: int = UNIT_DECIMALS,
+    decimal_comma: bool = False,
+    noise: NoiseCount | None = None,
+) -> int:
+    """A line's unit price in `UNIT_SCALE` units: '0.001' -> 10, '2.55' -> 25500. At most
+    `decimals` decimals (≤ `UNIT_DECIMALS`); float noise read as its `decimals`-decimal value."""
+    stripped = text.strip()
+    match = (_MONEY_COMMA if decimal_comma and "." not in stripped else _MONEY).match(stripped)
+    if match is None or len(match.group(3) or "") <= 2:
+        return money_cents(text, decimal_comma=decimal_comma, noise=noise) * (UNIT_SCALE // 100)
+    sign, whole, frac = match.groups()
+    if len(frac) > decimals:
+        read = float_noise(whole, frac, decimals) if noise is not None else None
+        if read is None:
+            raise CellError(
+                "too_many_decimals",
+                f"has {len(frac)} decimals; unit prices have at most {decimals} (e.g. 0.0125)",
+            )
+        noise.float_amounts += 1
+        frac = read
+    if sign:
+        raise CellError("negative_amount", "is negative; amounts here cannot be negative")
+    units = int(whole) * UNIT_SCALE + int(frac.ljust(UNIT_DECIMALS, "0"))
+    if units > MAX_CENTS * (UNIT_SCALE // 100):
+        raise CellError("amount_too_large", "is too large (at most 9,999,999,999.99)")
+    return units
+
+
+def line_total_cents(units: int, currency: str) -> int:
+    """Σ quantity × unit price (in `UNIT_SCALE` units) as cents: rounded once, on the order's
+    sum, to the currency's minor unit (0.01, or 1 for `ZERO_DECIMAL_CURRENCIES`), half away
+    from zero (a line sum exactly halfway, 0.005, is 0.01; -0.005 is -0.01)."""
+    step = UNIT_SCALE if currency in ZERO_DECIMAL_CURRENCIES else UNIT_SCALE // 100
+    steps = (abs(units) + step // 2) // step
+    cents = steps * step // (UNIT_SCALE // 100)
+    return -cents if units < 0 else cents
+
+
+def units_text(units: int) -> str:
+    """A unit price as text: two decimals, more only when it has them ('0.0010' -> '0.001')."""
+    sign = "-" if units < 0 else ""
+    whole, frac = divmod(abs(units), UNIT_SCALE)
+    digits = f"{frac:0{UNIT_DECIMALS}d}".rstrip("0").ljust(2, "0")
+    return f"{sign}{whole}.{digits}"
 
 
 def cents_decimal(cents: int) -> Decimal:

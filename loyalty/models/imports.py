@@ -14,6 +14,7 @@ Invariants:
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -127,6 +128,12 @@ class ImportProfile(models.Model):
     col_refunded_total = models.CharField("refunded total column", max_length=100, blank=True)
     col_quantity = models.CharField("quantity column", max_length=100, blank=True)
     col_unit_price = models.CharField("unit price column", max_length=100, blank=True)
+    unit_price_decimals = models.PositiveSmallIntegerField(
+        default=4,
+        validators=[MinValueValidator(2), MaxValueValidator(4)],
+        help_text="Lines layout: the most decimals a unit price may have (2-4). Order totals are "
+        "rounded to the cent once, on the order's sum.",
+    )
     col_sku = models.CharField("product code column", max_length=100, blank=True)
     col_description = models.CharField("product name column", max_length=100, blank=True)
     col_currency = models.CharField("currency column", max_length=100, blank=True)

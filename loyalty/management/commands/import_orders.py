@@ -174,6 +174,10 @@ class Command(BaseCommand):
         for count, label in skipped:
             if count:
                 lines.append(f"  skipped: {count:,} {label}")
+        if r.float_amounts:
+            lines.append(
+                f"  {r.float_amounts:,} amounts written as binary floats were read as cents"
+            )
         if r.points_earned or r.points_reversed or r.points_expired:
             lines.append(
                 f"  points: {r.points_earned:,} earned, {r.points_reversed:,} reversed by refunds, "
