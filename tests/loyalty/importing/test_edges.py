@@ -46,9 +46,7 @@ def test_old_mac_line_endings_read_as_line_breaks(run_import, csv_file):
     }
 
 
-def test_a_lone_cr_in_a_file_with_lf_line_endings_is_an_error_naming_the_row(
-    run_import, csv_file
-):
+def test_a_lone_cr_in_a_file_with_lf_line_endings_is_an_error_naming_the_row(run_import, csv_file):
     path = csv_file(
         f"{ORDERS_HEADER}\n"
         f"O-1,C-1,,{days_ago(30)},10.00,GBP\n"
