@@ -343,6 +343,17 @@ class ImportProfileForm(forms.ModelForm):
         model = ImportProfile
         fields = PROFILE_FIELDS
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only lines profiles use it: left empty, it is the default (4).
+        self.fields["unit_price_decimals"].required = False
+
+    def clean_unit_price_decimals(self):
+        value = self.cleaned_data.get("unit_price_decimals")
+        return (
+            ImportProfile._meta.get_field("unit_price_decimals").default if value is None else value
+        )
+
 
 @admin.register(ImportProfile)
 class ImportProfileAdmin(admin.ModelAdmin):

@@ -179,7 +179,12 @@ def test_a_repeat_through_one_statement_writes_nothing(
 
 
 def test_a_member_enrolled_through_the_api_earns_in_one_statement(api_client, one_statement_calls):
-    put = api_client.put("/api/v1/members/C-7", {"email": "c7@example.com"}, format="json")
+    # enrolled before the orders are placed (an order placed before enrolment is refused)
+    put = api_client.put(
+        "/api/v1/members/C-7",
+        {"email": "c7@example.com", "enrolled_at": "2024-01-01T00:00:00Z"},
+        format="json",
+    )
     post(api_client, order_body(order_id="O-warm", member="C-7"))  # fills the cache
     one_statement_calls.clear()
 
