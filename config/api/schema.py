@@ -47,3 +47,50 @@ def problems(codes_by_status: dict[int, list[str]] | None = None) -> dict:
         )
         for status, codes in sorted(merged.items())
     }
+
+
+# --- an exact schema ------------------------------------------------------------------------------
+# What the server refuses, the schema says, so that a request valid by the schema is accepted and
+# one invalid by it is refused (schemathesis's "valid request rejected" / "invalid request
+# accepted"). drf-spectacular cannot infer these from the serializers; `exact_schema` adds them.
+
+IDEMPOTENCY_KEY_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 255,
+    "pattern": "^[\\x20-\\x7e]{1,255}$",  # config.api.idempotency.KEY_RE
+}
+EXTERNAL_ID_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 64,
+    "pattern": "^[A-Za-z0-9_.:@-]{1,64}$",  # members' EXTERNAL_ID_RE
+}
+# A refund of nothing is refused (`refund_record`): the amount's money pattern, and not zero.
+NOT_ZERO_MONEY = {"not": {"pattern": "^0+(\\.0{1,2})?$"}}
+
+
+def exact_schema(result, generator, request, public):
+    """drf-spectacular postprocessing hook: request bodies refuse unknown fields
+    (`StrictSerializer`), the `Idempotency-Key` header and every member path's `external_id` carry
+    their pattern, `page` and `page_size` start at 1, and a refund's `amount` is not zero."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for name, schema in schemas.items():
+        if name.endswith("Request") and schema.get("type") == "object":
+            schema["additionalProperties"] = False
+    refund = schemas.get("RefundInputRequest", {}).get("properties", {}).get("amount")
+    if refund is not None:
+        refund.update(NOT_ZERO_MONEY)
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                where, name = parameter.get("in"), parameter.get("name")
+                if where == "header" and name == "Idempotency-Key":
+                    parameter["schema"] = dict(IDEMPOTENCY_KEY_SCHEMA)
+                elif where == "path" and name == "external_id":
+                    parameter["schema"] = dict(EXTERNAL_ID_SCHEMA)
+                elif where == "query" and name in ("page", "page_size"):
+                    parameter["schema"] = {**parameter.get("schema", {}), "minimum": 1}
+    return result
