@@ -85,6 +85,7 @@ class WaysToEarnSerializer(serializers.Serializer):
 
 
 class WaysToEarnQuerySerializer(StrictSerializer):
+    json_body = False  # query parameters: text, parsed by the fields
     member = serializers.CharField(required=False, max_length=64)
 
 

@@ -73,12 +73,14 @@ class CouponCheckSerializer(CouponSerializer):
 
 
 class CouponListQuerySerializer(StrictSerializer):
+    json_body = False  # query parameters: text, parsed by the fields
     status = serializers.ChoiceField(choices=RedemptionStatus.choices, required=False)
     page = serializers.IntegerField(required=False, min_value=1)
     page_size = serializers.IntegerField(required=False, min_value=1)
 
 
 class CouponCheckQuerySerializer(StrictSerializer):
+    json_body = False  # query parameters: text, parsed by the fields
     member = serializers.CharField(max_length=64, help_text="The member's external_id.")
 
 
