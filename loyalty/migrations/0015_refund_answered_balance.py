@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loyalty', '0013_config_version'),
+        ('loyalty', '0014_importrun_progress'),
     ]
 
     operations = [
