@@ -16,6 +16,8 @@ from django.utils import timezone
 from rest_framework_api_key.models import APIKey
 
 from campaigns.models import Campaign, CampaignAward, Referral
+from feedback.models import Feedback
+from feedback.services import feedback_record
 from loyalty.admin.imports import uploads_dir
 from loyalty.demo import demo_tiers_ensure
 from loyalty.importing.pipeline import import_orders
@@ -138,6 +140,7 @@ def admin_world() -> dict[str, object]:
         import_orders(
             path=path, actor=system, skip_invalid=True, errors_path=uploads_dir() / "w-errors.csv"
         )
+    feedback_record(member=referrer, scale="nps", score=9, comment="Great", actor=system)
     APIKey.objects.create_key(name="w-storefront")
     first = {
         model: model.objects.order_by("pk").first()
@@ -168,6 +171,7 @@ def admin_world() -> dict[str, object]:
             Campaign,
             CampaignAward,
             Referral,
+            Feedback,
         )
     }
     return {model._meta.label: obj for model, obj in first.items() if obj is not None}

@@ -26,7 +26,9 @@ from django.contrib import admin
 from django.contrib.admin.utils import quote
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
+from loyalty.admin.import_progress import progress_token
 from members.roles import CUSTOMER_SERVICE, MARKETING, OPERATOR, ROLES, SUPERVISOR
 from tests.hardening.admin_world import admin_world
 from tests.loyalty.staff import staff_user
@@ -65,6 +67,8 @@ MODELS: dict[str, tuple[str, str, str, str]] = {
     "campaigns.Campaign": ("M CS S O SU", "M SU", "M SU", ""),
     "campaigns.CampaignAward": ("M CS S O SU", "", "", ""),
     "campaigns.Referral": ("M CS S O SU", "", "", ""),
+    # Feedback is written by the storefront only; Operators do not read it.
+    "feedback.Feedback": ("M CS S SU", "", "", ""),
 }
 
 # Custom admin views (URL name without "admin:"): who may open and submit them.
@@ -74,6 +78,8 @@ CUSTOM: dict[str, str] = {
     "loyalty_adjustmentrequest_reject": "S SU",
     "loyalty_importrun_import": "O SU",
     "loyalty_importrun_errors": "O SU",
+    "loyalty_importrun_progress": "O SU",
+    "loyalty_importrun_progress_status": "O SU",
     "loyalty_posting_reverse": "S SU",
     "loyalty_posting_export": "O SU",
     "members_member_adjust_points": "CS S SU",
@@ -94,7 +100,11 @@ CUSTOM: dict[str, str] = {
 GET_REDIRECTS = {"loyalty.ProgramSettings changelist", "loyalty_adjustmentrequest_reject"}
 
 # The site's own pages: every staff user may open them.
-SITE = {"admin:index": "M CS S O SU STAFF", "admin-dashboard": "M CS S O SU"}
+SITE = {
+    "admin:index": "M CS S O SU STAFF",
+    "admin-dashboard": "M CS S O SU",
+    "admin-jobs": "O SU",  # loyalty.run_jobs
+}
 
 STANDARD = ("changelist", "add", "history", "delete", "change")
 
@@ -112,9 +122,16 @@ def _custom_urls(model_admin, obj) -> list[tuple[str, str]]:
         if not name or name in {f"{info}_{s}" for s in STANDARD}:
             continue
         arguments = re.findall(r"<(?:\w+:)?(\w+)>", str(pattern.pattern))
-        url = reverse(f"admin:{name}", kwargs={a: quote(obj.pk) for a in arguments})
+        url = reverse(f"admin:{name}", kwargs={a: _argument(a, obj) for a in arguments})
         urls.append((name, url))
     return urls
+
+
+def _argument(name: str, obj) -> str:
+    """A custom view's path argument: the object's key, or an import's progress token."""
+    if name == "token":
+        return progress_token(checksum="0" * 64, name="w.csv", since=timezone.now(), job_id=None)
+    return quote(obj.pk)
 
 
 def _checks(world: dict) -> list[tuple[str, str, str, set[str]]]:
