@@ -12,12 +12,15 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.contrib.auth.models import Group, User
+from django.db import connection, transaction
 from django.utils import timezone
+from procrastinate.contrib.django.models import ProcrastinateJob
 from rest_framework_api_key.models import APIKey
 
 from campaigns.models import Campaign, CampaignAward, Referral
 from feedback.models import Feedback
 from feedback.services import feedback_record
+from jobs.api import defer
 from loyalty.admin.imports import uploads_dir
 from loyalty.demo import demo_tiers_ensure
 from loyalty.importing.pipeline import import_orders
@@ -45,6 +48,7 @@ from loyalty.services.enrolment import program_member_enrol
 from loyalty.services.orders import order_record, refund_record
 from loyalty.services.points import points_spend
 from loyalty.services.program import exchange_rate_set
+from loyalty.tasks import daily_jobs
 from members.actors import Actor
 from members.models import AuditEntry, Member
 from members.roles import CUSTOMER_SERVICE
@@ -98,8 +102,6 @@ def admin_world() -> dict[str, object]:
     )
     refund_record(order_id="W-O-1", refund_id="W-R-1", amount=Decimal("10.00"), actor=system)
     # A debt: the friend spends what a refund then takes back.
-    from django.db import transaction
-
     with transaction.atomic():
         points_spend(member=friend, points=100, actor=system, idempotency_key="w-spend")
     refund_record(order_id="W-O-2", refund_id="W-R-2", amount=Decimal("100.00"), actor=system)
@@ -142,6 +144,9 @@ def admin_world() -> dict[str, object]:
         )
     feedback_record(member=referrer, scale="nps", score=9, comment="Great", actor=system)
     APIKey.objects.create_key(name="w-storefront")
+    if connection.vendor == "postgresql":  # the job queue (its admin is PostgreSQL's only)
+        with transaction.atomic():
+            defer(daily_jobs, timestamp=0)
     first = {
         model: model.objects.order_by("pk").first()
         for model in (
@@ -172,6 +177,8 @@ def admin_world() -> dict[str, object]:
             CampaignAward,
             Referral,
             Feedback,
+            # the job queue's table is PostgreSQL's only
+            *((ProcrastinateJob,) if connection.vendor == "postgresql" else ()),
         )
     }
     return {model._meta.label: obj for model, obj in first.items() if obj is not None}

@@ -69,6 +69,8 @@ MODELS: dict[str, tuple[str, str, str, str]] = {
     "campaigns.Referral": ("M CS S O SU", "", "", ""),
     # Feedback is written by the storefront only; Operators do not read it.
     "feedback.Feedback": ("M CS S SU", "", "", ""),
+    # The job queue (PostgreSQL only): Operators watch it (retrying is an action of the list).
+    "procrastinate.ProcrastinateJob": ("O SU", "", "", ""),
 }
 
 # Custom admin views (URL name without "admin:"): who may open and submit them.
