@@ -14,6 +14,7 @@ from loyalty.services.points import points_adjust_post
 from members import services as member_services
 from members.actors import Actor
 from members.models import Member
+from tests.conftest import ENROLLED_AT
 from tests.loyalty.conftest import T0
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -46,7 +47,9 @@ class Abandoned(Exception):
 
 
 def test_racing_writers_number_a_members_events_without_gaps(record_order):
-    member = member_services.member_enrol(external_id="C-1", email="c1@example.com", actor=SYSTEM)
+    member = member_services.member_enrol(
+        external_id="C-1", email="c1@example.com", actor=SYSTEM, enrolled_at=ENROLLED_AT
+    )  # enrolled before its orders (an earlier order needs retro credit)
 
     def fresh() -> Member:  # each thread its own instance (the services change it)
         return Member.objects.get(pk=member.pk)

@@ -27,6 +27,7 @@ from members.actors import Actor
 from members.roles import CUSTOMER_SERVICE, SUPERVISOR
 from rewards.services import redemption_cancel, redemption_create, redemption_use
 from tests.campaigns.factories import make_campaign
+from tests.conftest import ENROLLED_AT
 from tests.events.conftest import iso
 from tests.loyalty.conftest import T0
 from tests.loyalty.staff import staff_user
@@ -143,7 +144,11 @@ def test_a_redemption_its_use_and_a_cancelled_one(written, member, make_reward):
 def test_a_referral_completes_for_the_referrer(written, member, record_order):
     make_campaign("refer", "referral", referee_points=0, referrer_points=500)
     friend = program_member_enrol(
-        external_id="F-1", email="f1@example.com", referral_code=member.referral_code, actor=SYSTEM
+        external_id="F-1",
+        email="f1@example.com",
+        referral_code=member.referral_code,
+        enrolled_at=ENROLLED_AT,  # before the order (an earlier order needs retro credit)
+        actor=SYSTEM,
     )
     record_order(friend, "O-1", "40.00", placed_at=T0)
     with written() as got:
