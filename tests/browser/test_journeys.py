@@ -32,6 +32,8 @@ def _member(external_id: str, first: str, last: str, *, spend: str | None = None
         first_name=first,
         last_name=last,
         actor=actor,
+        # enrolled before the order below (an order placed before enrolment needs retro credit)
+        enrolled_at=timezone.now() - dt.timedelta(days=400),
     )
     if spend is not None:
         placed = timezone.now() - dt.timedelta(days=40)
