@@ -76,7 +76,9 @@ def _history(api_client, external_id: str) -> None:
     """Enrol, change email twice, phone, surname; two orders and an idempotent activity."""
     url = f"/api/v1/members/{external_id}"
     enrol = {"email": EMAIL_A, "first_name": FIRST, "last_name": SURNAME_1, "phone": PHONE_1}
-    assert api_client.put(url, {**enrol, "birth_date": BIRTH}, format="json").status_code == 201
+    # Enrolled before the orders below are placed (an order before enrolment is refused).
+    enrol |= {"birth_date": BIRTH, "enrolled_at": "2025-12-01T09:00:00Z"}
+    assert api_client.put(url, enrol, format="json").status_code == 201
     for change in ({"email": EMAIL_B}, {"phone": PHONE_2}, {"last_name": SURNAME_2}):
         assert api_client.put(url, change, format="json").status_code == HTTPStatus.OK
     for order_id, total in (("O-1", "120.00"), ("O-2", "30.50")):
