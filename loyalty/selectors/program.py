@@ -1,4 +1,5 @@
-"""The program settings record, read through one function so every rule sees the same values."""
+"""The program settings record, read through one function so every rule sees the same values;
+and the language a member is written to in (theirs, else the program's)."""
 
 from __future__ import annotations
 
@@ -11,3 +12,8 @@ def program_settings() -> ProgramSettings:
     if settings_obj is None:
         settings_obj, _ = ProgramSettings.objects.get_or_create(pk=1)
     return settings_obj
+
+
+def member_language(member, *, program: ProgramSettings | None = None) -> str:
+    """The language of the member's sentences: their own `locale`, else the program's."""
+    return member.locale or (program or program_settings()).locale
