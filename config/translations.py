@@ -73,6 +73,9 @@ def extract_django_template(fileobj, keywords, comment_tags, options):
 
     source = fileobj.read().decode("utf-8")
     code = templatize(source, origin=getattr(fileobj, "name", None))
+    # The template's indentation means nothing to Python's tokenizer, which refuses a dedent
+    # that matches no outer level: left-align every line (line numbers stay; strings are repr'd).
+    code = "\n".join(line.lstrip() for line in code.split("\n"))
     yield from extract_python(io.BytesIO(code.encode("utf-8")), keywords, comment_tags, options)
 
 

@@ -140,7 +140,7 @@ class RewardAdmin(_ServiceErrorsAsMessages, admin.ModelAdmin):
 
     @admin.display(description=_("stock left"), ordering="stock")
     def stock_left(self, reward: Reward) -> str:
-        return "unlimited" if reward.stock is None else str(reward.stock)
+        return gettext("unlimited") if reward.stock is None else str(reward.stock)
 
     @admin.display(description=_("redeemed (30 days)"), ordering="recent_redemptions")
     def redeemed_30_days(self, reward: Reward) -> int:

@@ -181,7 +181,7 @@ class ImportRunAdmin(import_progress.ProgressViews, ReadOnlyAdmin):
         if not run.error_report:
             return "—"
         url = reverse("admin:loyalty_importrun_errors", args=[run.pk])
-        return format_html('<a href="{}">Download the error report (CSV)</a>', url)
+        return format_html('<a href="{}">{}</a>', url, gettext("Download the error report (CSV)"))
 
     def has_view_permission(self, request, obj=None) -> bool:
         return super().has_view_permission(request, obj) or request.user.has_perm(

@@ -185,8 +185,15 @@ class PostingAdmin(ExportAdminMixin, _MemberColumn, ReadOnlyAdmin):
             "<ul>{}</ul>",
             format_html_join(
                 "",
-                '<li>{} from <a href="{}">posting #{}</a></li>',
-                ((points, _posting_url(lot_id), lot_id) for lot_id, points in allocations),
+                '<li>{} <a href="{}">{}</a></li>',
+                (
+                    (
+                        gettext("%(points)s from") % {"points": points},
+                        _posting_url(lot_id),
+                        gettext("posting #%(number)s") % {"number": lot_id},
+                    )
+                    for lot_id, points in allocations
+                ),
             ),
         )
 
@@ -306,7 +313,7 @@ class PostingAdmin(ExportAdminMixin, _MemberColumn, ReadOnlyAdmin):
 @admin.register(Lot)
 class LotAdmin(_MemberColumn, ReadOnlyAdmin):
     list_display = (
-        "posting_id",
+        "posting_column",
         "member_column",
         "points",
         "remaining",
@@ -320,7 +327,11 @@ class LotAdmin(_MemberColumn, ReadOnlyAdmin):
     list_select_related = ("member",)
     raw_id_fields = ("posting", "member")
     ordering = ("-posting_id",)
-    sortable_by = ("posting_id", "expires_at", "available_at")
+    sortable_by = ("posting_column", "expires_at", "available_at")
+
+    @admin.display(description=_("posting"), ordering="posting_id")
+    def posting_column(self, lot: Lot) -> int:
+        return lot.posting_id
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip().removeprefix("#")

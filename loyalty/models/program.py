@@ -97,7 +97,7 @@ class ProgramSettings(models.Model):
         ]
 
     def __str__(self) -> str:
-        return "Program settings"
+        return str(_("Program settings"))
 
 
 class ExchangeRate(models.Model):

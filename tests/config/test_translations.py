@@ -126,3 +126,18 @@ def test_the_compiled_catalog_is_what_django_reads(tmp_path):
     assert compiled.gettext("Loyalty Back Office") == "会员积分管理后台"
     assert compiled.gettext("last %(days)s days") == "近 %(days)s 天"
     assert compiled.gettext("Not a string of ours") == "Not a string of ours"
+
+
+def test_templates_are_read_whatever_their_indentation(tmp_path):
+    # Python's tokenizer refuses a dedent to no outer level; a template does that freely.
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "odd.html").write_text(
+        '{% load i18n %}\n<div>\n        {% if x %}\n    {% translate "Oddly indented" %}\n'
+        '  {% endif %}\n</div>\n'
+    )
+
+    catalog = translations.extract_catalog(root=tmp_path, dirs=("templates",))
+
+    assert [(m.id, m.locations) for m in catalog if m.id] == [
+        ("Oddly indented", [("templates/odd.html", 4)])
+    ]
