@@ -137,6 +137,8 @@ class Member(models.Model):
         max_length=8,
         choices=Language.choices,
         blank=True,
+        # Rows written by SQL of our own (the historical import's bulk insert) get it too.
+        db_default="",
         help_text=_("The language of the member's messages; empty: the program's language."),
     )
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))

@@ -18,6 +18,17 @@ def pytest_configure(config):
     compile_if_stale()
 
 
+@pytest.fixture(autouse=True)
+def _language_reset():
+    """Each test starts in LANGUAGE_CODE: a request in Chinese leaves its language active in the
+    thread (LocaleMiddleware activates, nothing deactivates), which would leak into the next."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked `postgres` need PostgreSQL; on SQLite they are skipped, saying why."""
     from django.conf import settings

@@ -13,366 +13,377 @@ class Migration(migrations.Migration):
         ("members", "0004_translated_names_member_locale"),
     ]
 
+    # Names, help texts and choices' labels only: no SQL on any engine, so one state-only
+    # operation (hundreds of AlterField each cloning the project state made `migrate`
+    # twice as slow).
     operations = [
-        migrations.AlterModelOptions(
-            name="campaign",
-            options={
-                "ordering": ["-starts_at", "code"],
-                "verbose_name": "campaign",
-                "verbose_name_plural": "campaigns",
-            },
-        ),
-        migrations.AlterModelOptions(
-            name="campaignaward",
-            options={
-                "ordering": ["-created_at", "-id"],
-                "verbose_name": "campaign award",
-                "verbose_name_plural": "campaign awards",
-            },
-        ),
-        migrations.AlterModelOptions(
-            name="referral",
-            options={
-                "ordering": ["-created_at", "-id"],
-                "verbose_name": "referral",
-                "verbose_name_plural": "referrals",
-            },
-        ),
-        migrations.AlterField(
-            model_name="campaign",
-            name="action",
-            field=models.CharField(
-                blank=True,
-                choices=[
-                    ("signup", "Sign-up"),
-                    ("first_order", "First order"),
-                    ("birthday", "Birthday"),
-                    ("anniversary", "Membership anniversary"),
-                    ("review", "Product review"),
-                    ("social_follow", "Social follow"),
-                    ("newsletter_signup", "Newsletter sign-up"),
-                    ("profile_completed", "Profile completed"),
-                    ("custom", "Custom action (storefront code)"),
-                ],
-                max_length=32,
-                verbose_name="action",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="campaign",
-            name="action_code",
-            field=models.SlugField(
-                blank=True,
-                help_text="For custom actions: the code the storefront sends.",
-                max_length=64,
-                verbose_name="action code",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="campaign",
-            name="budget_points",
-            field=models.PositiveIntegerField(
-                blank=True,
-                help_text="Most points the campaign may award in all; empty: no cap.",
-                null=True,
-                verbose_name="budget points",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="campaign",
-            name="categories",
-            field=models.JSONField(
-                blank=True,
-                default=list,
-                help_text="Only order items of these categories; empty: all.",
-                verbose_name="categories",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="campaign",
-            name="code",
-            field=models.SlugField(max_length=64, unique=True, verbose_name="code"),
-        ),
-        migrations.AlterField(
-            model_name="campaign",
-            name="created_at",
-            field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
-        ),
-        migrations.AlterField(
-            model_name="campaign",
-            name="day_of_month",
-            field=models.PositiveSmallIntegerField(
-                blank=True,
-                help_text="The monthly member day (1–31); empty: any day.",
-                null=True,
-                verbose_name="day of month",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="campaign",
-            name="description",
-            field=models.TextField(blank=True, verbose_name="description"),
-        ),
-        migrations.AlterField(
-            model_name="campaign",
-            name="ends_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="ends at"),
-        ),
-        migrations.AlterField(
-            model_name="campaign",
-            name="is_active",
-            field=models.BooleanField(default=True, verbose_name="is active"),
-        ),
-        migrations.AlterField(
-            model_name="campaign",
-            name="kind",
-            field=models.CharField(
-                choices=[
-                    ("multiplier", "Points multiplier on orders"),
-                    ("action", "Fixed bonus for an action"),
-                    ("referral", "Referral: give X, get Y"),
-                ],
-                max_length=16,
-                verbose_name="kind",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="campaign",
-            name="monthly_referral_limit",
-            field=models.PositiveIntegerField(
-                blank=True,
-                help_text="Most rewarded referrals per referrer per month.",
-                null=True,
-                verbose_name="monthly referral limit",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="campaign",
-            name="multiplier",
-            field=models.DecimalField(
-                decimal_places=2,
-                default=Decimal("2.00"),
-                help_text="Orders earn base points × this; the bonus is the part above ×1.",
-                max_digits=5,
-                verbose_name="multiplier",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="campaign",
-            name="name",
-            field=models.CharField(max_length=150, verbose_name="name"),
-        ),
-        migrations.AlterField(
-            model_name="campaign",
-            name="per_member_limit",
-            field=models.PositiveIntegerField(
-                blank=True,
-                help_text="Most awards one member may receive; empty: no limit.",
-                null=True,
-                verbose_name="per member limit",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="campaign",
-            name="points",
-            field=models.PositiveIntegerField(
-                default=0, help_text="Points per action award.", verbose_name="points"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="campaign",
-            name="points_awarded",
-            field=models.PositiveIntegerField(
-                default=0, editable=False, verbose_name="points awarded"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="campaign",
-            name="referee_points",
-            field=models.PositiveIntegerField(
-                default=0, help_text="X: the new member gets.", verbose_name="referee points"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="campaign",
-            name="referee_trigger",
-            field=models.CharField(
-                choices=[("signup", "On sign-up"), ("first_order", "On first order")],
-                default="first_order",
-                max_length=16,
-                verbose_name="referee trigger",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="campaign",
-            name="referrer_points",
-            field=models.PositiveIntegerField(
-                default=0, help_text="Y: the referrer gets.", verbose_name="referrer points"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="campaign",
-            name="starts_at",
-            field=models.DateTimeField(default=django.utils.timezone.now, verbose_name="starts at"),
-        ),
-        migrations.AlterField(
-            model_name="campaign",
-            name="tiers",
-            field=models.ManyToManyField(
-                blank=True,
-                help_text="Only members of these tiers; none selected means everyone.",
-                related_name="campaigns",
-                to="loyalty.tier",
-                verbose_name="tiers",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="campaign",
-            name="updated_at",
-            field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
-        ),
-        migrations.AlterField(
-            model_name="campaign",
-            name="weekdays",
-            field=models.JSONField(
-                blank=True,
-                default=list,
-                help_text="ISO weekdays 1 (Monday) to 7 (Sunday); empty: any.",
-                verbose_name="weekdays",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="campaignaward",
-            name="campaign",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="awards",
-                to="campaigns.campaign",
-                verbose_name="campaign",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="campaignaward",
-            name="created_at",
-            field=models.DateTimeField(
-                default=django.utils.timezone.now, verbose_name="created at"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="campaignaward",
-            name="member",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="campaign_awards",
-                to="members.member",
-                verbose_name="member",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="campaignaward",
-            name="order",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="campaign_awards",
-                to="loyalty.order",
-                verbose_name="order",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="campaignaward",
-            name="points",
-            field=models.PositiveIntegerField(verbose_name="points"),
-        ),
-        migrations.AlterField(
-            model_name="campaignaward",
-            name="posting",
-            field=models.OneToOneField(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="award",
-                to="loyalty.posting",
-                verbose_name="posting",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="campaignaward",
-            name="reference",
-            field=models.CharField(max_length=128, verbose_name="reference"),
-        ),
-        migrations.AlterField(
-            model_name="referral",
-            name="campaign",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="referrals",
-                to="campaigns.campaign",
-                verbose_name="campaign",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="referral",
-            name="created_at",
-            field=models.DateTimeField(
-                default=django.utils.timezone.now, verbose_name="created at"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="referral",
-            name="decided_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="decided at"),
-        ),
-        migrations.AlterField(
-            model_name="referral",
-            name="first_order",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="loyalty.order",
-                verbose_name="first order",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="referral",
-            name="reason",
-            field=models.CharField(blank=True, max_length=200, verbose_name="reason"),
-        ),
-        migrations.AlterField(
-            model_name="referral",
-            name="referee",
-            field=models.OneToOneField(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="referral",
-                to="members.member",
-                verbose_name="referee",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="referral",
-            name="referrer",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="referrals_made",
-                to="members.member",
-                verbose_name="referrer",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="referral",
-            name="status",
-            field=models.CharField(
-                choices=[
-                    ("pending", "Waiting for the first order to clear"),
-                    ("rewarded", "Referrer rewarded"),
-                    ("rejected", "Rejected"),
-                ],
-                default="pending",
-                max_length=16,
-                verbose_name="status",
-            ),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterModelOptions(
+                    name="campaign",
+                    options={
+                        "ordering": ["-starts_at", "code"],
+                        "verbose_name": "campaign",
+                        "verbose_name_plural": "campaigns",
+                    },
+                ),
+                migrations.AlterModelOptions(
+                    name="campaignaward",
+                    options={
+                        "ordering": ["-created_at", "-id"],
+                        "verbose_name": "campaign award",
+                        "verbose_name_plural": "campaign awards",
+                    },
+                ),
+                migrations.AlterModelOptions(
+                    name="referral",
+                    options={
+                        "ordering": ["-created_at", "-id"],
+                        "verbose_name": "referral",
+                        "verbose_name_plural": "referrals",
+                    },
+                ),
+                migrations.AlterField(
+                    model_name="campaign",
+                    name="action",
+                    field=models.CharField(
+                        blank=True,
+                        choices=[
+                            ("signup", "Sign-up"),
+                            ("first_order", "First order"),
+                            ("birthday", "Birthday"),
+                            ("anniversary", "Membership anniversary"),
+                            ("review", "Product review"),
+                            ("social_follow", "Social follow"),
+                            ("newsletter_signup", "Newsletter sign-up"),
+                            ("profile_completed", "Profile completed"),
+                            ("custom", "Custom action (storefront code)"),
+                        ],
+                        max_length=32,
+                        verbose_name="action",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="campaign",
+                    name="action_code",
+                    field=models.SlugField(
+                        blank=True,
+                        help_text="For custom actions: the code the storefront sends.",
+                        max_length=64,
+                        verbose_name="action code",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="campaign",
+                    name="budget_points",
+                    field=models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Most points the campaign may award in all; empty: no cap.",
+                        null=True,
+                        verbose_name="budget points",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="campaign",
+                    name="categories",
+                    field=models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Only order items of these categories; empty: all.",
+                        verbose_name="categories",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="campaign",
+                    name="code",
+                    field=models.SlugField(max_length=64, unique=True, verbose_name="code"),
+                ),
+                migrations.AlterField(
+                    model_name="campaign",
+                    name="created_at",
+                    field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
+                ),
+                migrations.AlterField(
+                    model_name="campaign",
+                    name="day_of_month",
+                    field=models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="The monthly member day (1–31); empty: any day.",
+                        null=True,
+                        verbose_name="day of month",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="campaign",
+                    name="description",
+                    field=models.TextField(blank=True, verbose_name="description"),
+                ),
+                migrations.AlterField(
+                    model_name="campaign",
+                    name="ends_at",
+                    field=models.DateTimeField(blank=True, null=True, verbose_name="ends at"),
+                ),
+                migrations.AlterField(
+                    model_name="campaign",
+                    name="is_active",
+                    field=models.BooleanField(default=True, verbose_name="is active"),
+                ),
+                migrations.AlterField(
+                    model_name="campaign",
+                    name="kind",
+                    field=models.CharField(
+                        choices=[
+                            ("multiplier", "Points multiplier on orders"),
+                            ("action", "Fixed bonus for an action"),
+                            ("referral", "Referral: give X, get Y"),
+                        ],
+                        max_length=16,
+                        verbose_name="kind",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="campaign",
+                    name="monthly_referral_limit",
+                    field=models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Most rewarded referrals per referrer per month.",
+                        null=True,
+                        verbose_name="monthly referral limit",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="campaign",
+                    name="multiplier",
+                    field=models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("2.00"),
+                        help_text="Orders earn base points × this; the bonus is the part above ×1.",
+                        max_digits=5,
+                        verbose_name="multiplier",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="campaign",
+                    name="name",
+                    field=models.CharField(max_length=150, verbose_name="name"),
+                ),
+                migrations.AlterField(
+                    model_name="campaign",
+                    name="per_member_limit",
+                    field=models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Most awards one member may receive; empty: no limit.",
+                        null=True,
+                        verbose_name="per member limit",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="campaign",
+                    name="points",
+                    field=models.PositiveIntegerField(
+                        default=0, help_text="Points per action award.", verbose_name="points"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="campaign",
+                    name="points_awarded",
+                    field=models.PositiveIntegerField(
+                        default=0, editable=False, verbose_name="points awarded"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="campaign",
+                    name="referee_points",
+                    field=models.PositiveIntegerField(
+                        default=0,
+                        help_text="X: the new member gets.",
+                        verbose_name="referee points",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="campaign",
+                    name="referee_trigger",
+                    field=models.CharField(
+                        choices=[("signup", "On sign-up"), ("first_order", "On first order")],
+                        default="first_order",
+                        max_length=16,
+                        verbose_name="referee trigger",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="campaign",
+                    name="referrer_points",
+                    field=models.PositiveIntegerField(
+                        default=0, help_text="Y: the referrer gets.", verbose_name="referrer points"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="campaign",
+                    name="starts_at",
+                    field=models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="starts at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="campaign",
+                    name="tiers",
+                    field=models.ManyToManyField(
+                        blank=True,
+                        help_text="Only members of these tiers; none selected means everyone.",
+                        related_name="campaigns",
+                        to="loyalty.tier",
+                        verbose_name="tiers",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="campaign",
+                    name="updated_at",
+                    field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
+                ),
+                migrations.AlterField(
+                    model_name="campaign",
+                    name="weekdays",
+                    field=models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="ISO weekdays 1 (Monday) to 7 (Sunday); empty: any.",
+                        verbose_name="weekdays",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="campaignaward",
+                    name="campaign",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="awards",
+                        to="campaigns.campaign",
+                        verbose_name="campaign",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="campaignaward",
+                    name="created_at",
+                    field=models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="created at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="campaignaward",
+                    name="member",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="campaign_awards",
+                        to="members.member",
+                        verbose_name="member",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="campaignaward",
+                    name="order",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="campaign_awards",
+                        to="loyalty.order",
+                        verbose_name="order",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="campaignaward",
+                    name="points",
+                    field=models.PositiveIntegerField(verbose_name="points"),
+                ),
+                migrations.AlterField(
+                    model_name="campaignaward",
+                    name="posting",
+                    field=models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="award",
+                        to="loyalty.posting",
+                        verbose_name="posting",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="campaignaward",
+                    name="reference",
+                    field=models.CharField(max_length=128, verbose_name="reference"),
+                ),
+                migrations.AlterField(
+                    model_name="referral",
+                    name="campaign",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="referrals",
+                        to="campaigns.campaign",
+                        verbose_name="campaign",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="referral",
+                    name="created_at",
+                    field=models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="created at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="referral",
+                    name="decided_at",
+                    field=models.DateTimeField(blank=True, null=True, verbose_name="decided at"),
+                ),
+                migrations.AlterField(
+                    model_name="referral",
+                    name="first_order",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="loyalty.order",
+                        verbose_name="first order",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="referral",
+                    name="reason",
+                    field=models.CharField(blank=True, max_length=200, verbose_name="reason"),
+                ),
+                migrations.AlterField(
+                    model_name="referral",
+                    name="referee",
+                    field=models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="referral",
+                        to="members.member",
+                        verbose_name="referee",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="referral",
+                    name="referrer",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="referrals_made",
+                        to="members.member",
+                        verbose_name="referrer",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="referral",
+                    name="status",
+                    field=models.CharField(
+                        choices=[
+                            ("pending", "Waiting for the first order to clear"),
+                            ("rewarded", "Referrer rewarded"),
+                            ("rejected", "Rejected"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+            ],
         ),
     ]

@@ -7,6 +7,18 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
 
+from loyalty.config_version import config_version_unwatch, config_version_watch
+
+SETTINGS_TABLE, SETTINGS_EVENTS = "loyalty_programsettings", ["INSERT", "UPDATE", "DELETE"]
+
+
+def settings_watched_again(apps, schema_editor):
+    """SQLite adds the column by rebuilding the table, which drops its configuration-version
+    triggers (`loyalty.config_version`): make them again (PostgreSQL keeps them)."""
+    if schema_editor.connection.vendor == "sqlite":
+        config_version_unwatch(schema_editor, table=SETTINGS_TABLE, events=SETTINGS_EVENTS)
+        config_version_watch(schema_editor, table=SETTINGS_TABLE, events=SETTINGS_EVENTS)
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -16,1408 +28,1476 @@ class Migration(migrations.Migration):
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
+    # Names, help texts and choices' labels only: no SQL on any engine, so one state-only
+    # operation (hundreds of AlterField each cloning the project state made `migrate`
+    # twice as slow).
     operations = [
-        migrations.AlterModelOptions(
-            name="account",
-            options={"verbose_name": "account", "verbose_name_plural": "accounts"},
-        ),
-        migrations.AlterModelOptions(
-            name="adjustmentrequest",
-            options={
-                "default_permissions": ("view",),
-                "ordering": ["-requested_at", "-id"],
-                "verbose_name": "adjustment request",
-                "verbose_name_plural": "adjustment requests",
-            },
-        ),
-        migrations.AlterModelOptions(
-            name="debt",
-            options={"verbose_name": "debt", "verbose_name_plural": "debts"},
-        ),
-        migrations.AlterModelOptions(
-            name="exchangerate",
-            options={"verbose_name": "exchange rate", "verbose_name_plural": "exchange rates"},
-        ),
-        migrations.AlterModelOptions(
-            name="importprofile",
-            options={
-                "ordering": ["name"],
-                "verbose_name": "import profile",
-                "verbose_name_plural": "import profiles",
-            },
-        ),
-        migrations.AlterModelOptions(
-            name="importrun",
-            options={
-                "ordering": ["-started_at", "-id"],
-                "verbose_name": "import run",
-                "verbose_name_plural": "import runs",
-            },
-        ),
-        migrations.AlterModelOptions(
-            name="lot",
-            options={"verbose_name": "lot", "verbose_name_plural": "lots"},
-        ),
-        migrations.AlterModelOptions(
-            name="lotallocation",
-            options={"verbose_name": "lot allocation", "verbose_name_plural": "lot allocations"},
-        ),
-        migrations.AlterModelOptions(
-            name="membertier",
-            options={
-                "permissions": [("override_tier", "Can override a member's tier")],
-                "verbose_name": "member tier",
-                "verbose_name_plural": "member tiers",
-            },
-        ),
-        migrations.AlterModelOptions(
-            name="order",
-            options={
-                "ordering": ["-placed_at", "-id"],
-                "permissions": [
-                    ("import_orders", "Can import historical orders"),
-                    ("run_jobs", "Can run the daily jobs"),
-                ],
-                "verbose_name": "order",
-                "verbose_name_plural": "orders",
-            },
-        ),
-        migrations.AlterModelOptions(
-            name="perk",
-            options={
-                "ordering": ["name", "code"],
-                "verbose_name": "perk",
-                "verbose_name_plural": "perks",
-            },
-        ),
-        migrations.AlterModelOptions(
-            name="posting",
-            options={
-                "ordering": ["-effective_at", "-id"],
-                "permissions": [
-                    ("adjust_points", "Can adjust points within the customer-service limits"),
-                    ("adjust_points_unlimited", "Can adjust points without limits"),
-                    ("approve_adjustment", "Can approve or reject an adjustment request"),
-                    ("reverse_posting", "Can reverse a posting"),
-                    ("export_posting", "Can export the ledger"),
-                ],
-                "verbose_name": "posting",
-                "verbose_name_plural": "postings",
-            },
-        ),
-        migrations.AlterModelOptions(
-            name="refund",
-            options={
-                "ordering": ["-refunded_at", "-id"],
-                "verbose_name": "refund",
-                "verbose_name_plural": "refunds",
-            },
-        ),
-        migrations.AlterModelOptions(
-            name="tier",
-            options={"ordering": ["rank"], "verbose_name": "tier", "verbose_name_plural": "tiers"},
-        ),
-        migrations.AlterModelOptions(
-            name="tierchange",
-            options={
-                "ordering": ["-at", "-id"],
-                "verbose_name": "tier change",
-                "verbose_name_plural": "tier changes",
-            },
-        ),
         migrations.AddField(
             model_name="programsettings",
             name="locale",
             field=models.CharField(
                 choices=[("en", "English"), ("zh-hans", "Simplified Chinese")],
+                db_default="en",
                 default="en",
                 help_text="The language of members' messages when a member has not chosen one.",
                 max_length=8,
                 verbose_name="language",
             ),
         ),
-        migrations.AlterField(
-            model_name="account",
-            name="available",
-            field=models.IntegerField(default=0, verbose_name="available"),
-        ),
-        migrations.AlterField(
-            model_name="account",
-            name="lifetime_earned",
-            field=models.IntegerField(default=0, verbose_name="lifetime earned"),
-        ),
-        migrations.AlterField(
-            model_name="account",
-            name="member",
-            field=models.OneToOneField(
-                on_delete=django.db.models.deletion.PROTECT,
-                primary_key=True,
-                related_name="account",
-                serialize=False,
-                to="members.member",
-                verbose_name="member",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="account",
-            name="pending",
-            field=models.IntegerField(default=0, verbose_name="pending"),
-        ),
-        migrations.AlterField(
-            model_name="account",
-            name="updated_at",
-            field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
-        ),
-        migrations.AlterField(
-            model_name="adjustmentrequest",
-            name="decided_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="decided at"),
-        ),
-        migrations.AlterField(
-            model_name="adjustmentrequest",
-            name="decided_by",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="adjustment_requests_decided",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="decided by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="adjustmentrequest",
-            name="decided_by_label",
-            field=models.CharField(blank=True, max_length=150, verbose_name="decided by label"),
-        ),
-        migrations.AlterField(
-            model_name="adjustmentrequest",
-            name="decision_note",
-            field=models.CharField(blank=True, max_length=500, verbose_name="decision note"),
-        ),
-        migrations.AlterField(
-            model_name="adjustmentrequest",
-            name="held_because",
-            field=models.CharField(blank=True, max_length=255, verbose_name="held because"),
-        ),
-        migrations.AlterField(
-            model_name="adjustmentrequest",
-            name="idempotency_key",
-            field=models.CharField(
-                blank=True, max_length=255, null=True, unique=True, verbose_name="idempotency key"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="adjustmentrequest",
-            name="member",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="adjustment_requests",
-                to="members.member",
-                verbose_name="member",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="adjustmentrequest",
-            name="points",
-            field=models.IntegerField(verbose_name="points"),
-        ),
-        migrations.AlterField(
-            model_name="adjustmentrequest",
-            name="posting",
-            field=models.OneToOneField(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="adjustment_request",
-                to="loyalty.posting",
-                verbose_name="posting",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="adjustmentrequest",
-            name="reason",
-            field=models.CharField(max_length=500, verbose_name="reason"),
-        ),
-        migrations.AlterField(
-            model_name="adjustmentrequest",
-            name="requested_at",
-            field=models.DateTimeField(
-                default=django.utils.timezone.now, verbose_name="requested at"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="adjustmentrequest",
-            name="requested_by",
-            field=models.ForeignKey(
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="adjustment_requests_made",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="requested by",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="adjustmentrequest",
-            name="requested_by_label",
-            field=models.CharField(max_length=150, verbose_name="requested by label"),
-        ),
-        migrations.AlterField(
-            model_name="adjustmentrequest",
-            name="status",
-            field=models.CharField(
-                choices=[
-                    ("pending", "Pending"),
-                    ("approved", "Approved"),
-                    ("rejected", "Rejected"),
-                ],
-                default="pending",
-                max_length=8,
-                verbose_name="status",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="debt",
-            name="member",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="debts",
-                to="members.member",
-                verbose_name="member",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="debt",
-            name="points",
-            field=models.IntegerField(verbose_name="points"),
-        ),
-        migrations.AlterField(
-            model_name="debt",
-            name="posting",
-            field=models.OneToOneField(
-                on_delete=django.db.models.deletion.PROTECT,
-                primary_key=True,
-                related_name="debt",
-                serialize=False,
-                to="loyalty.posting",
-                verbose_name="posting",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="debt",
-            name="remaining",
-            field=models.IntegerField(verbose_name="remaining"),
-        ),
-        migrations.AlterField(
-            model_name="exchangerate",
-            name="currency",
-            field=models.CharField(max_length=3, unique=True, verbose_name="currency"),
-        ),
-        migrations.AlterField(
-            model_name="exchangerate",
-            name="rate",
-            field=models.DecimalField(decimal_places=6, max_digits=14, verbose_name="rate"),
-        ),
-        migrations.AlterField(
-            model_name="exchangerate",
-            name="updated_at",
-            field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
-        ),
-        migrations.AlterField(
-            model_name="importprofile",
-            name="created_at",
-            field=models.DateTimeField(
-                default=django.utils.timezone.now, verbose_name="created at"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="importprofile",
-            name="date_format",
-            field=models.CharField(
-                blank=True,
-                help_text="A strptime format such as %d/%m/%Y %H:%M; blank for ISO 8601 (2024-05-01 14:30:00).",
-                max_length=64,
-                verbose_name="date format",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="importprofile",
-            name="description",
-            field=models.CharField(blank=True, max_length=255, verbose_name="description"),
-        ),
-        migrations.AlterField(
-            model_name="importprofile",
-            name="fixed_currency",
-            field=models.CharField(
-                blank=True,
-                help_text="Used when the file has no currency column.",
-                max_length=3,
-                verbose_name="fixed currency",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="importprofile",
-            name="layout",
-            field=models.CharField(
-                choices=[
-                    ("orders", "One row per order"),
-                    ("lines", "One row per order line (aggregated by order id)"),
-                ],
-                default="orders",
-                max_length=8,
-                verbose_name="layout",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="importprofile",
-            name="name",
-            field=models.SlugField(max_length=64, unique=True, verbose_name="name"),
-        ),
-        migrations.AlterField(
-            model_name="importprofile",
-            name="refund_marker",
-            field=models.CharField(
-                blank=True,
-                choices=[
-                    ("", "Refunds are not marked (orders layout: use the refunded total column)"),
-                    ("prefix", "The order id starts with a prefix (e.g. C for cancellations)"),
-                    ("negative", "A negative quantity is a return"),
-                ],
-                default="",
-                max_length=8,
-                verbose_name="refund marker",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="importprofile",
-            name="refund_prefix",
-            field=models.CharField(
-                blank=True, help_text="e.g. C", max_length=16, verbose_name="refund prefix"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="importprofile",
-            name="updated_at",
-            field=models.DateTimeField(
-                default=django.utils.timezone.now, verbose_name="updated at"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="importrun",
-            name="actor_api_key",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to="rest_framework_api_key.apikey",
-                verbose_name="actor api key",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="importrun",
-            name="actor_kind",
-            field=models.CharField(
-                choices=[("staff", "Staff user"), ("api", "API client"), ("system", "System job")],
-                max_length=8,
-                verbose_name="actor kind",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="importrun",
-            name="actor_label",
-            field=models.CharField(max_length=150, verbose_name="actor label"),
-        ),
-        migrations.AlterField(
-            model_name="importrun",
-            name="actor_user",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="actor user",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="importrun",
-            name="dry_run",
-            field=models.BooleanField(default=False, verbose_name="dry run"),
-        ),
-        migrations.AlterField(
-            model_name="importrun",
-            name="error_report",
-            field=models.CharField(blank=True, max_length=500, verbose_name="error report"),
-        ),
-        migrations.AlterField(
-            model_name="importrun",
-            name="file_name",
-            field=models.CharField(max_length=255, verbose_name="file name"),
-        ),
-        migrations.AlterField(
-            model_name="importrun",
-            name="file_size",
-            field=models.BigIntegerField(default=0, verbose_name="file size"),
-        ),
-        migrations.AlterField(
-            model_name="importrun",
-            name="finished_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="finished at"),
-        ),
-        migrations.AlterField(
-            model_name="importrun",
-            name="format",
-            field=models.CharField(max_length=32, verbose_name="format"),
-        ),
-        migrations.AlterField(
-            model_name="importrun",
-            name="heartbeat_at",
-            field=models.DateTimeField(
-                default=django.utils.timezone.now, verbose_name="heartbeat at"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="importrun",
-            name="host",
-            field=models.CharField(blank=True, max_length=255, verbose_name="host"),
-        ),
-        migrations.AlterField(
-            model_name="importrun",
-            name="members_created",
-            field=models.BigIntegerField(default=0, verbose_name="members created"),
-        ),
-        migrations.AlterField(
-            model_name="importrun",
-            name="message",
-            field=models.TextField(blank=True, verbose_name="message"),
-        ),
-        migrations.AlterField(
-            model_name="importrun",
-            name="orders_created",
-            field=models.BigIntegerField(default=0, verbose_name="orders created"),
-        ),
-        migrations.AlterField(
-            model_name="importrun",
-            name="orders_present",
-            field=models.BigIntegerField(default=0, verbose_name="orders present"),
-        ),
-        migrations.AlterField(
-            model_name="importrun",
-            name="pid",
-            field=models.IntegerField(blank=True, null=True, verbose_name="pid"),
-        ),
-        migrations.AlterField(
-            model_name="importrun",
-            name="points_posted",
-            field=models.BigIntegerField(default=0, verbose_name="points posted"),
-        ),
-        migrations.AlterField(
-            model_name="importrun",
-            name="profile",
-            field=models.CharField(blank=True, max_length=64, verbose_name="profile"),
-        ),
-        migrations.AlterField(
-            model_name="importrun",
-            name="refunds_created",
-            field=models.BigIntegerField(default=0, verbose_name="refunds created"),
-        ),
-        migrations.AlterField(
-            model_name="importrun",
-            name="rows_read",
-            field=models.BigIntegerField(default=0, verbose_name="rows read"),
-        ),
-        migrations.AlterField(
-            model_name="importrun",
-            name="rows_rejected",
-            field=models.BigIntegerField(default=0, verbose_name="rows rejected"),
-        ),
-        migrations.AlterField(
-            model_name="importrun",
-            name="rows_skipped",
-            field=models.BigIntegerField(
-                default=0,
-                help_text="Guest rows, voided or pending orders, returns of earlier goods.",
-                verbose_name="rows skipped",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="importrun",
-            name="skip_invalid",
-            field=models.BooleanField(default=False, verbose_name="skip invalid"),
-        ),
-        migrations.AlterField(
-            model_name="importrun",
-            name="started_at",
-            field=models.DateTimeField(
-                default=django.utils.timezone.now, verbose_name="started at"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="importrun",
-            name="status",
-            field=models.CharField(
-                choices=[
-                    ("running", "Running"),
-                    ("succeeded", "Succeeded"),
-                    ("partial", "Succeeded, some rows rejected"),
-                    ("rejected", "Rejected: bad rows, nothing written"),
-                    ("failed", "Failed"),
-                    ("interrupted", "Interrupted (the process died)"),
-                ],
-                default="running",
-                max_length=16,
-                verbose_name="status",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="importrun",
-            name="via",
-            field=models.CharField(default="command", max_length=16, verbose_name="via"),
-        ),
-        migrations.AlterField(
-            model_name="lot",
-            name="available_at",
-            field=models.DateTimeField(verbose_name="available at"),
-        ),
-        migrations.AlterField(
-            model_name="lot",
-            name="expires_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="expires at"),
-        ),
-        migrations.AlterField(
-            model_name="lot",
-            name="matured",
-            field=models.BooleanField(default=False, verbose_name="matured"),
-        ),
-        migrations.AlterField(
-            model_name="lot",
-            name="member",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="lots",
-                to="members.member",
-                verbose_name="member",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="lot",
-            name="points",
-            field=models.IntegerField(verbose_name="points"),
-        ),
-        migrations.AlterField(
-            model_name="lot",
-            name="posting",
-            field=models.OneToOneField(
-                on_delete=django.db.models.deletion.PROTECT,
-                primary_key=True,
-                related_name="lot",
-                serialize=False,
-                to="loyalty.posting",
-                verbose_name="posting",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="lot",
-            name="remaining",
-            field=models.IntegerField(verbose_name="remaining"),
-        ),
-        migrations.AlterField(
-            model_name="lotallocation",
-            name="lot",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="allocations",
-                to="loyalty.lot",
-                verbose_name="lot",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="lotallocation",
-            name="points",
-            field=models.IntegerField(verbose_name="points"),
-        ),
-        migrations.AlterField(
-            model_name="lotallocation",
-            name="posting",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="allocations",
-                to="loyalty.posting",
-                verbose_name="posting",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="membertier",
-            name="member",
-            field=models.OneToOneField(
-                on_delete=django.db.models.deletion.PROTECT,
-                primary_key=True,
-                related_name="tier_state",
-                serialize=False,
-                to="members.member",
-                verbose_name="member",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="membertier",
-            name="override_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="override at"),
-        ),
-        migrations.AlterField(
-            model_name="membertier",
-            name="override_by",
-            field=models.CharField(blank=True, max_length=150, verbose_name="override by"),
-        ),
-        migrations.AlterField(
-            model_name="membertier",
-            name="override_reason",
-            field=models.CharField(blank=True, max_length=500, verbose_name="override reason"),
-        ),
-        migrations.AlterField(
-            model_name="membertier",
-            name="override_tier",
-            field=models.ForeignKey(
-                blank=True,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="loyalty.tier",
-                verbose_name="override tier",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="membertier",
-            name="override_until",
-            field=models.DateField(
-                blank=True,
-                help_text="Last day of the override (inclusive, program time zone).",
-                null=True,
-                verbose_name="override until",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="membertier",
-            name="qualified_at",
-            field=models.DateTimeField(
-                help_text="When the member last met the earned tier's threshold; the hold counts from it.",
-                verbose_name="qualified at",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="membertier",
-            name="since",
-            field=models.DateTimeField(
-                help_text="When the member reached the earned tier.", verbose_name="since"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="membertier",
-            name="tier",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="loyalty.tier",
-                verbose_name="tier",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="order",
-            name="channel",
-            field=models.CharField(blank=True, max_length=32, verbose_name="channel"),
-        ),
-        migrations.AlterField(
-            model_name="order",
-            name="created_at",
-            field=models.DateTimeField(
-                default=django.utils.timezone.now, verbose_name="created at"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="order",
-            name="currency",
-            field=models.CharField(max_length=3, verbose_name="currency"),
-        ),
-        migrations.AlterField(
-            model_name="order",
-            name="eligible_amount",
-            field=models.DecimalField(
-                decimal_places=2, max_digits=12, verbose_name="eligible amount"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="order",
-            name="eligible_total",
-            field=models.DecimalField(
-                blank=True,
-                decimal_places=2,
-                max_digits=12,
-                null=True,
-                verbose_name="eligible total",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="order",
-            name="exchange_rate",
-            field=models.DecimalField(
-                decimal_places=6, default=Decimal("1"), max_digits=14, verbose_name="exchange rate"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="order",
-            name="fingerprint",
-            field=models.CharField(max_length=64, verbose_name="fingerprint"),
-        ),
-        migrations.AlterField(
-            model_name="order",
-            name="items",
-            field=models.JSONField(blank=True, default=list, verbose_name="items"),
-        ),
-        migrations.AlterField(
-            model_name="order",
-            name="member",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="orders",
-                to="members.member",
-                verbose_name="member",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="order",
-            name="order_id",
-            field=models.CharField(max_length=64, verbose_name="order id"),
-        ),
-        migrations.AlterField(
-            model_name="order",
-            name="placed_at",
-            field=models.DateTimeField(verbose_name="placed at"),
-        ),
-        migrations.AlterField(
-            model_name="order",
-            name="points_base",
-            field=models.IntegerField(default=0, verbose_name="points base"),
-        ),
-        migrations.AlterField(
-            model_name="order",
-            name="points_campaign",
-            field=models.IntegerField(default=0, verbose_name="points campaign"),
-        ),
-        migrations.AlterField(
-            model_name="order",
-            name="points_reversed",
-            field=models.IntegerField(default=0, verbose_name="points reversed"),
-        ),
-        migrations.AlterField(
-            model_name="order",
-            name="points_tier_bonus",
-            field=models.IntegerField(default=0, verbose_name="points tier bonus"),
-        ),
-        migrations.AlterField(
-            model_name="order",
-            name="refunded_amount",
-            field=models.DecimalField(
-                decimal_places=2,
-                default=Decimal("0"),
-                max_digits=12,
-                verbose_name="refunded amount",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="order",
-            name="refunded_total",
-            field=models.DecimalField(
-                decimal_places=2, default=Decimal("0"), max_digits=12, verbose_name="refunded total"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="order",
-            name="source",
-            field=models.CharField(
-                choices=[
-                    ("api", "Storefront API"),
-                    ("import", "Historical import"),
-                    ("admin", "Admin"),
-                ],
-                default="api",
-                max_length=8,
-                verbose_name="source",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="order",
-            name="tier_code",
-            field=models.CharField(blank=True, max_length=32, verbose_name="tier code"),
-        ),
-        migrations.AlterField(
-            model_name="order",
-            name="total",
-            field=models.DecimalField(decimal_places=2, max_digits=12, verbose_name="total"),
-        ),
-        migrations.AlterField(
-            model_name="perk",
-            name="code",
-            field=models.SlugField(max_length=64, unique=True, verbose_name="code"),
-        ),
-        migrations.AlterField(
-            model_name="perk",
-            name="created_at",
-            field=models.DateTimeField(
-                default=django.utils.timezone.now, verbose_name="created at"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="perk",
-            name="description",
-            field=models.TextField(blank=True, verbose_name="description"),
-        ),
-        migrations.AlterField(
-            model_name="perk",
-            name="kind",
-            field=models.CharField(
-                choices=[
-                    ("free_shipping", "Free shipping"),
-                    ("priority_support", "Priority support"),
-                    ("birthday_gift", "Birthday gift"),
-                    ("early_access", "Early access"),
-                    ("discount_percent", "Discount (percent)"),
-                    ("points_multiplier", "Points multiplier"),
-                    ("custom", "Custom"),
-                ],
-                max_length=20,
-                verbose_name="kind",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="perk",
-            name="name",
-            field=models.CharField(max_length=100, verbose_name="name"),
-        ),
-        migrations.AlterField(
-            model_name="perk",
-            name="updated_at",
-            field=models.DateTimeField(
-                default=django.utils.timezone.now, verbose_name="updated at"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="perk",
-            name="value",
-            field=models.DecimalField(
-                blank=True,
-                decimal_places=2,
-                help_text="Optional: the percentage off, a multiplier, a gift's points… as the kind needs.",
-                max_digits=10,
-                null=True,
-                verbose_name="value",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="posting",
-            name="actor_api_key",
-            field=models.ForeignKey(
-                blank=True,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to="rest_framework_api_key.apikey",
-                verbose_name="actor api key",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="posting",
-            name="actor_kind",
-            field=models.CharField(
-                choices=[("staff", "Staff user"), ("api", "API client"), ("system", "System job")],
-                max_length=8,
-                verbose_name="actor kind",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="posting",
-            name="actor_label",
-            field=models.CharField(max_length=150, verbose_name="actor label"),
-        ),
-        migrations.AlterField(
-            model_name="posting",
-            name="actor_user",
-            field=models.ForeignKey(
-                blank=True,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="actor user",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="posting",
-            name="available_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="available at"),
-        ),
-        migrations.AlterField(
-            model_name="posting",
-            name="campaign_code",
-            field=models.CharField(blank=True, max_length=64, verbose_name="campaign code"),
-        ),
-        migrations.AlterField(
-            model_name="posting",
-            name="created_at",
-            field=models.DateTimeField(
-                default=django.utils.timezone.now, verbose_name="created at"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="posting",
-            name="description",
-            field=models.CharField(blank=True, max_length=255, verbose_name="description"),
-        ),
-        migrations.AlterField(
-            model_name="posting",
-            name="effective_at",
-            field=models.DateTimeField(
-                default=django.utils.timezone.now, verbose_name="effective at"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="posting",
-            name="expires_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="expires at"),
-        ),
-        migrations.AlterField(
-            model_name="posting",
-            name="idempotency_key",
-            field=models.CharField(max_length=255, verbose_name="idempotency key"),
-        ),
-        migrations.AlterField(
-            model_name="posting",
-            name="kind",
-            field=models.CharField(
-                choices=[
-                    ("earn", "Earned on an order"),
-                    ("tier_bonus", "Tier bonus"),
-                    ("campaign_bonus", "Campaign bonus"),
-                    ("redeem", "Redeemed"),
-                    ("refund_reversal", "Reversed by a refund"),
-                    ("expire", "Expired"),
-                    ("adjust", "Adjustment"),
-                    ("cancel_redemption", "Redemption cancelled"),
-                    ("reversal", "Reversal of a posting"),
-                ],
-                max_length=20,
-                verbose_name="kind",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="posting",
-            name="member",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="postings",
-                to="members.member",
-                verbose_name="member",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="posting",
-            name="order",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="postings",
-                to="loyalty.order",
-                verbose_name="order",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="posting",
-            name="points",
-            field=models.IntegerField(verbose_name="points"),
-        ),
-        migrations.AlterField(
-            model_name="posting",
-            name="reason",
-            field=models.CharField(blank=True, max_length=500, verbose_name="reason"),
-        ),
-        migrations.AlterField(
-            model_name="posting",
-            name="refund",
-            field=models.ForeignKey(
-                blank=True,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="postings",
-                to="loyalty.refund",
-                verbose_name="refund",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="posting",
-            name="reverses",
-            field=models.OneToOneField(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="reversed_by",
-                to="loyalty.posting",
-                verbose_name="reverses",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="posting",
-            name="reward_code",
-            field=models.CharField(blank=True, max_length=64, verbose_name="reward code"),
-        ),
-        migrations.AlterField(
-            model_name="posting",
-            name="source_id",
-            field=models.CharField(blank=True, max_length=64, verbose_name="source id"),
-        ),
-        migrations.AlterField(
-            model_name="posting",
-            name="source_type",
-            field=models.CharField(blank=True, max_length=20, verbose_name="source type"),
-        ),
-        migrations.AlterField(
-            model_name="programsettings",
-            name="allow_negative_balance",
-            field=models.BooleanField(
-                default=True,
-                help_text="When a refund reverses points already spent: allow a debt (on) or cap at the balance and record the shortfall (off).",
-                verbose_name="allow negative balance",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="programsettings",
-            name="currency",
-            field=models.CharField(
-                default="GBP", help_text="ISO 4217 code.", max_length=3, verbose_name="currency"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="programsettings",
-            name="earn_rate",
-            field=models.DecimalField(
-                decimal_places=4,
-                default=Decimal("1"),
-                help_text="Points per 1.00 of eligible spend.",
-                max_digits=10,
-                validators=[django.core.validators.MinValueValidator(Decimal("0"))],
-                verbose_name="earn rate",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="programsettings",
-            name="pending_days",
-            field=models.PositiveIntegerField(
-                default=14,
-                help_text="Days after the order before its points become available.",
-                verbose_name="pending days",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="programsettings",
-            name="point_value",
-            field=models.DecimalField(
-                decimal_places=4,
-                default=Decimal("0.01"),
-                help_text="What one point is worth when spent, in the program currency.",
-                max_digits=10,
-                validators=[django.core.validators.MinValueValidator(Decimal("0"))],
-                verbose_name="point value",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="programsettings",
-            name="points_lifetime_days",
-            field=models.PositiveIntegerField(
-                default=365,
-                help_text="Days points stay spendable after they become available; 0 = never.",
-                verbose_name="points lifetime days",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="programsettings",
-            name="qualification",
-            field=models.CharField(
-                choices=[("rolling_365", "Rolling 365 days"), ("calendar_year", "Calendar year")],
-                default="rolling_365",
-                max_length=16,
-                verbose_name="qualification",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="programsettings",
-            name="service_adjustment_limit",
-            field=models.PositiveIntegerField(
-                default=1000,
-                help_text="Most points a customer-service agent may adjust at once.",
-                verbose_name="service adjustment limit",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="programsettings",
-            name="service_daily_limit",
-            field=models.PositiveIntegerField(
-                default=1000,
-                help_text="Most points (absolute sum) an agent may adjust per day.",
-                verbose_name="service daily limit",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="programsettings",
-            name="tier_hold_days",
-            field=models.PositiveIntegerField(
-                default=365,
-                help_text="A tier is kept at least this long after it was reached.",
-                verbose_name="tier hold days",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="programsettings",
-            name="updated_at",
-            field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
-        ),
-        migrations.AlterField(
-            model_name="refund",
-            name="amount",
-            field=models.DecimalField(decimal_places=2, max_digits=12, verbose_name="amount"),
-        ),
-        migrations.AlterField(
-            model_name="refund",
-            name="created_at",
-            field=models.DateTimeField(
-                default=django.utils.timezone.now, verbose_name="created at"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="refund",
-            name="fingerprint",
-            field=models.CharField(max_length=64, verbose_name="fingerprint"),
-        ),
-        migrations.AlterField(
-            model_name="refund",
-            name="order",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="refunds",
-                to="loyalty.order",
-                verbose_name="order",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="refund",
-            name="points_reversed",
-            field=models.IntegerField(default=0, verbose_name="points reversed"),
-        ),
-        migrations.AlterField(
-            model_name="refund",
-            name="refund_id",
-            field=models.CharField(max_length=64, verbose_name="refund id"),
-        ),
-        migrations.AlterField(
-            model_name="refund",
-            name="refunded_at",
-            field=models.DateTimeField(verbose_name="refunded at"),
-        ),
-        migrations.AlterField(
-            model_name="refund",
-            name="shortfall",
-            field=models.IntegerField(default=0, verbose_name="shortfall"),
-        ),
-        migrations.AlterField(
-            model_name="tier",
-            name="code",
-            field=models.SlugField(max_length=32, unique=True, verbose_name="code"),
-        ),
-        migrations.AlterField(
-            model_name="tier",
-            name="created_at",
-            field=models.DateTimeField(
-                default=django.utils.timezone.now, verbose_name="created at"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="tier",
-            name="description",
-            field=models.TextField(blank=True, verbose_name="description"),
-        ),
-        migrations.AlterField(
-            model_name="tier",
-            name="multiplier",
-            field=models.DecimalField(
-                decimal_places=2,
-                default=1,
-                help_text="Earn multiplier: the tier bonus is floor(base points × (multiplier − 1)).",
-                max_digits=5,
-                verbose_name="multiplier",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="tier",
-            name="name",
-            field=models.CharField(max_length=100, verbose_name="name"),
-        ),
-        migrations.AlterField(
-            model_name="tier",
-            name="perks",
-            field=models.ManyToManyField(
-                blank=True, related_name="tiers", to="loyalty.perk", verbose_name="perks"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="tier",
-            name="rank",
-            field=models.PositiveSmallIntegerField(
-                help_text="0 is the entry tier every member starts in; higher is better.",
-                unique=True,
-                verbose_name="rank",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="tier",
-            name="threshold",
-            field=models.DecimalField(
-                decimal_places=2,
-                help_text="Qualifying spend in the qualification window that reaches this tier.",
-                max_digits=12,
-                verbose_name="threshold",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="tier",
-            name="updated_at",
-            field=models.DateTimeField(
-                default=django.utils.timezone.now, verbose_name="updated at"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="tierchange",
-            name="actor_api_key",
-            field=models.ForeignKey(
-                blank=True,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to="rest_framework_api_key.apikey",
-                verbose_name="actor api key",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="tierchange",
-            name="actor_kind",
-            field=models.CharField(
-                choices=[("staff", "Staff user"), ("api", "API client"), ("system", "System job")],
-                max_length=8,
-                verbose_name="actor kind",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="tierchange",
-            name="actor_label",
-            field=models.CharField(max_length=150, verbose_name="actor label"),
-        ),
-        migrations.AlterField(
-            model_name="tierchange",
-            name="actor_user",
-            field=models.ForeignKey(
-                blank=True,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="actor user",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="tierchange",
-            name="at",
-            field=models.DateTimeField(help_text="When the change took effect.", verbose_name="at"),
-        ),
-        migrations.AlterField(
-            model_name="tierchange",
-            name="created_at",
-            field=models.DateTimeField(
-                default=django.utils.timezone.now, verbose_name="created at"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="tierchange",
-            name="from_tier",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="loyalty.tier",
-                verbose_name="from tier",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="tierchange",
-            name="kind",
-            field=models.CharField(
-                choices=[
-                    ("upgrade", "Upgrade"),
-                    ("downgrade", "Downgrade"),
-                    ("override", "Override by staff"),
-                    ("override_lapsed", "Override lapsed"),
-                    ("import", "Import"),
-                ],
-                max_length=16,
-                verbose_name="kind",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="tierchange",
-            name="member",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="tier_changes",
-                to="members.member",
-                verbose_name="member",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="tierchange",
-            name="note",
-            field=models.CharField(blank=True, max_length=500, verbose_name="note"),
-        ),
-        migrations.AlterField(
-            model_name="tierchange",
-            name="qualifying_spend",
-            field=models.DecimalField(
-                blank=True,
-                decimal_places=2,
-                max_digits=14,
-                null=True,
-                verbose_name="qualifying spend",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="tierchange",
-            name="to_tier",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="loyalty.tier",
-                verbose_name="to tier",
-            ),
+        migrations.RunPython(settings_watched_again, migrations.RunPython.noop),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterModelOptions(
+                    name="account",
+                    options={"verbose_name": "account", "verbose_name_plural": "accounts"},
+                ),
+                migrations.AlterModelOptions(
+                    name="adjustmentrequest",
+                    options={
+                        "default_permissions": ("view",),
+                        "ordering": ["-requested_at", "-id"],
+                        "verbose_name": "adjustment request",
+                        "verbose_name_plural": "adjustment requests",
+                    },
+                ),
+                migrations.AlterModelOptions(
+                    name="debt",
+                    options={"verbose_name": "debt", "verbose_name_plural": "debts"},
+                ),
+                migrations.AlterModelOptions(
+                    name="exchangerate",
+                    options={
+                        "verbose_name": "exchange rate",
+                        "verbose_name_plural": "exchange rates",
+                    },
+                ),
+                migrations.AlterModelOptions(
+                    name="importprofile",
+                    options={
+                        "ordering": ["name"],
+                        "verbose_name": "import profile",
+                        "verbose_name_plural": "import profiles",
+                    },
+                ),
+                migrations.AlterModelOptions(
+                    name="importrun",
+                    options={
+                        "ordering": ["-started_at", "-id"],
+                        "verbose_name": "import run",
+                        "verbose_name_plural": "import runs",
+                    },
+                ),
+                migrations.AlterModelOptions(
+                    name="lot",
+                    options={"verbose_name": "lot", "verbose_name_plural": "lots"},
+                ),
+                migrations.AlterModelOptions(
+                    name="lotallocation",
+                    options={
+                        "verbose_name": "lot allocation",
+                        "verbose_name_plural": "lot allocations",
+                    },
+                ),
+                migrations.AlterModelOptions(
+                    name="membertier",
+                    options={
+                        "permissions": [("override_tier", "Can override a member's tier")],
+                        "verbose_name": "member tier",
+                        "verbose_name_plural": "member tiers",
+                    },
+                ),
+                migrations.AlterModelOptions(
+                    name="order",
+                    options={
+                        "ordering": ["-placed_at", "-id"],
+                        "permissions": [
+                            ("import_orders", "Can import historical orders"),
+                            ("run_jobs", "Can run the daily jobs"),
+                        ],
+                        "verbose_name": "order",
+                        "verbose_name_plural": "orders",
+                    },
+                ),
+                migrations.AlterModelOptions(
+                    name="perk",
+                    options={
+                        "ordering": ["name", "code"],
+                        "verbose_name": "perk",
+                        "verbose_name_plural": "perks",
+                    },
+                ),
+                migrations.AlterModelOptions(
+                    name="posting",
+                    options={
+                        "ordering": ["-effective_at", "-id"],
+                        "permissions": [
+                            (
+                                "adjust_points",
+                                "Can adjust points within the customer-service limits",
+                            ),
+                            ("adjust_points_unlimited", "Can adjust points without limits"),
+                            ("approve_adjustment", "Can approve or reject an adjustment request"),
+                            ("reverse_posting", "Can reverse a posting"),
+                            ("export_posting", "Can export the ledger"),
+                        ],
+                        "verbose_name": "posting",
+                        "verbose_name_plural": "postings",
+                    },
+                ),
+                migrations.AlterModelOptions(
+                    name="refund",
+                    options={
+                        "ordering": ["-refunded_at", "-id"],
+                        "verbose_name": "refund",
+                        "verbose_name_plural": "refunds",
+                    },
+                ),
+                migrations.AlterModelOptions(
+                    name="tier",
+                    options={
+                        "ordering": ["rank"],
+                        "verbose_name": "tier",
+                        "verbose_name_plural": "tiers",
+                    },
+                ),
+                migrations.AlterModelOptions(
+                    name="tierchange",
+                    options={
+                        "ordering": ["-at", "-id"],
+                        "verbose_name": "tier change",
+                        "verbose_name_plural": "tier changes",
+                    },
+                ),
+                migrations.AlterField(
+                    model_name="account",
+                    name="available",
+                    field=models.IntegerField(default=0, verbose_name="available"),
+                ),
+                migrations.AlterField(
+                    model_name="account",
+                    name="lifetime_earned",
+                    field=models.IntegerField(default=0, verbose_name="lifetime earned"),
+                ),
+                migrations.AlterField(
+                    model_name="account",
+                    name="member",
+                    field=models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        primary_key=True,
+                        related_name="account",
+                        serialize=False,
+                        to="members.member",
+                        verbose_name="member",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="account",
+                    name="pending",
+                    field=models.IntegerField(default=0, verbose_name="pending"),
+                ),
+                migrations.AlterField(
+                    model_name="account",
+                    name="updated_at",
+                    field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
+                ),
+                migrations.AlterField(
+                    model_name="adjustmentrequest",
+                    name="decided_at",
+                    field=models.DateTimeField(blank=True, null=True, verbose_name="decided at"),
+                ),
+                migrations.AlterField(
+                    model_name="adjustmentrequest",
+                    name="decided_by",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="adjustment_requests_decided",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="decided by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="adjustmentrequest",
+                    name="decided_by_label",
+                    field=models.CharField(
+                        blank=True, max_length=150, verbose_name="decided by label"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="adjustmentrequest",
+                    name="decision_note",
+                    field=models.CharField(
+                        blank=True, max_length=500, verbose_name="decision note"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="adjustmentrequest",
+                    name="held_because",
+                    field=models.CharField(blank=True, max_length=255, verbose_name="held because"),
+                ),
+                migrations.AlterField(
+                    model_name="adjustmentrequest",
+                    name="idempotency_key",
+                    field=models.CharField(
+                        blank=True,
+                        max_length=255,
+                        null=True,
+                        unique=True,
+                        verbose_name="idempotency key",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="adjustmentrequest",
+                    name="member",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="adjustment_requests",
+                        to="members.member",
+                        verbose_name="member",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="adjustmentrequest",
+                    name="points",
+                    field=models.IntegerField(verbose_name="points"),
+                ),
+                migrations.AlterField(
+                    model_name="adjustmentrequest",
+                    name="posting",
+                    field=models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="adjustment_request",
+                        to="loyalty.posting",
+                        verbose_name="posting",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="adjustmentrequest",
+                    name="reason",
+                    field=models.CharField(max_length=500, verbose_name="reason"),
+                ),
+                migrations.AlterField(
+                    model_name="adjustmentrequest",
+                    name="requested_at",
+                    field=models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="requested at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="adjustmentrequest",
+                    name="requested_by",
+                    field=models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="adjustment_requests_made",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="requested by",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="adjustmentrequest",
+                    name="requested_by_label",
+                    field=models.CharField(max_length=150, verbose_name="requested by label"),
+                ),
+                migrations.AlterField(
+                    model_name="adjustmentrequest",
+                    name="status",
+                    field=models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                        ],
+                        default="pending",
+                        max_length=8,
+                        verbose_name="status",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="debt",
+                    name="member",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="debts",
+                        to="members.member",
+                        verbose_name="member",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="debt",
+                    name="points",
+                    field=models.IntegerField(verbose_name="points"),
+                ),
+                migrations.AlterField(
+                    model_name="debt",
+                    name="posting",
+                    field=models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        primary_key=True,
+                        related_name="debt",
+                        serialize=False,
+                        to="loyalty.posting",
+                        verbose_name="posting",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="debt",
+                    name="remaining",
+                    field=models.IntegerField(verbose_name="remaining"),
+                ),
+                migrations.AlterField(
+                    model_name="exchangerate",
+                    name="currency",
+                    field=models.CharField(max_length=3, unique=True, verbose_name="currency"),
+                ),
+                migrations.AlterField(
+                    model_name="exchangerate",
+                    name="rate",
+                    field=models.DecimalField(decimal_places=6, max_digits=14, verbose_name="rate"),
+                ),
+                migrations.AlterField(
+                    model_name="exchangerate",
+                    name="updated_at",
+                    field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
+                ),
+                migrations.AlterField(
+                    model_name="importprofile",
+                    name="created_at",
+                    field=models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="created at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="importprofile",
+                    name="date_format",
+                    field=models.CharField(
+                        blank=True,
+                        help_text="A strptime format such as %d/%m/%Y %H:%M; blank for ISO 8601 (2024-05-01 14:30:00).",
+                        max_length=64,
+                        verbose_name="date format",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="importprofile",
+                    name="description",
+                    field=models.CharField(blank=True, max_length=255, verbose_name="description"),
+                ),
+                migrations.AlterField(
+                    model_name="importprofile",
+                    name="fixed_currency",
+                    field=models.CharField(
+                        blank=True,
+                        help_text="Used when the file has no currency column.",
+                        max_length=3,
+                        verbose_name="fixed currency",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="importprofile",
+                    name="layout",
+                    field=models.CharField(
+                        choices=[
+                            ("orders", "One row per order"),
+                            ("lines", "One row per order line (aggregated by order id)"),
+                        ],
+                        default="orders",
+                        max_length=8,
+                        verbose_name="layout",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="importprofile",
+                    name="name",
+                    field=models.SlugField(max_length=64, unique=True, verbose_name="name"),
+                ),
+                migrations.AlterField(
+                    model_name="importprofile",
+                    name="refund_marker",
+                    field=models.CharField(
+                        blank=True,
+                        choices=[
+                            (
+                                "",
+                                "Refunds are not marked (orders layout: use the refunded total column)",
+                            ),
+                            (
+                                "prefix",
+                                "The order id starts with a prefix (e.g. C for cancellations)",
+                            ),
+                            ("negative", "A negative quantity is a return"),
+                        ],
+                        default="",
+                        max_length=8,
+                        verbose_name="refund marker",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="importprofile",
+                    name="refund_prefix",
+                    field=models.CharField(
+                        blank=True, help_text="e.g. C", max_length=16, verbose_name="refund prefix"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="importprofile",
+                    name="updated_at",
+                    field=models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="updated at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="actor_api_key",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="rest_framework_api_key.apikey",
+                        verbose_name="actor api key",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="actor_kind",
+                    field=models.CharField(
+                        choices=[
+                            ("staff", "Staff user"),
+                            ("api", "API client"),
+                            ("system", "System job"),
+                        ],
+                        max_length=8,
+                        verbose_name="actor kind",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="actor_label",
+                    field=models.CharField(max_length=150, verbose_name="actor label"),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="actor_user",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="actor user",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="dry_run",
+                    field=models.BooleanField(default=False, verbose_name="dry run"),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="error_report",
+                    field=models.CharField(blank=True, max_length=500, verbose_name="error report"),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="file_name",
+                    field=models.CharField(max_length=255, verbose_name="file name"),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="file_size",
+                    field=models.BigIntegerField(default=0, verbose_name="file size"),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="finished_at",
+                    field=models.DateTimeField(blank=True, null=True, verbose_name="finished at"),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="format",
+                    field=models.CharField(max_length=32, verbose_name="format"),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="heartbeat_at",
+                    field=models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="heartbeat at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="host",
+                    field=models.CharField(blank=True, max_length=255, verbose_name="host"),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="members_created",
+                    field=models.BigIntegerField(default=0, verbose_name="members created"),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="message",
+                    field=models.TextField(blank=True, verbose_name="message"),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="orders_created",
+                    field=models.BigIntegerField(default=0, verbose_name="orders created"),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="orders_present",
+                    field=models.BigIntegerField(default=0, verbose_name="orders present"),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="pid",
+                    field=models.IntegerField(blank=True, null=True, verbose_name="pid"),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="points_posted",
+                    field=models.BigIntegerField(default=0, verbose_name="points posted"),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="profile",
+                    field=models.CharField(blank=True, max_length=64, verbose_name="profile"),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="refunds_created",
+                    field=models.BigIntegerField(default=0, verbose_name="refunds created"),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="rows_read",
+                    field=models.BigIntegerField(default=0, verbose_name="rows read"),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="rows_rejected",
+                    field=models.BigIntegerField(default=0, verbose_name="rows rejected"),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="rows_skipped",
+                    field=models.BigIntegerField(
+                        default=0,
+                        help_text="Guest rows, voided or pending orders, returns of earlier goods.",
+                        verbose_name="rows skipped",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="skip_invalid",
+                    field=models.BooleanField(default=False, verbose_name="skip invalid"),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="started_at",
+                    field=models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="started at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="status",
+                    field=models.CharField(
+                        choices=[
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("partial", "Succeeded, some rows rejected"),
+                            ("rejected", "Rejected: bad rows, nothing written"),
+                            ("failed", "Failed"),
+                            ("interrupted", "Interrupted (the process died)"),
+                        ],
+                        default="running",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="via",
+                    field=models.CharField(default="command", max_length=16, verbose_name="via"),
+                ),
+                migrations.AlterField(
+                    model_name="lot",
+                    name="available_at",
+                    field=models.DateTimeField(verbose_name="available at"),
+                ),
+                migrations.AlterField(
+                    model_name="lot",
+                    name="expires_at",
+                    field=models.DateTimeField(blank=True, null=True, verbose_name="expires at"),
+                ),
+                migrations.AlterField(
+                    model_name="lot",
+                    name="matured",
+                    field=models.BooleanField(default=False, verbose_name="matured"),
+                ),
+                migrations.AlterField(
+                    model_name="lot",
+                    name="member",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="lots",
+                        to="members.member",
+                        verbose_name="member",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="lot",
+                    name="points",
+                    field=models.IntegerField(verbose_name="points"),
+                ),
+                migrations.AlterField(
+                    model_name="lot",
+                    name="posting",
+                    field=models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        primary_key=True,
+                        related_name="lot",
+                        serialize=False,
+                        to="loyalty.posting",
+                        verbose_name="posting",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="lot",
+                    name="remaining",
+                    field=models.IntegerField(verbose_name="remaining"),
+                ),
+                migrations.AlterField(
+                    model_name="lotallocation",
+                    name="lot",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="allocations",
+                        to="loyalty.lot",
+                        verbose_name="lot",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="lotallocation",
+                    name="points",
+                    field=models.IntegerField(verbose_name="points"),
+                ),
+                migrations.AlterField(
+                    model_name="lotallocation",
+                    name="posting",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="allocations",
+                        to="loyalty.posting",
+                        verbose_name="posting",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="membertier",
+                    name="member",
+                    field=models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        primary_key=True,
+                        related_name="tier_state",
+                        serialize=False,
+                        to="members.member",
+                        verbose_name="member",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="membertier",
+                    name="override_at",
+                    field=models.DateTimeField(blank=True, null=True, verbose_name="override at"),
+                ),
+                migrations.AlterField(
+                    model_name="membertier",
+                    name="override_by",
+                    field=models.CharField(blank=True, max_length=150, verbose_name="override by"),
+                ),
+                migrations.AlterField(
+                    model_name="membertier",
+                    name="override_reason",
+                    field=models.CharField(
+                        blank=True, max_length=500, verbose_name="override reason"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="membertier",
+                    name="override_tier",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="loyalty.tier",
+                        verbose_name="override tier",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="membertier",
+                    name="override_until",
+                    field=models.DateField(
+                        blank=True,
+                        help_text="Last day of the override (inclusive, program time zone).",
+                        null=True,
+                        verbose_name="override until",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="membertier",
+                    name="qualified_at",
+                    field=models.DateTimeField(
+                        help_text="When the member last met the earned tier's threshold; the hold counts from it.",
+                        verbose_name="qualified at",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="membertier",
+                    name="since",
+                    field=models.DateTimeField(
+                        help_text="When the member reached the earned tier.", verbose_name="since"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="membertier",
+                    name="tier",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="loyalty.tier",
+                        verbose_name="tier",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="order",
+                    name="channel",
+                    field=models.CharField(blank=True, max_length=32, verbose_name="channel"),
+                ),
+                migrations.AlterField(
+                    model_name="order",
+                    name="created_at",
+                    field=models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="created at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="order",
+                    name="currency",
+                    field=models.CharField(max_length=3, verbose_name="currency"),
+                ),
+                migrations.AlterField(
+                    model_name="order",
+                    name="eligible_amount",
+                    field=models.DecimalField(
+                        decimal_places=2, max_digits=12, verbose_name="eligible amount"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="order",
+                    name="eligible_total",
+                    field=models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=12,
+                        null=True,
+                        verbose_name="eligible total",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="order",
+                    name="exchange_rate",
+                    field=models.DecimalField(
+                        decimal_places=6,
+                        default=Decimal("1"),
+                        max_digits=14,
+                        verbose_name="exchange rate",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="order",
+                    name="fingerprint",
+                    field=models.CharField(max_length=64, verbose_name="fingerprint"),
+                ),
+                migrations.AlterField(
+                    model_name="order",
+                    name="items",
+                    field=models.JSONField(blank=True, default=list, verbose_name="items"),
+                ),
+                migrations.AlterField(
+                    model_name="order",
+                    name="member",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="orders",
+                        to="members.member",
+                        verbose_name="member",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="order",
+                    name="order_id",
+                    field=models.CharField(max_length=64, verbose_name="order id"),
+                ),
+                migrations.AlterField(
+                    model_name="order",
+                    name="placed_at",
+                    field=models.DateTimeField(verbose_name="placed at"),
+                ),
+                migrations.AlterField(
+                    model_name="order",
+                    name="points_base",
+                    field=models.IntegerField(default=0, verbose_name="points base"),
+                ),
+                migrations.AlterField(
+                    model_name="order",
+                    name="points_campaign",
+                    field=models.IntegerField(default=0, verbose_name="points campaign"),
+                ),
+                migrations.AlterField(
+                    model_name="order",
+                    name="points_reversed",
+                    field=models.IntegerField(default=0, verbose_name="points reversed"),
+                ),
+                migrations.AlterField(
+                    model_name="order",
+                    name="points_tier_bonus",
+                    field=models.IntegerField(default=0, verbose_name="points tier bonus"),
+                ),
+                migrations.AlterField(
+                    model_name="order",
+                    name="refunded_amount",
+                    field=models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("0"),
+                        max_digits=12,
+                        verbose_name="refunded amount",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="order",
+                    name="refunded_total",
+                    field=models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("0"),
+                        max_digits=12,
+                        verbose_name="refunded total",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="order",
+                    name="source",
+                    field=models.CharField(
+                        choices=[
+                            ("api", "Storefront API"),
+                            ("import", "Historical import"),
+                            ("admin", "Admin"),
+                        ],
+                        default="api",
+                        max_length=8,
+                        verbose_name="source",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="order",
+                    name="tier_code",
+                    field=models.CharField(blank=True, max_length=32, verbose_name="tier code"),
+                ),
+                migrations.AlterField(
+                    model_name="order",
+                    name="total",
+                    field=models.DecimalField(
+                        decimal_places=2, max_digits=12, verbose_name="total"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="perk",
+                    name="code",
+                    field=models.SlugField(max_length=64, unique=True, verbose_name="code"),
+                ),
+                migrations.AlterField(
+                    model_name="perk",
+                    name="created_at",
+                    field=models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="created at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="perk",
+                    name="description",
+                    field=models.TextField(blank=True, verbose_name="description"),
+                ),
+                migrations.AlterField(
+                    model_name="perk",
+                    name="kind",
+                    field=models.CharField(
+                        choices=[
+                            ("free_shipping", "Free shipping"),
+                            ("priority_support", "Priority support"),
+                            ("birthday_gift", "Birthday gift"),
+                            ("early_access", "Early access"),
+                            ("discount_percent", "Discount (percent)"),
+                            ("points_multiplier", "Points multiplier"),
+                            ("custom", "Custom"),
+                        ],
+                        max_length=20,
+                        verbose_name="kind",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="perk",
+                    name="name",
+                    field=models.CharField(max_length=100, verbose_name="name"),
+                ),
+                migrations.AlterField(
+                    model_name="perk",
+                    name="updated_at",
+                    field=models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="updated at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="perk",
+                    name="value",
+                    field=models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        help_text="Optional: the percentage off, a multiplier, a gift's points… as the kind needs.",
+                        max_digits=10,
+                        null=True,
+                        verbose_name="value",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="posting",
+                    name="actor_api_key",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="rest_framework_api_key.apikey",
+                        verbose_name="actor api key",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="posting",
+                    name="actor_kind",
+                    field=models.CharField(
+                        choices=[
+                            ("staff", "Staff user"),
+                            ("api", "API client"),
+                            ("system", "System job"),
+                        ],
+                        max_length=8,
+                        verbose_name="actor kind",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="posting",
+                    name="actor_label",
+                    field=models.CharField(max_length=150, verbose_name="actor label"),
+                ),
+                migrations.AlterField(
+                    model_name="posting",
+                    name="actor_user",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="actor user",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="posting",
+                    name="available_at",
+                    field=models.DateTimeField(blank=True, null=True, verbose_name="available at"),
+                ),
+                migrations.AlterField(
+                    model_name="posting",
+                    name="campaign_code",
+                    field=models.CharField(blank=True, max_length=64, verbose_name="campaign code"),
+                ),
+                migrations.AlterField(
+                    model_name="posting",
+                    name="created_at",
+                    field=models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="created at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="posting",
+                    name="description",
+                    field=models.CharField(blank=True, max_length=255, verbose_name="description"),
+                ),
+                migrations.AlterField(
+                    model_name="posting",
+                    name="effective_at",
+                    field=models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="effective at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="posting",
+                    name="expires_at",
+                    field=models.DateTimeField(blank=True, null=True, verbose_name="expires at"),
+                ),
+                migrations.AlterField(
+                    model_name="posting",
+                    name="idempotency_key",
+                    field=models.CharField(max_length=255, verbose_name="idempotency key"),
+                ),
+                migrations.AlterField(
+                    model_name="posting",
+                    name="kind",
+                    field=models.CharField(
+                        choices=[
+                            ("earn", "Earned on an order"),
+                            ("tier_bonus", "Tier bonus"),
+                            ("campaign_bonus", "Campaign bonus"),
+                            ("redeem", "Redeemed"),
+                            ("refund_reversal", "Reversed by a refund"),
+                            ("expire", "Expired"),
+                            ("adjust", "Adjustment"),
+                            ("cancel_redemption", "Redemption cancelled"),
+                            ("reversal", "Reversal of a posting"),
+                        ],
+                        max_length=20,
+                        verbose_name="kind",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="posting",
+                    name="member",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="postings",
+                        to="members.member",
+                        verbose_name="member",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="posting",
+                    name="order",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="postings",
+                        to="loyalty.order",
+                        verbose_name="order",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="posting",
+                    name="points",
+                    field=models.IntegerField(verbose_name="points"),
+                ),
+                migrations.AlterField(
+                    model_name="posting",
+                    name="reason",
+                    field=models.CharField(blank=True, max_length=500, verbose_name="reason"),
+                ),
+                migrations.AlterField(
+                    model_name="posting",
+                    name="refund",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="postings",
+                        to="loyalty.refund",
+                        verbose_name="refund",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="posting",
+                    name="reverses",
+                    field=models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reversed_by",
+                        to="loyalty.posting",
+                        verbose_name="reverses",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="posting",
+                    name="reward_code",
+                    field=models.CharField(blank=True, max_length=64, verbose_name="reward code"),
+                ),
+                migrations.AlterField(
+                    model_name="posting",
+                    name="source_id",
+                    field=models.CharField(blank=True, max_length=64, verbose_name="source id"),
+                ),
+                migrations.AlterField(
+                    model_name="posting",
+                    name="source_type",
+                    field=models.CharField(blank=True, max_length=20, verbose_name="source type"),
+                ),
+                migrations.AlterField(
+                    model_name="programsettings",
+                    name="allow_negative_balance",
+                    field=models.BooleanField(
+                        default=True,
+                        help_text="When a refund reverses points already spent: allow a debt (on) or cap at the balance and record the shortfall (off).",
+                        verbose_name="allow negative balance",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="programsettings",
+                    name="currency",
+                    field=models.CharField(
+                        default="GBP",
+                        help_text="ISO 4217 code.",
+                        max_length=3,
+                        verbose_name="currency",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="programsettings",
+                    name="earn_rate",
+                    field=models.DecimalField(
+                        decimal_places=4,
+                        default=Decimal("1"),
+                        help_text="Points per 1.00 of eligible spend.",
+                        max_digits=10,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0"))],
+                        verbose_name="earn rate",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="programsettings",
+                    name="pending_days",
+                    field=models.PositiveIntegerField(
+                        default=14,
+                        help_text="Days after the order before its points become available.",
+                        verbose_name="pending days",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="programsettings",
+                    name="point_value",
+                    field=models.DecimalField(
+                        decimal_places=4,
+                        default=Decimal("0.01"),
+                        help_text="What one point is worth when spent, in the program currency.",
+                        max_digits=10,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0"))],
+                        verbose_name="point value",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="programsettings",
+                    name="points_lifetime_days",
+                    field=models.PositiveIntegerField(
+                        default=365,
+                        help_text="Days points stay spendable after they become available; 0 = never.",
+                        verbose_name="points lifetime days",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="programsettings",
+                    name="qualification",
+                    field=models.CharField(
+                        choices=[
+                            ("rolling_365", "Rolling 365 days"),
+                            ("calendar_year", "Calendar year"),
+                        ],
+                        default="rolling_365",
+                        max_length=16,
+                        verbose_name="qualification",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="programsettings",
+                    name="service_adjustment_limit",
+                    field=models.PositiveIntegerField(
+                        default=1000,
+                        help_text="Most points a customer-service agent may adjust at once.",
+                        verbose_name="service adjustment limit",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="programsettings",
+                    name="service_daily_limit",
+                    field=models.PositiveIntegerField(
+                        default=1000,
+                        help_text="Most points (absolute sum) an agent may adjust per day.",
+                        verbose_name="service daily limit",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="programsettings",
+                    name="tier_hold_days",
+                    field=models.PositiveIntegerField(
+                        default=365,
+                        help_text="A tier is kept at least this long after it was reached.",
+                        verbose_name="tier hold days",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="programsettings",
+                    name="updated_at",
+                    field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
+                ),
+                migrations.AlterField(
+                    model_name="refund",
+                    name="amount",
+                    field=models.DecimalField(
+                        decimal_places=2, max_digits=12, verbose_name="amount"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="refund",
+                    name="created_at",
+                    field=models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="created at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="refund",
+                    name="fingerprint",
+                    field=models.CharField(max_length=64, verbose_name="fingerprint"),
+                ),
+                migrations.AlterField(
+                    model_name="refund",
+                    name="order",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="refunds",
+                        to="loyalty.order",
+                        verbose_name="order",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="refund",
+                    name="points_reversed",
+                    field=models.IntegerField(default=0, verbose_name="points reversed"),
+                ),
+                migrations.AlterField(
+                    model_name="refund",
+                    name="refund_id",
+                    field=models.CharField(max_length=64, verbose_name="refund id"),
+                ),
+                migrations.AlterField(
+                    model_name="refund",
+                    name="refunded_at",
+                    field=models.DateTimeField(verbose_name="refunded at"),
+                ),
+                migrations.AlterField(
+                    model_name="refund",
+                    name="shortfall",
+                    field=models.IntegerField(default=0, verbose_name="shortfall"),
+                ),
+                migrations.AlterField(
+                    model_name="tier",
+                    name="code",
+                    field=models.SlugField(max_length=32, unique=True, verbose_name="code"),
+                ),
+                migrations.AlterField(
+                    model_name="tier",
+                    name="created_at",
+                    field=models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="created at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="tier",
+                    name="description",
+                    field=models.TextField(blank=True, verbose_name="description"),
+                ),
+                migrations.AlterField(
+                    model_name="tier",
+                    name="multiplier",
+                    field=models.DecimalField(
+                        decimal_places=2,
+                        default=1,
+                        help_text="Earn multiplier: the tier bonus is floor(base points × (multiplier − 1)).",
+                        max_digits=5,
+                        verbose_name="multiplier",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="tier",
+                    name="name",
+                    field=models.CharField(max_length=100, verbose_name="name"),
+                ),
+                migrations.AlterField(
+                    model_name="tier",
+                    name="perks",
+                    field=models.ManyToManyField(
+                        blank=True, related_name="tiers", to="loyalty.perk", verbose_name="perks"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="tier",
+                    name="rank",
+                    field=models.PositiveSmallIntegerField(
+                        help_text="0 is the entry tier every member starts in; higher is better.",
+                        unique=True,
+                        verbose_name="rank",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="tier",
+                    name="threshold",
+                    field=models.DecimalField(
+                        decimal_places=2,
+                        help_text="Qualifying spend in the qualification window that reaches this tier.",
+                        max_digits=12,
+                        verbose_name="threshold",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="tier",
+                    name="updated_at",
+                    field=models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="updated at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="tierchange",
+                    name="actor_api_key",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="rest_framework_api_key.apikey",
+                        verbose_name="actor api key",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="tierchange",
+                    name="actor_kind",
+                    field=models.CharField(
+                        choices=[
+                            ("staff", "Staff user"),
+                            ("api", "API client"),
+                            ("system", "System job"),
+                        ],
+                        max_length=8,
+                        verbose_name="actor kind",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="tierchange",
+                    name="actor_label",
+                    field=models.CharField(max_length=150, verbose_name="actor label"),
+                ),
+                migrations.AlterField(
+                    model_name="tierchange",
+                    name="actor_user",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="actor user",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="tierchange",
+                    name="at",
+                    field=models.DateTimeField(
+                        help_text="When the change took effect.", verbose_name="at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="tierchange",
+                    name="created_at",
+                    field=models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="created at"
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="tierchange",
+                    name="from_tier",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="loyalty.tier",
+                        verbose_name="from tier",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="tierchange",
+                    name="kind",
+                    field=models.CharField(
+                        choices=[
+                            ("upgrade", "Upgrade"),
+                            ("downgrade", "Downgrade"),
+                            ("override", "Override by staff"),
+                            ("override_lapsed", "Override lapsed"),
+                            ("import", "Import"),
+                        ],
+                        max_length=16,
+                        verbose_name="kind",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="tierchange",
+                    name="member",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="tier_changes",
+                        to="members.member",
+                        verbose_name="member",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="tierchange",
+                    name="note",
+                    field=models.CharField(blank=True, max_length=500, verbose_name="note"),
+                ),
+                migrations.AlterField(
+                    model_name="tierchange",
+                    name="qualifying_spend",
+                    field=models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=14,
+                        null=True,
+                        verbose_name="qualifying spend",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="tierchange",
+                    name="to_tier",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="loyalty.tier",
+                        verbose_name="to tier",
+                    ),
+                ),
+            ],
         ),
     ]

@@ -81,6 +81,7 @@ class ProgramSettings(models.Model):
         max_length=8,
         choices=Language.choices,
         default=Language.ENGLISH,
+        db_default=Language.ENGLISH,
         help_text=_("The language of members' messages when a member has not chosen one."),
     )
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))

@@ -14,6 +14,16 @@ def program_settings() -> ProgramSettings:
     return settings_obj
 
 
+def program_settings_if_saved() -> ProgramSettings | None:
+    """The settings record, or None while nobody has saved one (the defaults apply then)."""
+    return ProgramSettings.objects.filter(pk=1).first()
+
+
 def member_language(member, *, program: ProgramSettings | None = None) -> str:
-    """The language of the member's sentences: their own `locale`, else the program's."""
-    return member.locale or (program or program_settings()).locale
+    """The language of the member's sentences: their own `locale`, else the program's (the
+    default language while no settings were ever saved). Reads nothing when `program` is given."""
+    if member.locale:
+        return member.locale
+    if program is None:
+        program = program_settings_if_saved()
+    return program.locale if program is not None else ProgramSettings().locale

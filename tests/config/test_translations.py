@@ -133,7 +133,7 @@ def test_templates_are_read_whatever_their_indentation(tmp_path):
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "odd.html").write_text(
         '{% load i18n %}\n<div>\n        {% if x %}\n    {% translate "Oddly indented" %}\n'
-        '  {% endif %}\n</div>\n'
+        "  {% endif %}\n</div>\n"
     )
 
     catalog = translations.extract_catalog(root=tmp_path, dirs=("templates",))
