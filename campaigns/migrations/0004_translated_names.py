@@ -9,8 +9,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("campaigns", "0003_config_version_trigger"),
-        ("loyalty", "0014_translated_names_program_locale"),
-        ("members", "0004_translated_names_member_locale"),
+        ("loyalty", "0015_translated_names_program_locale"),
+        ("members", "0005_translated_names_member_locale"),
     ]
 
     # Names, help texts and choices' labels only: no SQL on any engine, so one state-only

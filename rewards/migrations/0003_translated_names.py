@@ -10,8 +10,8 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("loyalty", "0014_translated_names_program_locale"),
-        ("members", "0004_translated_names_member_locale"),
+        ("loyalty", "0015_translated_names_program_locale"),
+        ("members", "0005_translated_names_member_locale"),
         ("rest_framework_api_key", "0005_auto_20220110_1102"),
         ("rewards", "0002_roles"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

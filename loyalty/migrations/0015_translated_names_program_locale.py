@@ -22,8 +22,8 @@ def settings_watched_again(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("loyalty", "0013_config_version"),
-        ("members", "0004_translated_names_member_locale"),
+        ("loyalty", "0014_importrun_progress"),
+        ("members", "0005_translated_names_member_locale"),
         ("rest_framework_api_key", "0005_auto_20220110_1102"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
@@ -1497,6 +1497,16 @@ class Migration(migrations.Migration):
                         to="loyalty.tier",
                         verbose_name="to tier",
                     ),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="phase",
+                    field=models.CharField(blank=True, max_length=16, verbose_name="phase"),
+                ),
+                migrations.AlterField(
+                    model_name="importrun",
+                    name="progress",
+                    field=models.PositiveSmallIntegerField(default=0, verbose_name="progress"),
                 ),
             ],
         ),

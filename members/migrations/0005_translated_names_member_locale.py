@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("members", "0003_idempotency_record"),
+        ("members", "0004_job_roles"),
         ("rest_framework_api_key", "0005_auto_20220110_1102"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
