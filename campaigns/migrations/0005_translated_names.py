@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("campaigns", "0003_config_version_trigger"),
+        ("campaigns", "0004_alter_campaign_action"),
         ("loyalty", "0015_translated_names_program_locale"),
         ("members", "0005_translated_names_member_locale"),
     ]
@@ -57,6 +57,7 @@ class Migration(migrations.Migration):
                             ("social_follow", "Social follow"),
                             ("newsletter_signup", "Newsletter sign-up"),
                             ("profile_completed", "Profile completed"),
+                            ("feedback", "Feedback submitted (any score)"),
                             ("custom", "Custom action (storefront code)"),
                         ],
                         max_length=32,
