@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loyalty', '0015_refund_answered_balance'),
+        ('loyalty', '0016_refund_answered_balance'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loyalty', '0014_importrun_progress'),
+        ('loyalty', '0015_translated_names_program_locale'),
     ]
 
     operations = [
