@@ -9,9 +9,11 @@ class CampaignsConfig(AppConfig):
     def ready(self) -> None:
         # Campaigns take part in loyalty's flows through its registries (loyalty never imports us).
         from campaigns.config import campaigns_apply, campaigns_export, campaigns_validate
+        from campaigns.erasure import referrals_scrub
         from campaigns.services import actions, calendar, orders, referrals
         from loyalty import hooks
         from loyalty.config_sections import register_section
+        from members.erasure import register_erasure_scrubber
 
         hooks.register_order_bonus_provider(orders.order_bonuses, quiet=orders.order_bonuses_quiet)
         hooks.register_order_recorded_listener(
@@ -27,3 +29,5 @@ class CampaignsConfig(AppConfig):
             validator=campaigns_validate,
             applier=campaigns_apply,
         )
+        # An erased member is forgotten in the notes on their referrals.
+        register_erasure_scrubber(referrals_scrub)

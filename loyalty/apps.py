@@ -8,9 +8,14 @@ class LoyaltyConfig(AppConfig):
 
     def ready(self) -> None:
         from loyalty import hooks
+        from loyalty.erasure import import_files_scrub, loyalty_rows_scrub
+        from members.erasure import register_erasure_scrubber
         from members.services import idempotency_purge
 
         # Stored API answers are kept 24 hours (the contract), then purged by the daily jobs.
         hooks.register_daily_job_step(
             "idempotency_purge", lambda *, as_of, cutoff, actor: idempotency_purge()
         )
+        # An erased member is forgotten in loyalty's free text and in the import's kept files.
+        register_erasure_scrubber(loyalty_rows_scrub)
+        register_erasure_scrubber(import_files_scrub)

@@ -33,11 +33,8 @@ from dataclasses import dataclass, field
 from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
-from django.contrib.admin.models import LogEntry
 from django.contrib.admin.utils import unquote
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.http import HttpResponseRedirect
@@ -401,18 +398,14 @@ class MemberAdmin(ExportAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         form = MemberEraseForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            with transaction.atomic():
-                member = services.member_erase(
-                    member=member,
-                    actor=Actor.staff(request.user),
-                    reason=form.cleaned_data["reason"],
-                )
-                # The admin's own log names objects by str(): drop the old names from it too.
-                LogEntry.objects.filter(
-                    content_type=ContentType.objects.get_for_model(Member),
-                    object_id=str(member.pk),
-                ).update(object_repr=str(member))
-                self.log_change(request, member, "Personal data erased.")
+            # The service forgets the member everywhere, the admin log included; the entry
+            # below names the erased member only.
+            member = services.member_erase(
+                member=member,
+                actor=Actor.staff(request.user),
+                reason=form.cleaned_data["reason"],
+            )
+            self.log_change(request, member, "Personal data erased.")
             self.message_user(request, f"Member {member.external_id}: personal data erased.")
             return HttpResponseRedirect(self._change_url(member))
         intro = (

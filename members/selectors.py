@@ -11,6 +11,7 @@ from django.db.models.functions import Lower
 
 from config.errors import Gone, NotFound
 from config.prepared import PreparedQuery
+from members.erasure import external_id_is_personal, external_id_pseudonym
 from members.models import IdempotencyRecord, Member
 
 # Every storefront request for a member starts here: compiled to SQL once (`config.prepared`).
@@ -22,6 +23,9 @@ _member_by_external_id = PreparedQuery(
 def member_get_for_api(*, external_id: str) -> Member:
     """The member addressed by the storefront; 404 if unknown, 410 if erased."""
     member = _member_by_external_id.first(external_id=external_id)
+    if member is None and external_id_is_personal(external_id):
+        # Erasure replaced an email-shaped id by its pseudonym: the old id still answers 410.
+        member = _member_by_external_id.first(external_id=external_id_pseudonym(external_id))
     if member is None:
         raise NotFound("member_not_found", f"No member with external id {external_id!r}.")
     if member.is_erased:

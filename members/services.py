@@ -18,6 +18,7 @@ from django.utils import timezone
 from config.errors import Conflict, Gone, ServiceError
 from events.models import EventType
 from events.services import event_record
+from members import erasure
 from members.actors import Actor
 from members.models import AuditEntry, IdempotencyRecord, Member
 
@@ -248,8 +249,13 @@ def member_set_status(*, member: Member, status: str, actor: Actor, reason: str)
 
 
 def member_erase(*, member: Member, actor: Actor, reason: str = "erasure request") -> Member:
-    """Blank the member's personal data (right to erasure); keep the row and all that points at it.
+    """Forget the member (right to erasure); keep the row and all that points at it.
 
+    The one erasure of the product: the API's DELETE and the admin's Erase both call it. Blanks
+    the personal data, replaces an `external_id` that is an email by its stable pseudonym, and
+    scrubs every other place that holds a personal value the member ever had: the audit trail,
+    the admin log, stored API answers and whatever the apps above registered
+    (`members.erasure`). The ledger, orders and statistics stay. All in one transaction.
     Idempotent: erasing an erased member changes nothing.
     """
     if member.is_erased:
@@ -258,6 +264,11 @@ def member_erase(*, member: Member, actor: Actor, reason: str = "erasure request
         member = Member.objects.select_for_update().get(pk=member.pk)
         if member.is_erased:
             return member
+        values, identifiers = erasure.personal_values(member)
+        former_external_id = None
+        if erasure.external_id_is_personal(member.external_id):
+            former_external_id = member.external_id
+            member.external_id = erasure.external_id_pseudonym(member.external_id)
         member.email = None
         member.first_name = ""
         member.last_name = ""
@@ -267,14 +278,24 @@ def member_erase(*, member: Member, actor: Actor, reason: str = "erasure request
         member.status = Member.Status.ERASED
         member.erased_at = timezone.now()
         member.save()
+        erased = erasure.ErasedMember(
+            member=member,
+            values=values,
+            identifiers=identifiers,
+            former_external_id=former_external_id,
+        )
+        erasure.scrub_everywhere(erased)
         # The audit entry names the fields, never their old values: they are what was erased.
+        changes = dict.fromkeys(CONTACT_FIELDS, (erasure.ERASED, None))
+        if former_external_id is not None:
+            changes["external_id"] = (erasure.ERASED, member.external_id)
         audit_record(
             actor=actor,
             action="member.erase",
             target=member,
             member=member,
-            reason=reason,
-            changes=dict.fromkeys(CONTACT_FIELDS, ("(erased)", None)),
+            reason=erased.scrub_text(reason),
+            changes=changes,
         )
         _member_event(EventType.MEMBER_ERASED, member, {})
     return member

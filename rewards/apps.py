@@ -9,7 +9,9 @@ class RewardsConfig(AppConfig):
     def ready(self) -> None:
         from loyalty.config_sections import register_section
         from loyalty.hooks import register_daily_job_step
+        from members.erasure import register_erasure_scrubber
         from rewards.config import rewards_apply, rewards_export, rewards_validate
+        from rewards.erasure import redemptions_scrub
         from rewards.services.redemptions import coupons_expire_daily_step
 
         # Unused coupons past their validity expire in the daily jobs (no points back).
@@ -18,3 +20,5 @@ class RewardsConfig(AppConfig):
         register_section(
             "rewards", exporter=rewards_export, validator=rewards_validate, applier=rewards_apply
         )
+        # An erased member is forgotten in the staff's notes on their redemptions.
+        register_erasure_scrubber(redemptions_scrub)

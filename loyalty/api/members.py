@@ -32,10 +32,14 @@ from loyalty.selectors.members import member_summary
 from loyalty.services.enrolment import program_member_enrol
 from members import services as member_services
 from members.actors import Actor
+from members.erasure import external_id_is_personal, external_id_pseudonym
 from members.models import Member
 from members.selectors import member_get_for_api
 
 EXTERNAL_ID_RE = re.compile(r"[A-Za-z0-9\-_.:@]{1,64}")
+
+# On the 204 of an erasure whose external id was an email: the pseudonym that replaced it.
+PSEUDONYM_HEADER = "External-Id-Replaced-By"
 
 EXTERNAL_ID_PARAMETER = OpenApiParameter(
     name="external_id",
@@ -238,10 +242,22 @@ class MemberApi(APIView):
         summary="Erase a member's personal data",
         description=(
             "Right to erasure: blanks the member's personal data; the ledger stays whole and "
-            "anonymous. Later reads answer `410 member_erased`; erasing again answers 204."
+            "anonymous. Later reads answer `410 member_erased`; erasing again answers 204. An "
+            "external id that is an email is replaced by a pseudonym, sent back in the "
+            "`External-Id-Replaced-By` header."
         ),
         tags=["members"],
-        parameters=[EXTERNAL_ID_PARAMETER],
+        parameters=[
+            EXTERNAL_ID_PARAMETER,
+            OpenApiParameter(
+                name=PSEUDONYM_HEADER,
+                type=OpenApiTypes.STR,
+                location=OpenApiParameter.HEADER,
+                response=[204],
+                description="Only when the external id was an email (personal data): the "
+                "stable pseudonym that replaced it. Requests with the old id answer 410.",
+            ),
+        ],
         responses={
             204: None,
             **problems(
@@ -253,9 +269,16 @@ class MemberApi(APIView):
         try:
             member = member_get_for_api(external_id=external_id_checked(external_id))
         except Gone:
-            return Response(status=HTTPStatus.NO_CONTENT)
-        member_services.member_erase(member=member, actor=Actor.api(request.api_key))
-        return Response(status=HTTPStatus.NO_CONTENT)
+            headers = {}
+            if external_id_is_personal(external_id):
+                headers[PSEUDONYM_HEADER] = external_id_pseudonym(external_id)
+            return Response(status=HTTPStatus.NO_CONTENT, headers=headers)
+        erased = member_services.member_erase(member=member, actor=Actor.api(request.api_key))
+        headers = {}
+        if erased.external_id != member.external_id:
+            # The external id was an email: the storefront learns the pseudonym that replaced it.
+            headers[PSEUDONYM_HEADER] = erased.external_id
+        return Response(status=HTTPStatus.NO_CONTENT, headers=headers)
 
 
 def _enrol_or_update(*, external_id: str, fields: dict, actor: Actor) -> tuple[Member, bool]:
