@@ -38,7 +38,7 @@ def database_dump() -> str:
     lines = []
     with connection.cursor() as cursor:
         for table in sorted(connection.introspection.table_names(cursor)):
-            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
             lines.extend(
                 f"{table}: " + " | ".join(str(value) for value in row) for row in cursor.fetchall()
             )
@@ -228,9 +228,7 @@ def test_scrub_text_replaces_whole_words_only():
     assert erased.scrub_text("Ada Lovelace <ADA@example.com> of Adamstown, Ada.") == (
         "(erased) <(erased)> of Adamstown, (erased)."
     )
-    assert erased.scrub_text("Ada and Ada Lovelace", identifiers_only=True) == (
-        "Ada and (erased)"
-    )
+    assert erased.scrub_text("Ada and Ada Lovelace", identifiers_only=True) == ("Ada and (erased)")
 
 
 def test_the_pseudonym_is_stable_and_keyed(settings):
