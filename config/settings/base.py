@@ -22,6 +22,10 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+# A kept connection is checked before a request uses it (one cheap query, only when it was
+# kept from an earlier request): after a database restart a worker reconnects at once instead
+# of failing that request (`/healthz` answered 503 while the database was up again).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the dev server and a management command share the file.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -140,7 +144,18 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     "COERCE_DECIMAL_TO_STRING": True,
+    # Per API key: API_THROTTLE_RATE requests per window, then 429 rate_limited + Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": ["config.api.throttling.ApiKeyRateThrottle"],
 }
+# Far above a storefront's peak (about 1,700 requests a second, all day): it stops a runaway
+# client or a leaked key, never a sale. "" turns it off. Counted in the cache API_THROTTLE_CACHE.
+API_THROTTLE_RATE = env("API_THROTTLE_RATE", default="100000/m")
+API_THROTTLE_CACHE = "default"
+
+# The cache is shared by every worker process: the rate limit counts there. Production defaults
+# to the database cache (the table `loyalty_cache`, made by the migrations); Redis works too
+# (CACHE_URL=redis://...). Development and tests: this process's memory.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Loyalty Back Office — Storefront API",
