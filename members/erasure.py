@@ -34,6 +34,7 @@ from django.db.models import Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils.crypto import salted_hmac
 
+from events.services import events_member_forget
 from members.models import AuditEntry, IdempotencyRecord, Member
 
 ERASED = "(erased)"
@@ -189,6 +190,8 @@ def scrub_everywhere(erasure: ErasedMember) -> dict[str, int]:
     _scrub_audit(erasure)
     _scrub_admin_log(erasure)
     _scrub_idempotency(erasure)
+    # The domain events keep their facts; their payloads lose the member's external id.
+    erasure.count("events", events_member_forget(member_id=erasure.member.pk))
     for scrubber in erasure_scrubbers:
         name = getattr(scrubber, "__qualname__", repr(scrubber))
         erasure.count(name, scrubber(erasure=erasure))
