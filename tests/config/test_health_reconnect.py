@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,14 +36,14 @@ def _port() -> int:
 
 def _get(url: str) -> int:
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(url, timeout=90) as response:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
 
 
 @pytest.fixture
-def gunicorn(request):
+def gunicorn(tmp_path):
     """`gunicorn(health_checks=True)`: one sync worker on the test database; its base URL."""
     started = []
 
@@ -54,6 +54,7 @@ def gunicorn(request):
             f"?application_name={name}"
         )
         port = _port()
+        log = tmp_path / f"{name}.log"
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.test",
@@ -66,11 +67,13 @@ def gunicorn(request):
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=open(log, "w"),  # noqa: SIM115 (closed with the process)
         )
         started.append(process)
         base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
+        for _ in range(600):  # the worker loads Django: seconds on a busy machine
+            if process.poll() is not None:
+                raise RuntimeError("gunicorn exited")
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
                 return base
