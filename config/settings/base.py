@@ -1,5 +1,6 @@
 """Settings shared by every environment. Values that vary come from the environment."""
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -58,10 +59,13 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
+    "csp",
     "rest_framework",
     "rest_framework_api_key",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "import_export",
     "pgtrigger",
     "procrastinate.contrib.django",
@@ -87,7 +91,49 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# --- the front door (docs/security.md) ---------------------------------------------------------
+# The admin login: django-axes counts failed logins per (username, IP address); at
+# AXES_FAILURE_LIMIT the pair is locked out for AXES_COOLOFF_MINUTES (a 429 page, the right
+# password included). Every attempt is kept (Axes' access attempts, failures and logins in the
+# admin); a superuser unlocks by deleting the access attempt.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+# The address is the connection's (REMOTE_ADDR), which a client cannot forge; behind a reverse
+# proxy it is the proxy's, and the lockout is then in effect per username (docs/security.md).
+
+# Content-Security-Policy (django-csp): scripts, styles, fonts and images only from our own
+# static files (Swagger UI included: drf-spectacular-sidecar). Inline style *attributes* stay
+# allowed (the admin and Swagger UI set widths with them; they run no code); inline scripts,
+# inline <style> blocks, eval and other origins are refused.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'self'"],
+    }
+}
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -162,6 +208,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Server-to-server API for the storefront: members, orders, refunds, rewards.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from our own static files (drf-spectacular-sidecar): the docs work offline and
+    # under the Content-Security-Policy.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "APPEND_COMPONENTS": {
