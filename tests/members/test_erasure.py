@@ -7,11 +7,13 @@ transaction, as text.
 
 from __future__ import annotations
 
+import io
 from http import HTTPStatus
 from pathlib import Path
 
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 
@@ -265,3 +267,36 @@ def test_erasing_twice_changes_nothing(member, system_actor):
     member_erase(member=Member.objects.get(pk=member.pk), actor=system_actor)
 
     assert AuditEntry.objects.count() == count
+
+
+@pytest.mark.django_db
+def test_complete_erasures_forgets_members_erased_before(api_client, uploads):
+    # given: a member erased the way erasure worked before it scrubbed (only the row blanked,
+    # the external id kept): made here by writing the row directly, as that service is gone
+    external_id = EMAIL_A
+    _history(api_client, external_id)
+    member = Member.objects.get(external_id=external_id)
+    Member.objects.filter(pk=member.pk).update(
+        email=None, first_name="", last_name="", phone="", birth_date=None, status="erased"
+    )
+    # the first name and birth date were only on the row; the audit trail kept the changes
+    assert hits(database_dump()) == [EMAIL_A, EMAIL_B, PHONE_1, PHONE_2, SURNAME_1, SURNAME_2]
+    before = _ledger_state(member)
+    out = io.StringIO()
+
+    # when
+    call_command("complete_erasures", stdout=out)
+
+    # then
+    assert out.getvalue() == "1 erased members checked, 1 completed.\n"
+    assert hits(database_dump()) == []
+    member.refresh_from_db()
+    assert member.external_id == erasure.external_id_pseudonym(EMAIL_A)
+    assert _ledger_state(member) == before
+    entry = AuditEntry.objects.get(member=member, action="member.erase.complete")
+    assert entry.actor_label == "system:complete_erasures"
+    assert entry.changes == {"external_id": ["(erased)", member.external_id]}
+    # a second run finds nothing left to do and records nothing
+    call_command("complete_erasures", stdout=out)
+    assert out.getvalue().splitlines()[-1] == "1 erased members checked, 0 completed."
+    assert AuditEntry.objects.filter(action="member.erase.complete").count() == 1
