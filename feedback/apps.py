@@ -6,3 +6,12 @@ class FeedbackConfig(AppConfig):
     name = "feedback"
     verbose_name = _("Member feedback")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from feedback.access import feedback_scrub, feedback_section
+        from members.access import register_export_section
+        from members.erasure import register_erasure_scrubber
+
+        # An erased member's comments are blanked; the export carries their feedback.
+        register_erasure_scrubber(feedback_scrub)
+        register_export_section("feedback", feedback_section)

@@ -1,8 +1,8 @@
 """`GET /api/v1/members/{external_id}/export`: the subject-access export (`members.access`).
 
 Everything the program holds about the member, as one JSON document: profile, consent, audit
-trail, account, postings, lots, orders, refunds, tier and its history, adjustments, redemptions
-and coupons, campaign awards and referrals. `404 member_not_found`, `410 member_erased` (nothing
+trail, account, postings, lots, orders, refunds, tier and its history, adjustments, feedback,
+redemptions and coupons, campaign awards and referrals. `404 member_not_found`, `410 member_erased` (nothing
 personal is left to export).
 """
 
@@ -35,6 +35,7 @@ class MemberExportSerializer(serializers.Serializer):
     tier = serializers.JSONField(help_text="The tier held (null before any).")
     tier_history = serializers.JSONField()
     adjustments = serializers.JSONField(help_text="Staff adjustments and their decisions.")
+    feedback = serializers.JSONField(help_text="Scores and comments the member sent.")
     redemptions = serializers.JSONField(help_text="Rewards redeemed, with their coupons.")
     campaign_awards = serializers.JSONField()
     referrals = serializers.JSONField(help_text="Referrals made and received.")

@@ -9,6 +9,7 @@ from http import HTTPStatus
 import pytest
 from django.urls import reverse
 
+from feedback.services import feedback_record
 from loyalty.services.adjustments import adjustment_request
 from members import services as member_services
 from members.actors import Actor
@@ -38,6 +39,15 @@ def _history(grace, record_order, record_refund):
     record_order(grace, "O-1", "120.00", placed_at=T0)
     record_order(grace, "O-2", "40.00", placed_at=T0 + dt.timedelta(hours=1))
     record_refund("O-1", "R-1", "20.00", now=T0 + dt.timedelta(days=1))
+    feedback_record(
+        member=grace,
+        scale="csat",
+        score=4,
+        comment="Quick delivery",
+        order_id="O-2",
+        actor=Actor.system("tests"),
+        now=T0 + dt.timedelta(days=2),
+    )
     supervisor = staff_user(SUPERVISOR, "sup")
     adjustment_request(
         member=grace, points=15, reason="Late parcel", actor=actor_for(supervisor), now=T0
@@ -66,6 +76,7 @@ def test_export_holds_everything_about_the_member(api_client, grace, record_orde
         "tier",
         "tier_history",
         "adjustments",
+        "feedback",
         "redemptions",
         "campaign_awards",
         "referrals",
@@ -114,6 +125,16 @@ def test_export_holds_everything_about_the_member(api_client, grace, record_orde
         "staff",
     )
     assert data["adjustments"] == []
+    assert data["feedback"] == [
+        {
+            "scale": "csat",
+            "score": 4,
+            "comment": "Quick delivery",
+            "channel": "",
+            "created_at": "2026-01-07T10:00:00Z",
+            "order_id": "O-2",
+        }
+    ]
     assert (data["tier"], data["tier_history"], data["redemptions"]) == (None, [], [])
     assert data["referrals"] == {"made": [], "received": []}
 

@@ -75,7 +75,8 @@ def _shopify_preview(client, rows: list[str]) -> None:
 
 
 def _history(api_client, external_id: str) -> None:
-    """Enrol, change email twice, phone, surname; two orders and an idempotent activity."""
+    """Enrol, change email twice, phone, surname; two orders, an idempotent activity and a
+    feedback comment naming the member."""
     url = f"/api/v1/members/{external_id}"
     enrol = {"email": EMAIL_A, "first_name": FIRST, "last_name": SURNAME_1, "phone": PHONE_1}
     assert api_client.put(url, {**enrol, "birth_date": BIRTH}, format="json").status_code == 201
@@ -97,6 +98,13 @@ def _history(api_client, external_id: str) -> None:
         HTTP_IDEMPOTENCY_KEY="k-1",
     )
     assert activity.status_code == HTTPStatus.OK
+    feedback = api_client.post(
+        f"{url}/feedback",
+        {"score": 9, "comment": f"Lovely service, {FIRST} {SURNAME_2}", "order_id": "O-1"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k-2",
+    )
+    assert feedback.status_code == HTTPStatus.CREATED
 
 
 def _staff_touches(supervisor, member: Member) -> None:
@@ -165,9 +173,10 @@ def test_api_erasure_forgets_every_value_the_member_ever_had(api_client, uploads
     assert hits(database_dump()) == []
     assert hits(kept_files(uploads)) == []
     assert "other@example.com" in kept_files(uploads)  # other customers' rows stay as they were
-    # the ledger, orders and statistics stay exactly
+    # the ledger, orders and statistics stay exactly (the feedback's score, not its comment)
     member.refresh_from_db()
     assert member.external_id == pseudonym
+    assert list(member.feedback.values_list("score", "comment")) == [(9, "")]
     assert _ledger_state(member) == before
     assert before[0] == 150 + 25  # 120.00 + 30.50 earn 150 points (floor), then the adjustment
     # the audit trail keeps that each change happened, who made it and when
@@ -279,8 +288,16 @@ def test_complete_erasures_forgets_members_erased_before(api_client, uploads):
     Member.objects.filter(pk=member.pk).update(
         email=None, first_name="", last_name="", phone="", birth_date=None, status="erased"
     )
-    # the first name and birth date were only on the row; the audit trail kept the changes
-    assert hits(database_dump()) == [EMAIL_A, EMAIL_B, PHONE_1, PHONE_2, SURNAME_1, SURNAME_2]
+    # the birth date was only on the row; the audit trail kept the changes, the feedback the name
+    assert hits(database_dump()) == [
+        EMAIL_A,
+        EMAIL_B,
+        PHONE_1,
+        PHONE_2,
+        FIRST,
+        SURNAME_1,
+        SURNAME_2,
+    ]
     before = _ledger_state(member)
     out = io.StringIO()
 
