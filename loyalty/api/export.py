@@ -2,8 +2,8 @@
 
 Everything the program holds about the member, as one JSON document: profile, consent, audit
 trail, account, postings, lots, orders, refunds, tier and its history, adjustments, feedback,
-redemptions and coupons, campaign awards and referrals. `404 member_not_found`, `410 member_erased` (nothing
-personal is left to export).
+redemptions and coupons, campaign awards and referrals. `404 member_not_found`,
+`410 member_erased` (nothing personal is left to export).
 """
 
 from __future__ import annotations
