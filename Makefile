@@ -14,6 +14,13 @@ LOCALE_MO := locale/zh_Hans/LC_MESSAGES/django.mo
 # language in its header (anything but en / zh-hans, such as a shell's LANGUAGE=en_GB:en, is
 # ignored).
 RUN_LANGUAGE := $(filter en zh-hans,$(shell echo '$(LANGUAGE)' | tr A-Z a-z))
+# `DEMO_LOCALE=zh make run`: the Chinese demo (CNY, Chinese names, 普通会员/银卡/金卡/钻石) in its
+# own SQLite file, so it never mixes with the English demo; the admin then speaks Chinese too.
+ifeq ($(DEMO_LOCALE),zh)
+DEMO_ARGS := --locale zh
+export DATABASE_URL ?= sqlite:///$(CURDIR)/var/demo-zh.sqlite3
+RUN_LANGUAGE := $(or $(RUN_LANGUAGE),zh-hans)
+endif
 
 .DEFAULT_GOAL := help
 
@@ -41,7 +48,7 @@ messages: $(STAMP) ## Refresh the zh-Hans .po from the sources (then translate w
 .PHONY: demo
 demo: install ## Migrate the SQLite database and load the demo data (keeps existing data)
 	$(BIN)/python manage.py migrate --noinput
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/python manage.py load_demo
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/python manage.py load_demo $(DEMO_ARGS)
 
 .PHONY: run
 run: demo ## Install, migrate, load demo data and serve the admin on http://127.0.0.1:8000/admin/ (another port: PORT=8100 make run)

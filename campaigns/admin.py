@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import WEEKDAYS, Campaign, CampaignAward, Referral
@@ -169,12 +170,12 @@ class CampaignAdmin(admin.ModelAdmin):
     readonly_fields = ("points_awarded",)
     fieldsets = (
         (None, {"fields": ("code", "name", "description", "kind", "is_active")}),
-        ("When and for whom", {"fields": ("starts_at", "ends_at", "tiers")}),
-        ("Limits", {"fields": ("budget_points", "points_awarded", "per_member_limit")}),
-        ("Multiplier", {"fields": ("multiplier", "weekdays", "day_of_month", "categories")}),
-        ("Action bonus", {"fields": ("action", "action_code", "points")}),
+        (_("When and for whom"), {"fields": ("starts_at", "ends_at", "tiers")}),
+        (_("Limits"), {"fields": ("budget_points", "points_awarded", "per_member_limit")}),
+        (_("Multiplier"), {"fields": ("multiplier", "weekdays", "day_of_month", "categories")}),
+        (_("Action bonus"), {"fields": ("action", "action_code", "points")}),
         (
-            "Referral",
+            _("Referral"),
             {
                 "fields": (
                     "referee_points",
@@ -193,9 +194,11 @@ class CampaignAdmin(admin.ModelAdmin):
     @admin.display(description="")
     def links(self, obj):
         return format_html(
-            '<a href="{}">preview</a> · <a href="{}">results</a>',
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
             reverse("admin:campaigns_campaign_preview", args=[obj.pk]),
+            gettext("preview"),
             reverse("admin:campaigns_campaign_results", args=[obj.pk]),
+            gettext("results"),
         )
 
     def get_urls(self):
@@ -243,7 +246,7 @@ class CampaignAdmin(admin.ModelAdmin):
             "preview": preview,
             "budget": budget_outlook(campaign, preview.cost_points_last_30_days),
             "stacking": stacking_sentence(campaign, multipliers_stacking(campaign)),
-            "title": _("Preview: %(name)s") % {"name": campaign.name},
+            "title": gettext("Preview: %(name)s") % {"name": campaign.name},
         }
         return TemplateResponse(request, "admin/campaigns/preview.html", context)
 
@@ -254,7 +257,7 @@ class CampaignAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "campaign": campaign,
             "results": campaign_results(campaign=campaign),
-            "title": f"Results: {campaign.name}",
+            "title": gettext("Results: %(name)s") % {"name": campaign.name},
         }
         return TemplateResponse(request, "admin/campaigns/results.html", context)
 

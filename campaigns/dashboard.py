@@ -13,7 +13,8 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.formats import date_format
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.selectors import campaign_report, reward_report
 from config.admin_tools import denied
@@ -56,29 +57,30 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         return {"label": label, "points": points, "money": money(points, point_value), "note": note}
 
     points_lines = [
-        line("Earned on orders", flows.earned),
-        line("Tier bonus", flows.tier_bonus),
-        line("Campaign bonus", flows.campaign_bonus),
-        line("Issued", flows.issued, "earned + tier bonus + campaign bonus"),
+        line(gettext("Earned on orders"), flows.earned),
+        line(gettext("Tier bonus"), flows.tier_bonus),
+        line(gettext("Campaign bonus"), flows.campaign_bonus),
+        line(gettext("Issued"), flows.issued, gettext("earned + tier bonus + campaign bonus")),
         line(
-            "Redeemed",
+            gettext("Redeemed"),
             flows.redeemed,
-            f"{flows.redeemed_gross} spent − "
-            f"{flows.redemptions_cancelled} given back on cancelled redemptions",
+            gettext("%(spent)s spent − %(given_back)s given back on cancelled redemptions")
+            % {"spent": flows.redeemed_gross, "given_back": flows.redemptions_cancelled},
         ),
-        line("Expired", flows.expired),
-        line("Reversed by refunds", flows.refund_reversed),
+        line(gettext("Expired"), flows.expired),
+        line(gettext("Reversed by refunds"), flows.refund_reversed),
         line(
-            "Adjusted (net)",
+            gettext("Adjusted (net)"),
             flows.adjusted,
-            f"+{flows.adjusted_added} / −{flows.adjusted_removed} by staff",
+            gettext("+%(added)s / −%(removed)s by staff")
+            % {"added": flows.adjusted_added, "removed": flows.adjusted_removed},
         ),
-        line("Reversed by staff (net)", flows.staff_reversals),
-        line("Net change of balances", flows.net_change),
+        line(gettext("Reversed by staff (net)"), flows.staff_reversals),
+        line(gettext("Net change of balances"), flows.net_change),
     ]
     context = {
         **admin.site.each_context(request),
-        "title": "Program dashboard",
+        "title": _("Program dashboard"),
         "period": period,
         "period_choices": PERIOD_DAYS,
         "currency": settings.currency,

@@ -33,81 +33,119 @@ WEEKDAYS = (
 
 class Campaign(models.Model):
     class Kind(models.TextChoices):
-        MULTIPLIER = "multiplier", "Points multiplier on orders"
-        ACTION = "action", "Fixed bonus for an action"
-        REFERRAL = "referral", "Referral: give X, get Y"
+        MULTIPLIER = "multiplier", _("Points multiplier on orders")
+        ACTION = "action", _("Fixed bonus for an action")
+        REFERRAL = "referral", _("Referral: give X, get Y")
 
     class Action(models.TextChoices):
-        SIGNUP = "signup", "Sign-up"
-        FIRST_ORDER = "first_order", "First order"
-        BIRTHDAY = "birthday", "Birthday"
-        ANNIVERSARY = "anniversary", "Membership anniversary"
-        REVIEW = "review", "Product review"
-        SOCIAL_FOLLOW = "social_follow", "Social follow"
-        NEWSLETTER_SIGNUP = "newsletter_signup", "Newsletter sign-up"
-        PROFILE_COMPLETED = "profile_completed", "Profile completed"
-        FEEDBACK = "feedback", "Feedback submitted (any score)"
-        CUSTOM = "custom", "Custom action (storefront code)"
+        SIGNUP = "signup", _("Sign-up")
+        FIRST_ORDER = "first_order", _("First order")
+        BIRTHDAY = "birthday", _("Birthday")
+        ANNIVERSARY = "anniversary", _("Membership anniversary")
+        REVIEW = "review", _("Product review")
+        SOCIAL_FOLLOW = "social_follow", _("Social follow")
+        NEWSLETTER_SIGNUP = "newsletter_signup", _("Newsletter sign-up")
+        PROFILE_COMPLETED = "profile_completed", _("Profile completed")
+        FEEDBACK = "feedback", _("Feedback submitted (any score)")
+        CUSTOM = "custom", _("Custom action (storefront code)")
 
     class RefereeTrigger(models.TextChoices):
-        SIGNUP = "signup", "On sign-up"
-        FIRST_ORDER = "first_order", "On first order"
+        SIGNUP = "signup", _("On sign-up")
+        FIRST_ORDER = "first_order", _("On first order")
 
-    code = models.SlugField(max_length=64, unique=True)
-    name = models.CharField(max_length=150)
-    description = models.TextField(blank=True)
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    is_active = models.BooleanField(default=True)
-    starts_at = models.DateTimeField(default=timezone.now)
-    ends_at = models.DateTimeField(null=True, blank=True)
+    code = models.SlugField(max_length=64, unique=True, verbose_name=_("code"))
+    name = models.CharField(max_length=150, verbose_name=_("name"))
+    description = models.TextField(blank=True, verbose_name=_("description"))
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("kind"))
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    starts_at = models.DateTimeField(default=timezone.now, verbose_name=_("starts at"))
+    ends_at = models.DateTimeField(null=True, blank=True, verbose_name=_("ends at"))
     tiers = models.ManyToManyField(
         "loyalty.Tier",
         blank=True,
         related_name="campaigns",
-        help_text="Only members of these tiers; none selected means everyone.",
+        help_text=_("Only members of these tiers; none selected means everyone."),
+        verbose_name=_("tiers"),
     )
     budget_points = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Most points the campaign may award in all; empty: no cap."
+        null=True,
+        blank=True,
+        help_text=_("Most points the campaign may award in all; empty: no cap."),
+        verbose_name=_("budget points"),
     )
-    points_awarded = models.PositiveIntegerField(default=0, editable=False)
+    points_awarded = models.PositiveIntegerField(
+        default=0, editable=False, verbose_name=_("points awarded")
+    )
     per_member_limit = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Most awards one member may receive; empty: no limit."
+        null=True,
+        blank=True,
+        help_text=_("Most awards one member may receive; empty: no limit."),
+        verbose_name=_("per member limit"),
     )
     # Multiplier campaigns.
     multiplier = models.DecimalField(
         max_digits=5,
         decimal_places=2,
         default=Decimal("2.00"),
-        help_text="Orders earn base points × this; the bonus is the part above ×1.",
+        help_text=_("Orders earn base points × this; the bonus is the part above ×1."),
+        verbose_name=_("multiplier"),
     )
     weekdays = models.JSONField(
-        default=list, blank=True, help_text="ISO weekdays 1 (Monday) to 7 (Sunday); empty: any."
+        default=list,
+        blank=True,
+        help_text=_("ISO weekdays 1 (Monday) to 7 (Sunday); empty: any."),
+        verbose_name=_("weekdays"),
     )
     day_of_month = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="The monthly member day (1–31); empty: any day."
+        null=True,
+        blank=True,
+        help_text=_("The monthly member day (1–31); empty: any day."),
+        verbose_name=_("day of month"),
     )
     categories = models.JSONField(
-        default=list, blank=True, help_text="Only order items of these categories; empty: all."
+        default=list,
+        blank=True,
+        help_text=_("Only order items of these categories; empty: all."),
+        verbose_name=_("categories"),
     )
     # Action campaigns.
-    action = models.CharField(max_length=32, choices=Action.choices, blank=True)
+    action = models.CharField(
+        max_length=32, choices=Action.choices, blank=True, verbose_name=_("action")
+    )
     action_code = models.SlugField(
-        max_length=64, blank=True, help_text="For custom actions: the code the storefront sends."
+        max_length=64,
+        blank=True,
+        help_text=_("For custom actions: the code the storefront sends."),
+        verbose_name=_("action code"),
     )
-    points = models.PositiveIntegerField(default=0, help_text="Points per action award.")
+    points = models.PositiveIntegerField(
+        default=0, help_text=_("Points per action award."), verbose_name=_("points")
+    )
     # Referral campaigns.
-    referee_points = models.PositiveIntegerField(default=0, help_text="X: the new member gets.")
+    referee_points = models.PositiveIntegerField(
+        default=0, help_text=_("X: the new member gets."), verbose_name=_("referee points")
+    )
     referee_trigger = models.CharField(
-        max_length=16, choices=RefereeTrigger.choices, default=RefereeTrigger.FIRST_ORDER
+        max_length=16,
+        choices=RefereeTrigger.choices,
+        default=RefereeTrigger.FIRST_ORDER,
+        verbose_name=_("referee trigger"),
     )
-    referrer_points = models.PositiveIntegerField(default=0, help_text="Y: the referrer gets.")
+    referrer_points = models.PositiveIntegerField(
+        default=0, help_text=_("Y: the referrer gets."), verbose_name=_("referrer points")
+    )
     monthly_referral_limit = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Most rewarded referrals per referrer per month."
+        null=True,
+        blank=True,
+        help_text=_("Most rewarded referrals per referrer per month."),
+        verbose_name=_("monthly referral limit"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
         ordering = ["-starts_at", "code"]
         constraints = [
             models.CheckConstraint(
@@ -148,17 +186,30 @@ class Campaign(models.Model):
 
 
 class CampaignAward(models.Model):
-    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="awards")
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="campaign_awards")
-    posting = models.OneToOneField(Posting, on_delete=models.PROTECT, related_name="award")
-    order = models.ForeignKey(
-        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="campaign_awards"
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="awards", verbose_name=_("campaign")
     )
-    points = models.PositiveIntegerField()
-    reference = models.CharField(max_length=128)
-    created_at = models.DateTimeField(default=timezone.now)
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="campaign_awards", verbose_name=_("member")
+    )
+    posting = models.OneToOneField(
+        Posting, on_delete=models.PROTECT, related_name="award", verbose_name=_("posting")
+    )
+    order = models.ForeignKey(
+        Order,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="campaign_awards",
+        verbose_name=_("order"),
+    )
+    points = models.PositiveIntegerField(verbose_name=_("points"))
+    reference = models.CharField(max_length=128, verbose_name=_("reference"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("campaign award")
+        verbose_name_plural = _("campaign awards")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
@@ -174,24 +225,42 @@ class CampaignAward(models.Model):
 
 class Referral(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending", "Waiting for the first order to clear"
-        REWARDED = "rewarded", "Referrer rewarded"
-        REJECTED = "rejected", "Rejected"
+        PENDING = "pending", _("Waiting for the first order to clear")
+        REWARDED = "rewarded", _("Referrer rewarded")
+        REJECTED = "rejected", _("Rejected")
 
-    referrer = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="referrals_made")
-    referee = models.OneToOneField(Member, on_delete=models.PROTECT, related_name="referral")
+    referrer = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="referrals_made", verbose_name=_("referrer")
+    )
+    referee = models.OneToOneField(
+        Member, on_delete=models.PROTECT, related_name="referral", verbose_name=_("referee")
+    )
     campaign = models.ForeignKey(
-        Campaign, null=True, blank=True, on_delete=models.PROTECT, related_name="referrals"
+        Campaign,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="referrals",
+        verbose_name=_("campaign"),
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    reason = models.CharField(max_length=200, blank=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, verbose_name=_("status")
+    )
+    reason = models.CharField(max_length=200, blank=True, verbose_name=_("reason"))
     first_order = models.ForeignKey(
-        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Order,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("first order"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
 
     class Meta:
+        verbose_name = _("referral")
+        verbose_name_plural = _("referrals")
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["status"], name="referral_status_idx"),

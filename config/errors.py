@@ -22,6 +22,7 @@ class ServiceError(Exception):
         errors: list[dict] | None = None,
         extra: dict | None = None,
     ) -> None:
+        message = str(message)  # a lazy translation becomes text in the language active now
         super().__init__(message)
         self.code = code
         self.message = message

@@ -10,6 +10,8 @@ from __future__ import annotations
 import uuid
 
 from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from loyalty.models import ProgramSettings
 
@@ -23,12 +25,14 @@ class AdjustPointsForm(forms.Form):
     points = forms.IntegerField(
         min_value=-MAX_ADJUSTMENT,
         max_value=MAX_ADJUSTMENT,
-        help_text="Positive to credit the member, negative to debit them.",
+        help_text=_("Positive to credit the member, negative to debit them."),
+        label=_("Points"),
     )
     reason = forms.CharField(
         max_length=500,
         widget=_REASON_WIDGET,
-        help_text="Why (kept on the posting and shown in the member's history).",
+        help_text=_("Why (kept on the posting and shown in the member's history)."),
+        label=_("Reason"),
     )
     token = forms.UUIDField(widget=forms.HiddenInput)
 
@@ -39,13 +43,15 @@ class AdjustPointsForm(forms.Form):
     def clean_points(self) -> int:
         points = self.cleaned_data["points"]
         if points == 0:
-            raise forms.ValidationError("Enter a number of points other than zero.", code="zero")
+            raise forms.ValidationError(
+                gettext("Enter a number of points other than zero."), code="zero"
+            )
         return points
 
     def clean_reason(self) -> str:
         reason = " ".join(self.cleaned_data["reason"].split())
         if not reason:
-            raise forms.ValidationError("A reason is required.", code="required")
+            raise forms.ValidationError(gettext("A reason is required."), code="required")
         return reason
 
     @property
@@ -55,13 +61,20 @@ class AdjustPointsForm(forms.Form):
 
 class ReversePostingForm(forms.Form):
     reason = forms.CharField(
-        max_length=500, widget=_REASON_WIDGET, help_text="Why the posting is reversed."
+        max_length=500,
+        widget=_REASON_WIDGET,
+        help_text=_("Why the posting is reversed."),
+        label=_("Reason"),
     )
 
 
 class ApproveRequestForm(forms.Form):
     note = forms.CharField(
-        required=False, max_length=500, widget=_REASON_WIDGET, help_text="Optional."
+        required=False,
+        max_length=500,
+        widget=_REASON_WIDGET,
+        help_text=_("Optional."),
+        label=_("Note"),
     )
 
 
@@ -69,7 +82,8 @@ class RejectRequestForm(forms.Form):
     note = forms.CharField(
         max_length=500,
         widget=_REASON_WIDGET,
-        help_text="Why the request is rejected (the requester sees it).",
+        help_text=_("Why the request is rejected (the requester sees it)."),
+        label=_("Note"),
     )
 
 
@@ -78,7 +92,8 @@ class ProgramSettingsForm(forms.ModelForm):
         required=False,
         max_length=500,
         widget=_REASON_WIDGET,
-        help_text="Why the settings change (kept in the audit log).",
+        help_text=_("Why the settings change (kept in the audit log)."),
+        label=_("Reason"),
     )
 
     class Meta:
@@ -94,10 +109,19 @@ class ProgramSettingsForm(forms.ModelForm):
             "tier_hold_days",
             "service_adjustment_limit",
             "service_daily_limit",
+            "locale",
         )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A form sent without it (a script, an older page) keeps the language as it is.
+        self.fields["locale"].required = False
+
+    def clean_locale(self) -> str:
+        return self.cleaned_data.get("locale") or self.instance.locale
 
     def clean_currency(self) -> str:
         currency = self.cleaned_data["currency"].strip().upper()
         if len(currency) != 3 or not currency.isalpha():
-            raise forms.ValidationError("A three-letter ISO 4217 code.", code="invalid")
+            raise forms.ValidationError(gettext("A three-letter ISO 4217 code."), code="invalid")
         return currency

@@ -40,6 +40,7 @@ from django.http import HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from config.admin_tools import (
@@ -86,16 +87,18 @@ def _clean_email(form: forms.ModelForm) -> str | None:
     if form.instance.pk is not None:
         others = others.exclude(pk=form.instance.pk)
     if others.exists():
-        raise forms.ValidationError("Another member already uses this email.", code="email_taken")
+        raise forms.ValidationError(
+            gettext("Another member already uses this email."), code="email_taken"
+        )
     return email
 
 
 class MemberAddForm(forms.ModelForm):
     referrer_code = forms.CharField(
-        label="Referred by (referral code)",
+        label=_("Referred by (referral code)"),
         required=False,
         max_length=16,
-        help_text="The referral code of the member who referred this one, if any.",
+        help_text=_("The referral code of the member who referred this one, if any."),
     )
 
     class Meta:
@@ -125,7 +128,9 @@ class MemberAddForm(forms.ModelForm):
             .exclude(status=Member.Status.ERASED)
             .exists()
         ):
-            raise forms.ValidationError("No member has this referral code.", code="invalid")
+            raise forms.ValidationError(
+                gettext("No member has this referral code."), code="invalid"
+            )
         return code
 
 
@@ -133,12 +138,13 @@ class MemberChangeForm(forms.ModelForm):
     reason = forms.CharField(
         required=False,
         max_length=500,
-        help_text="Why the contact details change (kept in the member's audit trail).",
+        help_text=_("Why the contact details change (kept in the member's audit trail)."),
+        label=_("Reason"),
     )
 
     class Meta:
         model = Member
-        fields = services.CONTACT_FIELDS
+        fields = services.PROFILE_FIELDS
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -152,12 +158,14 @@ class MemberChangeForm(forms.ModelForm):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=500)
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=500, label=_("Reason")
+    )
 
 
 class MemberEraseForm(ReasonForm):
     confirm = forms.BooleanField(
-        label="I understand that the personal data is blanked and cannot be restored.",
+        label=_("I understand that the personal data is blanked and cannot be restored."),
     )
 
 
@@ -170,7 +178,7 @@ class MemberAdmin(DeclaredFiltersOnly, ExportAdminMixin, admin.ModelAdmin):
     list_filter = ("status", "enrolled_at")
     # The search itself is `get_search_results`; this enables the box and autocomplete.
     search_fields = ("external_id",)
-    search_help_text = (
+    search_help_text = _(
         "External id, email, phone, referral code, or name: a surname (or its start), "
         "“Lovelace, Ada” or “Ada Lovelace”."
     )
@@ -194,7 +202,7 @@ class MemberAdmin(DeclaredFiltersOnly, ExportAdminMixin, admin.ModelAdmin):
     add_fieldsets = (
         (None, {"fields": ("external_id", "email", "referrer_code")}),
         (
-            "Contact details",
+            _("Contact details"),
             {
                 "fields": (
                     "first_name",
@@ -209,7 +217,7 @@ class MemberAdmin(DeclaredFiltersOnly, ExportAdminMixin, admin.ModelAdmin):
 
     # --- list ---------------------------------------------------------------------------
 
-    @admin.display(description="name")
+    @admin.display(description=_("name"))
     def name(self, member: Member) -> str:
         return f"{member.first_name} {member.last_name}".strip()
 
@@ -234,7 +242,7 @@ class MemberAdmin(DeclaredFiltersOnly, ExportAdminMixin, admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return self.add_fieldsets
-        contact = ["email", "first_name", "last_name", "phone", "birth_date", "marketing_consent"]
+        contact = [*services.PROFILE_FIELDS]
         if self.has_change_permission(request, obj):
             contact.append("reason")
         return (
@@ -242,9 +250,9 @@ class MemberAdmin(DeclaredFiltersOnly, ExportAdminMixin, admin.ModelAdmin):
                 None,
                 {"fields": ("external_id", "status", "referral_code", "referred_by")},
             ),
-            ("Contact details", {"fields": contact}),
+            (_("Contact details"), {"fields": contact}),
             (
-                "Record",
+                _("Record"),
                 {
                     "fields": ("enrolled_at", "erased_at", "created_at", "updated_at"),
                     "classes": ("collapse",),
@@ -266,7 +274,7 @@ class MemberAdmin(DeclaredFiltersOnly, ExportAdminMixin, admin.ModelAdmin):
         if change:
             current = Member.objects.get(pk=obj.pk)
             fields = {
-                name: data[name] for name in form.changed_data if name in services.CONTACT_FIELDS
+                name: data[name] for name in form.changed_data if name in services.PROFILE_FIELDS
             }
             member = services.member_update(
                 member=current, actor=actor, reason=data.get("reason", ""), **fields
@@ -303,7 +311,7 @@ class MemberAdmin(DeclaredFiltersOnly, ExportAdminMixin, admin.ModelAdmin):
         tools = []
         info = self.opts.app_label, self.opts.model_name
         if not member.is_erased and self.has_change_permission(request, member):
-            label = "Suspend" if member.status == Member.Status.ACTIVE else "Reactivate"
+            label = _("Suspend") if member.status == Member.Status.ACTIVE else _("Reactivate")
             url = reverse("admin:{}_{}_status".format(*info), args=[member.pk])
             tools.append(MemberTool(label=label, url=url))
         if not member.is_erased and self.has_erase_permission(request):
@@ -311,7 +319,7 @@ class MemberAdmin(DeclaredFiltersOnly, ExportAdminMixin, admin.ModelAdmin):
             url = reverse("admin:{}_{}_export".format(*info), args=[member.pk])
             tools.append(MemberTool(label="Export data (JSON)", url=url))
             url = reverse("admin:{}_{}_erase".format(*info), args=[member.pk])
-            tools.append(MemberTool(label="Erase personal data", url=url, danger=True))
+            tools.append(MemberTool(label=_("Erase personal data"), url=url, danger=True))
         return tools
 
     def get_member_panels(self, request, member: Member) -> list[MemberPanel]:
@@ -325,7 +333,7 @@ class MemberAdmin(DeclaredFiltersOnly, ExportAdminMixin, admin.ModelAdmin):
             log_url = reverse("admin:members_auditentry_changelist") + f"?member={member.pk}"
         return [
             MemberPanel(
-                title="Audit trail",
+                title=_("Audit trail"),
                 template="admin/members/member/panels/audit_trail.html",
                 context={
                     "entries": entries[:AUDIT_TRAIL_ROWS],
@@ -369,7 +377,9 @@ class MemberAdmin(DeclaredFiltersOnly, ExportAdminMixin, admin.ModelAdmin):
         if member is None:
             return None, self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         if member.is_erased:
-            self.message_user(request, "This member's data has been erased.", messages.WARNING)
+            self.message_user(
+                request, gettext("This member's data has been erased."), messages.WARNING
+            )
             return None, HttpResponseRedirect(self._change_url(member))
         return member, None
 
@@ -397,15 +407,25 @@ class MemberAdmin(DeclaredFiltersOnly, ExportAdminMixin, admin.ModelAdmin):
                 self.message_user(request, service_error_message(exc), messages.ERROR)
             else:
                 self.log_change(request, member, f"Status set to {new_status}.")
-                verb = "suspended" if suspending else "reactivated"
-                self.message_user(request, f"Member {member.external_id} {verb}.")
+                done = (
+                    gettext("Member %(member)s suspended.")
+                    if suspending
+                    else gettext("Member %(member)s reactivated.")
+                )
+                self.message_user(request, done % {"member": member.external_id})
             return HttpResponseRedirect(self._change_url(member))
-        title = f"{'Suspend' if suspending else 'Reactivate'} member {member.external_id}"
-        intro = (
-            "A suspended member keeps their points and history but cannot earn or spend until "
-            "reactivated."
+        title = (
+            gettext("Suspend member %(member)s")
             if suspending
-            else "The member can earn and spend again."
+            else gettext("Reactivate member %(member)s")
+        ) % {"member": member.external_id}
+        intro = (
+            gettext(
+                "A suspended member keeps their points and history but cannot earn or spend until "
+                "reactivated."
+            )
+            if suspending
+            else gettext("The member can earn and spend again.")
         )
         return self._action_page(request, member, form, title, intro, danger=suspending)
 
@@ -425,14 +445,18 @@ class MemberAdmin(DeclaredFiltersOnly, ExportAdminMixin, admin.ModelAdmin):
                 reason=form.cleaned_data["reason"],
             )
             self.log_change(request, member, "Personal data erased.")
-            self.message_user(request, f"Member {member.external_id}: personal data erased.")
+            self.message_user(
+                request,
+                gettext("Member %(member)s: personal data erased.")
+                % {"member": member.external_id},
+            )
             return HttpResponseRedirect(self._change_url(member))
-        intro = (
+        intro = gettext(
             "Erasure blanks the member's email, names, phone, birth date and consent, and marks "
             "them erased. Their points history and orders stay (without personal data). This "
             "cannot be undone."
         )
-        title = f"Erase member {member.external_id}"
+        title = gettext("Erase member %(member)s") % {"member": member.external_id}
         return self._action_page(request, member, form, title, intro, danger=True)
 
     def export_view(self, request, object_id):
@@ -477,7 +501,7 @@ class AuditEntryAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     )
     list_filter = ("action", "actor_kind", "created_at")
     search_fields = ("target_id",)
-    search_help_text = "A target id (“42” or “members.member:42”) or a member's external id."
+    search_help_text = _("A target id (“42” or “members.member:42”) or a member's external id.")
     list_select_related = ("member",)
     raw_id_fields = ("member",)
     sortable_by = ("created_at",)
@@ -505,18 +529,18 @@ class AuditEntryAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.display(description="target")
+    @admin.display(description=_("target"))
     def target(self, entry: AuditEntry) -> str:
         return f"{entry.target_type}:{entry.target_id}"
 
-    @admin.display(description="member")
+    @admin.display(description=_("member"))
     def member_link(self, entry: AuditEntry) -> str:
         if entry.member is None:
             return "-"
         url = reverse("admin:members_member_change", args=[entry.member_id])
         return format_html('<a href="{}">{}</a>', url, entry.member.external_id)
 
-    @admin.display(description="changes")
+    @admin.display(description=_("changes"))
     def changes_display(self, entry: AuditEntry) -> str:
         if not entry.changes:
             return "-"
@@ -535,7 +559,7 @@ class AuditEntryAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
             return queryset, False
         # `audit_target_idx` is (target_type, target_id): name the types so it can be used.
         if ":" in term:
-            target_type, _, target_id = term.partition(":")
+            target_type, _colon, target_id = term.partition(":")
             condition = {"target_type": target_type.lower(), "target_id": target_id}
             return queryset.filter(**condition), False
         target_types = [

@@ -19,20 +19,28 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class ActorFields(models.Model):
     """Who did it: exactly one of a staff user, an API key, or a system job (label only)."""
 
     class ActorKind(models.TextChoices):
-        STAFF = "staff", "Staff user"
-        API = "api", "API client"
-        SYSTEM = "system", "System job"
+        STAFF = "staff", _("Staff user")
+        API = "api", _("API client")
+        SYSTEM = "system", _("System job")
 
-    actor_kind = models.CharField(max_length=8, choices=ActorKind.choices)
-    actor_label = models.CharField(max_length=150)
+    actor_kind = models.CharField(
+        max_length=8, choices=ActorKind.choices, verbose_name=_("actor kind")
+    )
+    actor_label = models.CharField(max_length=150, verbose_name=_("actor label"))
     actor_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("actor user"),
     )
     actor_api_key = models.ForeignKey(
         "rest_framework_api_key.APIKey",
@@ -41,6 +49,7 @@ class ActorFields(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         db_constraint=True,
+        verbose_name=_("actor api key"),
     )
 
     class Meta:
@@ -59,6 +68,7 @@ class BulkActorFields(ActorFields):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,
+        verbose_name=_("actor user"),
     )
     actor_api_key = models.ForeignKey(
         "rest_framework_api_key.APIKey",
@@ -67,6 +77,7 @@ class BulkActorFields(ActorFields):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,
+        verbose_name=_("actor api key"),
     )
 
     class Meta:
@@ -87,30 +98,55 @@ def actor_partial_indexes(*, user_index: str, api_key_index: str) -> list[models
     ]
 
 
+class Language(models.TextChoices):
+    """The languages members and staff are written to in (settings.LANGUAGES)."""
+
+    ENGLISH = "en", _("English")
+    SIMPLIFIED_CHINESE = "zh-hans", _("Simplified Chinese")
+
+
 class Member(models.Model):
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        SUSPENDED = "suspended", "Suspended"
-        ERASED = "erased", "Erased"
+        ACTIVE = "active", _("Active")
+        SUSPENDED = "suspended", _("Suspended")
+        ERASED = "erased", _("Erased")
 
-    external_id = models.CharField("external id", max_length=64, unique=True)
-    email = models.EmailField(max_length=254, null=True, blank=True)
-    first_name = models.CharField(max_length=150, blank=True)
-    last_name = models.CharField(max_length=150, blank=True)
-    phone = models.CharField(max_length=32, blank=True)
-    birth_date = models.DateField(null=True, blank=True)
-    marketing_consent = models.BooleanField(default=False)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
-    enrolled_at = models.DateTimeField(default=timezone.now)
-    referral_code = models.CharField(max_length=16, unique=True)
-    referred_by = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="referrals"
+    external_id = models.CharField(_("external id"), max_length=64, unique=True)
+    email = models.EmailField(max_length=254, null=True, blank=True, verbose_name=_("email"))
+    first_name = models.CharField(max_length=150, blank=True, verbose_name=_("first name"))
+    last_name = models.CharField(max_length=150, blank=True, verbose_name=_("last name"))
+    phone = models.CharField(max_length=32, blank=True, verbose_name=_("phone"))
+    birth_date = models.DateField(null=True, blank=True, verbose_name=_("birth date"))
+    marketing_consent = models.BooleanField(default=False, verbose_name=_("marketing consent"))
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.ACTIVE, verbose_name=_("status")
     )
-    erased_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    enrolled_at = models.DateTimeField(default=timezone.now, verbose_name=_("enrolled at"))
+    referral_code = models.CharField(max_length=16, unique=True, verbose_name=_("referral code"))
+    referred_by = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="referrals",
+        verbose_name=_("referred by"),
+    )
+    erased_at = models.DateTimeField(null=True, blank=True, verbose_name=_("erased at"))
+    locale = models.CharField(
+        _("language"),
+        max_length=8,
+        choices=Language.choices,
+        blank=True,
+        # Rows written by SQL of our own (the historical import's bulk insert) get it too.
+        db_default="",
+        help_text=_("The language of the member's messages; empty: the program's language."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
         ordering = ["-id"]
         permissions = [
             ("erase_member", "Can erase a member's personal data"),
@@ -149,19 +185,27 @@ class AuditEntry(ActorFields):
     (`"members.member:42"`). Append-only: nothing updates or deletes these rows.
     """
 
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    action = models.CharField(max_length=64)
-    target_type = models.CharField(max_length=64)
-    target_id = models.CharField(max_length=64)
-    member = models.ForeignKey(
-        Member, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_entries"
+    created_at = models.DateTimeField(
+        default=timezone.now, db_index=True, verbose_name=_("created at")
     )
-    reason = models.TextField(blank=True)
-    changes = models.JSONField(default=dict, blank=True)
+    action = models.CharField(max_length=64, verbose_name=_("action"))
+    target_type = models.CharField(max_length=64, verbose_name=_("target type"))
+    target_id = models.CharField(max_length=64, verbose_name=_("target id"))
+    member = models.ForeignKey(
+        Member,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="audit_entries",
+        verbose_name=_("member"),
+    )
+    reason = models.TextField(blank=True, verbose_name=_("reason"))
+    changes = models.JSONField(default=dict, blank=True, verbose_name=_("changes"))
 
     class Meta:
+        verbose_name = _("audit entry")
         ordering = ["-created_at", "-id"]
-        verbose_name_plural = "audit entries"
+        verbose_name_plural = _("audit entries")
         triggers = [
             pgtrigger.Protect(
                 name="audit_append_only", operation=pgtrigger.Update | pgtrigger.Delete
@@ -185,16 +229,21 @@ class IdempotencyRecord(models.Model):
     """
 
     api_key = models.ForeignKey(
-        "rest_framework_api_key.APIKey", on_delete=models.CASCADE, related_name="+"
+        "rest_framework_api_key.APIKey",
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("api key"),
     )
-    key = models.CharField(max_length=255)
-    endpoint = models.TextField()
-    fingerprint = models.CharField(max_length=64)
-    response_status = models.PositiveSmallIntegerField()
-    response_body = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    key = models.CharField(max_length=255, verbose_name=_("key"))
+    endpoint = models.TextField(verbose_name=_("endpoint"))
+    fingerprint = models.CharField(max_length=64, verbose_name=_("fingerprint"))
+    response_status = models.PositiveSmallIntegerField(verbose_name=_("response status"))
+    response_body = models.JSONField(null=True, blank=True, verbose_name=_("response body"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
         constraints = [
             models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_key_unique"),
         ]

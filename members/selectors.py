@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
+from django.utils.translation import gettext
 
 from config.errors import Gone, NotFound
 from config.prepared import PreparedQuery
@@ -27,9 +28,13 @@ def member_get_for_api(*, external_id: str) -> Member:
         # Erasure replaced an email-shaped id by its pseudonym: the old id still answers 410.
         member = _member_by_external_id.first(external_id=external_id_pseudonym(external_id))
     if member is None:
-        raise NotFound("member_not_found", f"No member with external id {external_id!r}.")
+        raise NotFound(
+            "member_not_found",
+            gettext("No member with external id %(external_id)s.")
+            % {"external_id": repr(external_id)},
+        )
     if member.is_erased:
-        raise Gone("member_erased", "This member's data has been erased.")
+        raise Gone("member_erased", gettext("This member's data has been erased."))
     return member
 
 

@@ -14,18 +14,34 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from config.errors import Conflict, Gone, ServiceError
 from events.models import EventType
 from events.services import event_record
 from members import erasure
 from members.actors import Actor
-from members.models import AuditEntry, IdempotencyRecord, Member
+from members.models import AuditEntry, IdempotencyRecord, Language, Member
 
 # No 0/O, 1/I/L: codes are read aloud and typed by hand.
 REFERRAL_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 REFERRAL_CODE_LENGTH = 8
 CONTACT_FIELDS = ("email", "first_name", "last_name", "phone", "birth_date", "marketing_consent")
+# What an update may change: the contact details and the language of the member's messages.
+PROFILE_FIELDS = (*CONTACT_FIELDS, "locale")
+
+
+def locale_checked(locale: str | None) -> str:
+    """`en`, `zh-hans`, or "" (the program's language); `zh-Hans` and `zh_hans` are accepted."""
+    value = (locale or "").strip().lower().replace("_", "-")
+    if value and value not in Language.values:
+        raise ServiceError(
+            "validation_error",
+            gettext("Unknown language: use en or zh-hans (or empty for the program's language)."),
+            status=400,
+            field="locale",
+        )
+    return value
 
 
 def referral_code_generate() -> str:
@@ -82,7 +98,7 @@ def _normalise_email(email: str | None) -> str | None:
         validate_email(email)
     except ValidationError:
         raise ServiceError(
-            "validation_error", "Enter a valid email address.", status=400, field="email"
+            "validation_error", gettext("Enter a valid email address."), status=400, field="email"
         ) from None
     return email
 
@@ -108,12 +124,14 @@ def member_enrol(
     marketing_consent: bool = False,
     referral_code: str | None = None,
     enrolled_at: dt.datetime | None = None,
+    locale: str = "",
 ) -> Member:
     """Enrol a new member. Raises `email_taken` (409) or `validation_error` (400)."""
+    locale = locale_checked(locale)
     email = _normalise_email(email)
     if not email:
         raise ServiceError(
-            "validation_error", "An email is required to enrol.", status=400, field="email"
+            "validation_error", gettext("An email is required to enrol."), status=400, field="email"
         )
     referrer = None
     if referral_code:
@@ -121,13 +139,15 @@ def member_enrol(
         if referrer is None or referrer.is_erased:
             raise ServiceError(
                 "validation_error",
-                "No member has this referral code.",
+                gettext("No member has this referral code."),
                 status=400,
                 field="referral_code",
             )
     with transaction.atomic():
         if _email_taken(email):
-            raise Conflict("email_taken", "Another member already uses this email.", field="email")
+            raise Conflict(
+                "email_taken", gettext("Another member already uses this email."), field="email"
+            )
         member = Member(
             external_id=external_id,
             email=email,
@@ -138,6 +158,7 @@ def member_enrol(
             marketing_consent=marketing_consent,
             referred_by=referrer,
             enrolled_at=enrolled_at or timezone.now(),
+            locale=locale,
         )
         for _ in range(5):
             member.referral_code = referral_code_generate()
@@ -149,14 +170,18 @@ def member_enrol(
                 # Distinguish a referral-code collision (retry) from a race on email/external id.
                 if _email_taken(email):
                     raise Conflict(
-                        "email_taken", "Another member already uses this email.", field="email"
+                        "email_taken",
+                        gettext("Another member already uses this email."),
+                        field="email",
                     ) from exc
                 if Member.objects.filter(external_id=external_id).exists():
                     raise Conflict(
-                        "member_exists", "A member with this external id already exists."
+                        "member_exists", gettext("A member with this external id already exists.")
                     ) from exc
         else:  # pragma: no cover - 31^8 codes; five collisions in a row means something is wrong
-            raise ServiceError("referral_code_exhausted", "Could not allocate a referral code.")
+            raise ServiceError(
+                "referral_code_exhausted", gettext("Could not allocate a referral code.")
+            )
         audit_record(actor=actor, action="member.enrol", target=member, member=member)
         _member_event(
             EventType.MEMBER_ENROLLED,
@@ -175,22 +200,24 @@ def _member_event(type: str, member: Member, payload: dict) -> None:
 
 
 def member_update(*, member: Member, actor: Actor, reason: str = "", **fields: Any) -> Member:
-    """Change a member's contact details; records the changed fields in the audit log."""
+    """Change a member's contact details or language; the changed fields go to the audit log."""
     if member.is_erased:
-        raise Gone("member_erased", "This member's data has been erased.")
-    unknown = set(fields) - set(CONTACT_FIELDS)
+        raise Gone("member_erased", gettext("This member's data has been erased."))
+    unknown = set(fields) - set(PROFILE_FIELDS)
     if unknown:
         raise ServiceError(
             "validation_error",
-            f"Unknown field: {sorted(unknown)[0]}",
+            gettext("Unknown field: %(value)s") % {"value": sorted(unknown)[0]},
             status=400,
             field=sorted(unknown)[0],
         )
+    if "locale" in fields:
+        fields["locale"] = locale_checked(fields["locale"])
     if "email" in fields:
         fields["email"] = _normalise_email(fields["email"])
         if not fields["email"]:
             raise ServiceError(
-                "validation_error", "Email cannot be blank.", status=400, field="email"
+                "validation_error", gettext("Email cannot be blank."), status=400, field="email"
             )
     changes = {
         name: (getattr(member, name), value)
@@ -201,7 +228,9 @@ def member_update(*, member: Member, actor: Actor, reason: str = "", **fields: A
         return member
     with transaction.atomic():
         if "email" in changes and _email_taken(fields["email"], exclude_pk=member.pk):
-            raise Conflict("email_taken", "Another member already uses this email.", field="email")
+            raise Conflict(
+                "email_taken", gettext("Another member already uses this email."), field="email"
+            )
         for name, (_old, new) in changes.items():
             setattr(member, name, new)
         try:
@@ -209,7 +238,7 @@ def member_update(*, member: Member, actor: Actor, reason: str = "", **fields: A
                 member.save(update_fields=[*changes, "updated_at"])
         except IntegrityError as exc:
             raise Conflict(
-                "email_taken", "Another member already uses this email.", field="email"
+                "email_taken", gettext("Another member already uses this email."), field="email"
             ) from exc
         audit_record(
             actor=actor,
@@ -226,10 +255,10 @@ def member_update(*, member: Member, actor: Actor, reason: str = "", **fields: A
 def member_set_status(*, member: Member, status: str, actor: Actor, reason: str) -> Member:
     """Suspend or reactivate a member (erasure has its own service)."""
     if member.is_erased:
-        raise Gone("member_erased", "This member's data has been erased.")
+        raise Gone("member_erased", gettext("This member's data has been erased."))
     if status not in (Member.Status.ACTIVE, Member.Status.SUSPENDED):
         raise ServiceError(
-            "validation_error", "Status must be active or suspended.", field="status"
+            "validation_error", gettext("Status must be active or suspended."), field="status"
         )
     with transaction.atomic():
         old = member.status

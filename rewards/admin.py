@@ -27,6 +27,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from config.admin_tools import column, denied, service_error_message
@@ -101,13 +102,13 @@ class RewardAdmin(_ServiceErrorsAsMessages, admin.ModelAdmin):
     ordering = ("code",)
     fieldsets = (
         (None, {"fields": ("code", "name", "description", "kind", "is_active")}),
-        ("What it costs and gives", {"fields": ("points_cost", "value", "sku")}),
+        (_("What it costs and gives"), {"fields": ("points_cost", "value", "sku")}),
         (
             _("Points as discount"),
             {"fields": ("min_points", "min_share", "max_share")},
         ),
         (
-            "Who and when",
+            _("Who and when"),
             {
                 "fields": (
                     "min_tier",
@@ -118,7 +119,7 @@ class RewardAdmin(_ServiceErrorsAsMessages, admin.ModelAdmin):
                 )
             },
         ),
-        ("Stock", {"fields": ("stock", "stock_history")}),
+        (_("Stock"), {"fields": ("stock", "stock_history")}),
     )
 
     def get_queryset(self, request):
@@ -145,15 +146,15 @@ class RewardAdmin(_ServiceErrorsAsMessages, admin.ModelAdmin):
         end = date_format(timezone.localtime(reward.active_to)) if reward.active_to else ""
         return f"{start} – {end}".strip()
 
-    @admin.display(description="stock left", ordering="stock")
+    @admin.display(description=_("stock left"), ordering="stock")
     def stock_left(self, reward: Reward) -> str:
-        return "unlimited" if reward.stock is None else str(reward.stock)
+        return gettext("unlimited") if reward.stock is None else str(reward.stock)
 
-    @admin.display(description="redeemed (30 days)", ordering="recent_redemptions")
+    @admin.display(description=_("redeemed (30 days)"), ordering="recent_redemptions")
     def redeemed_30_days(self, reward: Reward) -> int:
         return reward.recent_redemptions
 
-    @admin.display(description="recent stock movements")
+    @admin.display(description=_("recent stock movements"))
     def stock_history(self, reward: Reward) -> str:
         if reward.pk is None:
             return "-"
@@ -163,10 +164,15 @@ class RewardAdmin(_ServiceErrorsAsMessages, admin.ModelAdmin):
             ]
         )
         if not rows:
-            return "No stock movements."
+            return gettext("No stock movements.")
         return format_html(
-            "<table><thead><tr><th>When</th><th>Change</th><th>Stock after</th><th>Who</th>"
-            "<th>Why</th></tr></thead><tbody>{}</tbody></table>",
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"
+            "</thead><tbody>{}</tbody></table>",
+            gettext("When"),
+            gettext("Change"),
+            gettext("Stock after"),
+            gettext("Who"),
+            gettext("Why"),
             format_html_join(
                 "",
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -263,25 +269,33 @@ class RewardAdmin(_ServiceErrorsAsMessages, admin.ModelAdmin):
             except ServiceError as exc:
                 self.message_user(request, service_error_message(exc), messages.ERROR)
             else:
-                left = "unlimited" if reward.stock is None else reward.stock
+                left = gettext("unlimited") if reward.stock is None else reward.stock
                 self.message_user(
-                    request, f"Stock of {reward.code} is now {left}.", messages.SUCCESS
+                    request,
+                    gettext("Stock of %(reward)s is now %(left)s.")
+                    % {"reward": reward.code, "left": left},
+                    messages.SUCCESS,
                 )
                 return HttpResponseRedirect(back_url)
         return action_page(
             self,
             request,
             form=form,
-            title=f"Stock of {reward.code}",
+            title=gettext("Stock of %(reward)s") % {"reward": reward.code},
             intro=(
-                "Every change is recorded with who made it and why. Stock never goes below "
-                "zero; coupons already issued are not affected."
+                _(
+                    "Every change is recorded with who made it and why. Stock never goes below "
+                    "zero; coupons already issued are not affected."
+                )
             ),
             summary=[
-                ("Reward", reward),
-                ("Stock left", "unlimited" if reward.stock is None else reward.stock),
+                (gettext("Reward"), reward),
+                (
+                    gettext("Stock left"),
+                    gettext("unlimited") if reward.stock is None else reward.stock,
+                ),
             ],
-            submit_label="Change stock",
+            submit_label=_("Change stock"),
             back_url=back_url,
             back_label=str(reward),
         )
@@ -323,7 +337,7 @@ class RedemptionAdmin(ExportAdminMixin, ReadOnlyAdmin):
     )
     list_filter = ("status", "kind", "created_at")
     search_fields = ("coupon_code",)  # the search itself is `get_search_results`
-    search_help_text = "Exact match: a coupon code, a member's external id, or an order id."
+    search_help_text = _("Exact match: a coupon code, a member's external id, or an order id.")
     list_select_related = ("member", "reward")
     raw_id_fields = (
         "member",
@@ -337,9 +351,9 @@ class RedemptionAdmin(ExportAdminMixin, ReadOnlyAdmin):
     sortable_by = ("created_at", "expires_at")
     fieldsets = (
         (None, {"fields": ("coupon_code", "status", "member", "reward", "kind", "sku")}),
-        ("Value", {"fields": ("points_spent", "value", "currency", "order_total")}),
+        (_("Value"), {"fields": ("points_spent", "value", "currency", "order_total")}),
         (
-            "Lifecycle",
+            _("Lifecycle"),
             {
                 "fields": (
                     "created_at",
@@ -352,14 +366,14 @@ class RedemptionAdmin(ExportAdminMixin, ReadOnlyAdmin):
                 )
             },
         ),
-        ("Ledger", {"fields": ("spend_posting", "return_posting")}),
-        ("Who", {"fields": ("actor_kind", "actor_label")}),
+        (_("Ledger"), {"fields": ("spend_posting", "return_posting")}),
+        (_("Who"), {"fields": ("actor_kind", "actor_label")}),
     )
 
     def get_readonly_fields(self, request, obj=None):
         return [f for fieldset in self.fieldsets for f in fieldset[1]["fields"]]
 
-    @admin.display(description="member", ordering="member_id")
+    @admin.display(description=_("member"), ordering="member_id")
     def member_column(self, redemption: Redemption) -> str:
         return member_link(redemption.member_id, redemption.member.external_id)
 
@@ -422,8 +436,14 @@ class RedemptionAdmin(ExportAdminMixin, ReadOnlyAdmin):
             else:
                 self.message_user(
                     request,
-                    f"Coupon {redemption.coupon_code} cancelled: {redemption.points_spent} points "
-                    f"returned to {redemption.member.external_id}.",
+                    gettext(
+                        "Coupon %(coupon)s cancelled: %(points)s points returned to %(member)s."
+                    )
+                    % {
+                        "coupon": redemption.coupon_code,
+                        "points": redemption.points_spent,
+                        "member": redemption.member.external_id,
+                    },
                     messages.SUCCESS,
                 )
             return HttpResponseRedirect(back_url)
@@ -431,20 +451,29 @@ class RedemptionAdmin(ExportAdminMixin, ReadOnlyAdmin):
             self,
             request,
             form=form,
-            title=f"Cancel coupon {redemption.coupon_code}",
+            title=gettext("Cancel coupon %(coupon)s") % {"coupon": redemption.coupon_code},
             intro=(
-                "The member gets the points back (with the expiry they had) and the reward its "
-                "unit of stock. A used, cancelled or expired coupon cannot be cancelled."
+                _(
+                    "The member gets the points back (with the expiry they had) and the reward its "
+                    "unit of stock. A used, cancelled or expired coupon cannot be cancelled."
+                )
             ),
             summary=[
-                ("Member", redemption.member),
-                ("Reward", redemption.reward),
-                ("Points", redemption.points_spent),
-                ("Status", redemption.get_status_display()),
-                ("Issued", f"{redemption.created_at:%Y-%m-%d %H:%M} by {redemption.actor_label}"),
-                ("Expires", f"{redemption.expires_at:%Y-%m-%d %H:%M}"),
+                (gettext("Member"), redemption.member),
+                (gettext("Reward"), redemption.reward),
+                (gettext("Points"), redemption.points_spent),
+                (gettext("Status"), redemption.get_status_display()),
+                (
+                    gettext("Issued"),
+                    gettext("%(when)s by %(requester)s")
+                    % {
+                        "when": f"{redemption.created_at:%Y-%m-%d %H:%M}",
+                        "requester": redemption.actor_label,
+                    },
+                ),
+                (gettext("Expires"), f"{redemption.expires_at:%Y-%m-%d %H:%M}"),
             ],
-            submit_label="Cancel coupon",
+            submit_label=_("Cancel coupon"),
             back_url=back_url,
             back_label=redemption.coupon_code,
             danger=True,
@@ -462,7 +491,7 @@ def redemptions_section(request: HttpRequest, member: Member) -> MemberPanel | N
     can_cancel = request.user.has_perm(PERM_CANCEL)
     now = timezone.now()
     return MemberPanel(
-        title="Redemptions",
+        title=_("Redemptions"),
         template="admin/rewards/member/redemptions.html",
         context={
             "rows": [

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class RewardsConfig(AppConfig):
     name = "rewards"
-    verbose_name = "Rewards"
+    verbose_name = _("Rewards")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from django import forms
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from rewards.models import Reward
@@ -18,7 +19,7 @@ _REASON_WIDGET = forms.Textarea(attrs={"rows": 3, "cols": 60})
 def _clean_reason(value: str) -> str:
     reason = " ".join(value.split())
     if not reason:
-        raise forms.ValidationError("A reason is required.", code="required")
+        raise forms.ValidationError(gettext("A reason is required."), code="required")
     return reason
 
 
@@ -87,21 +88,26 @@ class StockForm(forms.Form):
 
     action = forms.ChoiceField(
         choices=[
-            (ADJUST, "Add or remove (a change, e.g. 50 or -3)"),
-            (SET, "Set to a number"),
-            (UNLIMITED, "Make unlimited"),
+            (ADJUST, _("Add or remove (a change, e.g. 50 or -3)")),
+            (SET, _("Set to a number")),
+            (UNLIMITED, _("Make unlimited")),
         ],
         widget=forms.RadioSelect,
         initial=ADJUST,
+        label=_("Action"),
     )
     amount = forms.IntegerField(
         required=False,
         min_value=-MAX_STOCK,
         max_value=MAX_STOCK,
-        help_text="The change (add or remove) or the new stock (set).",
+        help_text=_("The change (add or remove) or the new stock (set)."),
+        label=_("Amount"),
     )
     reason = forms.CharField(
-        max_length=500, widget=_REASON_WIDGET, help_text="Why (kept with the stock movement)."
+        max_length=500,
+        widget=_REASON_WIDGET,
+        help_text=_("Why (kept with the stock movement)."),
+        label=_("Reason"),
     )
 
     def clean_reason(self) -> str:
@@ -111,9 +117,9 @@ class StockForm(forms.Form):
         cleaned = super().clean()
         action, amount = cleaned.get("action"), cleaned.get("amount")
         if action == self.ADJUST and not amount:
-            self.add_error("amount", "Enter a change other than zero.")
+            self.add_error("amount", gettext("Enter a change other than zero."))
         if action == self.SET and (amount is None or amount < 0):
-            self.add_error("amount", "Enter the new stock: a whole number, 0 or more.")
+            self.add_error("amount", gettext("Enter the new stock: a whole number, 0 or more."))
         return cleaned
 
 
@@ -121,7 +127,8 @@ class CancelRedemptionForm(forms.Form):
     reason = forms.CharField(
         max_length=500,
         widget=_REASON_WIDGET,
-        help_text="Why (kept with the redemption and the posting that gives the points back).",
+        help_text=_("Why (kept with the redemption and the posting that gives the points back)."),
+        label=_("Reason"),
     )
 
     def clean_reason(self) -> str:

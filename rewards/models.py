@@ -33,18 +33,18 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 
 from loyalty.models import Posting, Tier
 from members.models import ActorFields, Member
 
 
 class RewardKind(models.TextChoices):
-    FIXED_DISCOUNT = "fixed_discount", "Fixed amount off"
-    PERCENT_DISCOUNT = "percent_discount", "Percentage off"
-    FREE_SHIPPING = "free_shipping", "Free shipping"
-    FREE_PRODUCT = "free_product", "Free product"
-    POINTS_DISCOUNT = "points_discount", "Points as discount"
+    FIXED_DISCOUNT = "fixed_discount", _("Fixed amount off")
+    PERCENT_DISCOUNT = "percent_discount", _("Percentage off")
+    FREE_SHIPPING = "free_shipping", _("Free shipping")
+    FREE_PRODUCT = "free_product", _("Free product")
+    POINTS_DISCOUNT = "points_discount", _("Points as discount")
 
 
 def kind_rule_errors(reward: Reward) -> dict[str, str]:
@@ -85,16 +85,21 @@ class Reward(models.Model):
     Kind = RewardKind
 
     code = models.CharField(
-        max_length=64, unique=True, help_text="Stable code the storefront and the config file use."
+        max_length=64,
+        unique=True,
+        help_text=_("Stable code the storefront and the config file use."),
+        verbose_name=_("code"),
     )
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
-    kind = models.CharField(max_length=20, choices=RewardKind.choices)
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    description = models.TextField(blank=True, verbose_name=_("description"))
+    kind = models.CharField(max_length=20, choices=RewardKind.choices, verbose_name=_("kind"))
     sku = models.CharField(
-        "SKU", max_length=64, blank=True, help_text="The product a free_product reward gives."
+        _("SKU"), max_length=64, blank=True, help_text=_("The product a free_product reward gives.")
     )
     points_cost = models.PositiveIntegerField(
-        default=0, help_text="Points one redemption costs (points_discount: chosen by the member)."
+        default=0,
+        help_text=_("Points one redemption costs (points_discount: chosen by the member)."),
+        verbose_name=_("points cost"),
     )
     value = models.DecimalField(
         max_digits=12,
@@ -102,17 +107,24 @@ class Reward(models.Model):
         null=True,
         blank=True,
         validators=[MinValueValidator(0)],
-        help_text="fixed_discount: money off; percent_discount: percent off; free_product: the "
-        "product's worth (optional); empty for free_shipping and points_discount.",
+        help_text=_(
+            "fixed_discount: money off; percent_discount: percent off; free_product: the "
+            "product's worth (optional); empty for free_shipping and points_discount."
+        ),
+        verbose_name=_("value"),
     )
     stock = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Coupons left to issue; empty = unlimited."
+        null=True,
+        blank=True,
+        help_text=_("Coupons left to issue; empty = unlimited."),
+        verbose_name=_("stock"),
     )
     per_member_limit = models.PositiveIntegerField(
         null=True,
         blank=True,
         validators=[MinValueValidator(1)],
-        help_text="Most redemptions per member (cancelled ones do not count); empty = no limit.",
+        help_text=_("Most redemptions per member (cancelled ones do not count); empty = no limit."),
+        verbose_name=_("per member limit"),
     )
     # Compared by rank: a member may redeem if the tier they hold now ranks at least this high.
     min_tier = models.ForeignKey(
@@ -121,18 +133,23 @@ class Reward(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
-        help_text="Lowest tier that may redeem; empty = every member.",
+        help_text=_("Lowest tier that may redeem; empty = every member."),
+        verbose_name=_("min tier"),
     )
-    active_from = models.DateTimeField(null=True, blank=True)
-    active_to = models.DateTimeField(null=True, blank=True)
+    active_from = models.DateTimeField(null=True, blank=True, verbose_name=_("active from"))
+    active_to = models.DateTimeField(null=True, blank=True, verbose_name=_("active to"))
     coupon_valid_days = models.PositiveIntegerField(
         default=90,
         validators=[MinValueValidator(1)],
-        help_text="Days an issued coupon stays valid.",
+        help_text=_("Days an issued coupon stays valid."),
+        verbose_name=_("coupon valid days"),
     )
     # points_discount only.
     min_points = models.PositiveIntegerField(
-        null=True, blank=True, help_text="points_discount: fewest points per redemption."
+        null=True,
+        blank=True,
+        help_text=_("points_discount: fewest points per redemption."),
+        verbose_name=_("min points"),
     )
     min_share = models.DecimalField(
         max_digits=5,
@@ -140,7 +157,8 @@ class Reward(models.Model):
         null=True,
         blank=True,
         validators=[MinValueValidator(0), MaxValueValidator(1)],
-        help_text="points_discount: smallest discount as a share of the order (0.10 = 10%).",
+        help_text=_("points_discount: smallest discount as a share of the order (0.10 = 10%)."),
+        verbose_name=_("min share"),
     )
     max_share = models.DecimalField(
         max_digits=5,
@@ -148,15 +166,20 @@ class Reward(models.Model):
         null=True,
         blank=True,
         validators=[MinValueValidator(0), MaxValueValidator(1)],
-        help_text="points_discount: largest discount as a share of the order (0.50 = 50%).",
+        help_text=_("points_discount: largest discount as a share of the order (0.50 = 50%)."),
+        verbose_name=_("max share"),
     )
     is_active = models.BooleanField(
-        default=True, help_text="Switch off to withdraw the reward without deleting it."
+        default=True,
+        help_text=_("Switch off to withdraw the reward without deleting it."),
+        verbose_name=_("is active"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("reward")
+        verbose_name_plural = _("rewards")
         ordering = ["points_cost", "code"]
         constraints = [
             models.CheckConstraint(condition=Q(stock__gte=0), name="reward_stock_gte_0"),
@@ -239,17 +262,24 @@ class StockMovement(ActorFields):
     """One change of a reward's stock: by how much, what it became, who did it and why."""
 
     class Kind(models.TextChoices):
-        REDEMPTION = "redemption", "Redeemed"
-        CANCELLATION = "cancellation", "Redemption cancelled"
-        EXPIRY = "expiry", "Coupon expired"
-        ADJUSTMENT = "adjustment", "Adjusted by staff"
-        SET = "set", "Stock set"
+        REDEMPTION = "redemption", _("Redeemed")
+        CANCELLATION = "cancellation", _("Redemption cancelled")
+        EXPIRY = "expiry", _("Coupon expired")
+        ADJUSTMENT = "adjustment", _("Adjusted by staff")
+        SET = "set", _("Stock set")
 
-    reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="stock_movements")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    delta = models.IntegerField(help_text="Change of the stock (0 when switching to unlimited).")
+    reward = models.ForeignKey(
+        Reward, on_delete=models.PROTECT, related_name="stock_movements", verbose_name=_("reward")
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("kind"))
+    delta = models.IntegerField(
+        help_text=_("Change of the stock (0 when switching to unlimited)."), verbose_name=_("delta")
+    )
     stock_after = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Stock after this movement; empty = unlimited."
+        null=True,
+        blank=True,
+        help_text=_("Stock after this movement; empty = unlimited."),
+        verbose_name=_("stock after"),
     )
     redemption = models.ForeignKey(
         "rewards.Redemption",
@@ -257,11 +287,14 @@ class StockMovement(ActorFields):
         blank=True,
         on_delete=models.PROTECT,
         related_name="stock_movements",
+        verbose_name=_("redemption"),
     )
-    reason = models.CharField(max_length=500)
-    at = models.DateTimeField(default=timezone.now)
+    reason = models.CharField(max_length=500, verbose_name=_("reason"))
+    at = models.DateTimeField(default=timezone.now, verbose_name=_("at"))
 
     class Meta:
+        verbose_name = _("stock movement")
+        verbose_name_plural = _("stock movements")
         ordering = ["-at", "-id"]
         triggers = [
             pgtrigger.Protect(
@@ -281,40 +314,56 @@ class StockMovement(ActorFields):
 
 
 class RedemptionStatus(models.TextChoices):
-    ISSUED = "issued", "Issued"
-    USED = "used", "Used"
-    CANCELLED = "cancelled", "Cancelled"
-    EXPIRED = "expired", "Expired"
+    ISSUED = "issued", _("Issued")
+    USED = "used", _("Used")
+    CANCELLED = "cancelled", _("Cancelled")
+    EXPIRED = "expired", _("Expired")
 
 
 class Redemption(ActorFields):
     Status = RedemptionStatus
 
     # Known before the row is written, so the spend posting can name it; unguessable in URLs.
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="redemptions")
-    reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="redemptions")
-    # Copied from the reward when issued: later edits of the reward do not change a coupon.
-    kind = models.CharField(max_length=20, choices=RewardKind.choices)
-    points_spent = models.PositiveIntegerField()
-    value = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
-    currency = models.CharField(max_length=3)
-    sku = models.CharField("SKU", max_length=64, blank=True)
-    coupon_code = models.CharField(max_length=32, unique=True)
-    status = models.CharField(
-        max_length=10, choices=RedemptionStatus.choices, default=RedemptionStatus.ISSUED
+    id = models.UUIDField(
+        primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("id")
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField()
-    used_at = models.DateTimeField(null=True, blank=True)
-    used_order_id = models.CharField(max_length=64, blank=True)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
-    cancel_reason = models.CharField(max_length=500, blank=True)
-    expired_at = models.DateTimeField(null=True, blank=True)
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="redemptions", verbose_name=_("member")
+    )
+    reward = models.ForeignKey(
+        Reward, on_delete=models.PROTECT, related_name="redemptions", verbose_name=_("reward")
+    )
+    # Copied from the reward when issued: later edits of the reward do not change a coupon.
+    kind = models.CharField(max_length=20, choices=RewardKind.choices, verbose_name=_("kind"))
+    points_spent = models.PositiveIntegerField(verbose_name=_("points spent"))
+    value = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, verbose_name=_("value")
+    )
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+    sku = models.CharField(_("SKU"), max_length=64, blank=True)
+    coupon_code = models.CharField(max_length=32, unique=True, verbose_name=_("coupon code"))
+    status = models.CharField(
+        max_length=10,
+        choices=RedemptionStatus.choices,
+        default=RedemptionStatus.ISSUED,
+        verbose_name=_("status"),
+    )
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
+    used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("used at"))
+    used_order_id = models.CharField(max_length=64, blank=True, verbose_name=_("used order id"))
+    cancelled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("cancelled at"))
+    cancel_reason = models.CharField(max_length=500, blank=True, verbose_name=_("cancel reason"))
+    expired_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expired at"))
     # points_discount: the order total the discount was sized against.
-    order_total = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    order_total = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, verbose_name=_("order total")
+    )
     spend_posting = models.OneToOneField(
-        Posting, on_delete=models.PROTECT, related_name="redemption_spent"
+        Posting,
+        on_delete=models.PROTECT,
+        related_name="redemption_spent",
+        verbose_name=_("spend posting"),
     )
     return_posting = models.OneToOneField(
         Posting,
@@ -322,10 +371,13 @@ class Redemption(ActorFields):
         blank=True,
         on_delete=models.PROTECT,
         related_name="redemption_returned",
+        verbose_name=_("return posting"),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("redemption")
+        verbose_name_plural = _("redemptions")
         ordering = ["-created_at", "-id"]
         permissions = [
             ("cancel_redemption", "Can cancel an unused redemption (points and stock come back)"),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from config.errors import NotFound
 from loyalty.models import Tier
@@ -50,7 +51,9 @@ def member_tier_rank(*, member_id: int) -> int:
 def reward_get_by_code(*, code: str) -> Reward:
     reward = Reward.objects.select_related("min_tier").filter(code=code).first()
     if reward is None:
-        raise NotFound("reward_not_found", f"No reward with code {code!r}.")
+        raise NotFound(
+            "reward_not_found", gettext("No reward with code %(code)s.") % {"code": repr(code)}
+        )
     return reward
 
 
@@ -146,7 +149,7 @@ def redemption_get(*, redemption_id) -> Redemption:
         Redemption.objects.select_related("reward", "member").filter(pk=redemption_id).first()
     )
     if redemption is None:
-        raise NotFound("redemption_not_found", "No redemption with this id.")
+        raise NotFound("redemption_not_found", gettext("No redemption with this id."))
     return redemption
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from campaigns.models import Campaign
 from campaigns.services.awards import NO_CAMPAIGN, award_grant, campaigns_live, member_targeted
@@ -39,11 +40,14 @@ def activity_record(
     now = now or timezone.now()
     type = (type or "").strip()
     if not type:
-        raise ServiceError("validation_error", "type is required.", status=400, field="type")
+        raise ServiceError(
+            "validation_error", gettext("type is required."), status=400, field="type"
+        )
     if type in SYSTEM_ACTIONS:
         raise ServiceError(
             "validation_error",
-            f"{type!r} is awarded by the program itself, not reported as an activity.",
+            gettext("%(type)s is awarded by the program itself, not reported as an activity.")
+            % {"type": repr(type)},
             status=400,
             field="type",
         )

@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from campaigns.models import Campaign, CampaignAward
 from config.errors import ServiceError
@@ -143,7 +144,8 @@ def campaign_delete(*, campaign: Campaign, actor: Actor) -> None:
         if campaign.awards.exists() or campaign.referrals.exists():
             raise ServiceError(
                 "campaign_in_use",
-                f"Campaign {campaign.code} has awarded points; switch it off instead.",
+                gettext("Campaign %(campaign_code)s has awarded points; switch it off instead.")
+                % {"campaign_code": campaign.code},
                 status=409,
             )
         audit_record(

@@ -19,6 +19,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from config.admin_tools import column, denied, service_error_message
@@ -56,7 +57,7 @@ class AdjustmentRequestAdmin(ReadOnlyAdmin):
     list_display_links = ("id",)
     list_filter = ("status", "requested_at")
     search_fields = ("requested_by_label",)
-    search_help_text = (
+    search_help_text = _(
         "Exact match: a member's external id, a requester's username, a request number."
     )
     list_select_related = ("member",)
@@ -78,7 +79,7 @@ class AdjustmentRequestAdmin(ReadOnlyAdmin):
     )
     readonly_fields = fields
 
-    @admin.display(description="member", ordering="member_id")
+    @admin.display(description=_("member"), ordering="member_id")
     def member_column(self, obj: AdjustmentRequest) -> str:
         return member_link(obj.member_id, str(obj.member))
 
@@ -89,7 +90,7 @@ class AdjustmentRequestAdmin(ReadOnlyAdmin):
         when = date_format(timezone.localtime(obj.decided_at), "SHORT_DATETIME_FORMAT")
         return f"{obj.decided_by_label}, {when}"
 
-    @admin.display(description="posting")
+    @admin.display(description=_("posting"))
     def posting_column(self, obj: AdjustmentRequest) -> str:
         if obj.posting_id is None:
             return "-"
@@ -153,7 +154,14 @@ class AdjustmentRequestAdmin(ReadOnlyAdmin):
         back_url = request_url(obj.pk)
         if not obj.is_pending:
             self.message_user(
-                request, f"Request #{obj.pk} was already {obj.status}.", messages.WARNING
+                request,
+                (
+                    gettext("Request #%(number)s was already approved.")
+                    if obj.status == AdjustmentRequest.Status.APPROVED
+                    else gettext("Request #%(number)s was already rejected.")
+                )
+                % {"number": obj.pk},
+                messages.WARNING,
             )
             return HttpResponseRedirect(back_url)
         form_class = ApproveRequestForm if approving else RejectRequestForm
@@ -175,39 +183,58 @@ class AdjustmentRequestAdmin(ReadOnlyAdmin):
             if approving:
                 self.message_user(
                     request,
-                    f"Request #{decided.pk} approved: {decided.points:+d} points posted to "
-                    f"{obj.member.external_id} (posting #{decided.posting_id}), requested by "
-                    f"{decided.requested_by_label}.",
+                    gettext(
+                        "Request #%(number)s approved: %(points)s points posted to %(member)s "
+                        "(posting #%(posting)s), requested by %(requester)s."
+                    )
+                    % {
+                        "number": decided.pk,
+                        "points": f"{decided.points:+d}",
+                        "member": obj.member.external_id,
+                        "posting": decided.posting_id,
+                        "requester": decided.requested_by_label,
+                    },
                     messages.SUCCESS,
                 )
             else:
                 self.message_user(
                     request,
-                    f"Request #{decided.pk} rejected: nothing was posted.",
+                    gettext("Request #%(number)s rejected: nothing was posted.")
+                    % {"number": decided.pk},
                     messages.SUCCESS,
                 )
             return HttpResponseRedirect(member_change_url(obj.member_id))
-        verb = "Approve" if approving else "Reject"
+        title = (
+            gettext("Approve adjustment request #%(number)s")
+            if approving
+            else gettext("Reject adjustment request #%(number)s")
+        )
+        requested = gettext("%(when)s by %(requester)s") % {
+            "when": f"{obj.requested_at:%Y-%m-%d %H:%M}",
+            "requester": obj.requested_by_label,
+        }
         return action_page(
             self,
             request,
             form=form,
-            title=f"{verb} adjustment request #{obj.pk}",
+            title=title % {"number": obj.pk},
             intro=(
-                "Approving posts the points now, in your name; the requester's name stays on the "
-                "request and in the posting's reason."
+                gettext(
+                    "Approving posts the points now, in your name; the requester's name stays on "
+                    "the request and in the posting's reason."
+                )
                 if approving
-                else "Rejecting posts nothing; the note tells the requester why."
+                else gettext("Rejecting posts nothing; the note tells the requester why.")
             ),
             summary=[
-                ("Member", obj.member),
-                ("Points", f"{obj.points:+d}"),
-                ("Reason", obj.reason),
-                ("Requested", f"{obj.requested_at:%Y-%m-%d %H:%M} by {obj.requested_by_label}"),
-                ("Held because", obj.held_because),
+                (gettext("Member"), obj.member),
+                (gettext("Points"), f"{obj.points:+d}"),
+                (gettext("Reason"), obj.reason),
+                (gettext("Requested"), requested),
+                (gettext("Held because"), obj.held_because),
             ],
             back_url=back_url,
-            back_label=f"Request #{obj.pk}",
+            back_label=gettext("Request #%(number)s") % {"number": obj.pk},
             danger=not approving,
         )
 

@@ -28,6 +28,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 import jobs
@@ -59,24 +60,28 @@ def max_bytes() -> int:
 
 def _profile_choices():
     names = [*BUILTIN, *ImportProfile.objects.values_list("name", flat=True)]
-    return [("", "— from the format, or detected —"), *((n, n) for n in names)]
+    return [("", gettext("— from the format, or detected —")), *((n, n) for n in names)]
 
 
 class ImportUploadForm(forms.Form):
     file = forms.FileField(
-        help_text="A CSV export (UTF-8; comma, semicolon or tab). Nothing is written until you "
-        "confirm the preview."
+        help_text=_(
+            "A CSV export (UTF-8; comma, semicolon or tab). Nothing is written until you "
+            "confirm the preview."
+        ),
+        label=_("File"),
     )
     format = forms.ChoiceField(
         choices=[
-            ("auto", "Detect from the header"),
-            ("orders", "Orders: one row per order"),
-            ("lines", "Lines: one row per order line (profile online-retail unless chosen)"),
-            ("shopify", "Shopify orders export"),
+            ("auto", _("Detect from the header")),
+            ("orders", _("Orders: one row per order")),
+            ("lines", _("Lines: one row per order line (profile online-retail unless chosen)")),
+            ("shopify", _("Shopify orders export")),
         ],
         initial="auto",
+        label=_("Format"),
     )
-    profile = forms.ChoiceField(required=False)
+    profile = forms.ChoiceField(required=False, label=_("Profile"))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -86,10 +91,16 @@ class ImportUploadForm(forms.Form):
         upload = self.cleaned_data["file"]
         if upload.size > max_bytes():
             raise forms.ValidationError(
-                f"This file is {upload.size / 1024 / 1024:.1f} MB; the admin imports files up to "
-                f"{settings.IMPORT_ADMIN_MAX_MB} MB. Import it with the command instead: "
-                f"python manage.py import_orders {upload.name} --dry-run (then without "
-                "--dry-run)."
+                gettext(
+                    "This file is %(size)s MB; the admin imports files up to %(limit)s MB. Import "
+                    "it with the command instead: python manage.py import_orders %(name)s "
+                    "--dry-run (then without --dry-run)."
+                )
+                % {
+                    "size": f"{upload.size / 1024 / 1024:.1f}",
+                    "limit": settings.IMPORT_ADMIN_MAX_MB,
+                    "name": upload.name,
+                }
             )
         return upload
 
@@ -98,9 +109,11 @@ class ImportConfirmForm(forms.Form):
     token = forms.CharField(widget=forms.HiddenInput)
     skip_invalid = forms.BooleanField(
         required=False,
-        label="Skip the bad rows",
-        help_text="Import the good rows and keep an error report of the others. Without this, a "
-        "file with bad rows imports nothing.",
+        label=_("Skip the bad rows"),
+        help_text=_(
+            "Import the good rows and keep an error report of the others. Without this, a "
+            "file with bad rows imports nothing."
+        ),
     )
 
 
@@ -160,21 +173,21 @@ class ImportRunAdmin(import_progress.ProgressViews, ReadOnlyAdmin):
     fields = readonly_fields
     change_list_template = "admin/loyalty/importrun/change_list.html"
 
-    @admin.display(description="kind", ordering="dry_run")
+    @admin.display(description=_("kind"), ordering="dry_run")
     def kind(self, run: ImportRun) -> str:
-        return "Preview (nothing written)" if run.dry_run else "Import"
+        return gettext("Preview (nothing written)") if run.dry_run else gettext("Import")
 
-    @admin.display(description="duration")
+    @admin.display(description=_("duration"))
     def duration_column(self, run: ImportRun) -> str:
         duration = run.duration
         return f"{duration.total_seconds():.1f}s" if duration is not None else "—"
 
-    @admin.display(description="error report")
+    @admin.display(description=_("error report"))
     def error_report_link(self, run: ImportRun) -> str:
         if not run.error_report:
             return "—"
         url = reverse("admin:loyalty_importrun_errors", args=[run.pk])
-        return format_html('<a href="{}">Download the error report (CSV)</a>', url)
+        return format_html('<a href="{}">{}</a>', url, gettext("Download the error report (CSV)"))
 
     def has_view_permission(self, request, obj=None) -> bool:
         return super().has_view_permission(request, obj) or request.user.has_perm(
@@ -224,7 +237,7 @@ class ImportRunAdmin(import_progress.ProgressViews, ReadOnlyAdmin):
         return self._page(
             request,
             "admin/loyalty/importrun/import_upload.html",
-            {"title": "Import historical orders", "form": form},
+            {"title": _("Import historical orders"), "form": form},
             status=400 if form.errors else 200,
         )
 
@@ -245,7 +258,7 @@ class ImportRunAdmin(import_progress.ProgressViews, ReadOnlyAdmin):
             file_name=upload.name,
             via="admin",
         )
-        checksum, _ = file_checksum(stored)
+        checksum, _size = file_checksum(stored)
         token = signing.dumps(
             {
                 "key": key,
@@ -266,7 +279,7 @@ class ImportRunAdmin(import_progress.ProgressViews, ReadOnlyAdmin):
             request,
             "admin/loyalty/importrun/import_preview.html",
             {
-                "title": f"Preview: {upload.name}",
+                "title": gettext("Preview: %(name)s") % {"name": upload.name},
                 "result": result,
                 "readable": readable,
                 "summary": summary,
@@ -292,12 +305,12 @@ class ImportRunAdmin(import_progress.ProgressViews, ReadOnlyAdmin):
             data = signing.loads(form.cleaned_data["token"], salt=TOKEN_SALT, max_age=TOKEN_MAX_AGE)
         except signing.BadSignature:
             messages.error(
-                request, "This preview has expired or is not valid; upload the file again."
+                request, gettext("This preview has expired or is not valid; upload the file again.")
             )
             return HttpResponseRedirect(reverse("admin:loyalty_importrun_import"))
         stored = upload_path(data["key"])
         if not stored.is_file() or file_checksum(stored)[0] != data["checksum"]:
-            messages.error(request, "The uploaded file is gone; upload it again.")
+            messages.error(request, gettext("The uploaded file is gone; upload it again."))
             return HttpResponseRedirect(reverse("admin:loyalty_importrun_import"))
         since = timezone.now()
         job_id = jobs.defer(
@@ -319,7 +332,7 @@ class ImportRunAdmin(import_progress.ProgressViews, ReadOnlyAdmin):
     def errors_view(self, request, pk: int):
         run = ImportRun.objects.filter(pk=pk).first()
         if run is None or not run.error_report:
-            raise Http404("No error report for this run.")
+            raise Http404(gettext("No error report for this run."))
         if not (
             request.user.has_perm("loyalty.import_orders")
             or request.user.has_perm("loyalty.view_importrun")
@@ -329,7 +342,7 @@ class ImportRunAdmin(import_progress.ProgressViews, ReadOnlyAdmin):
         folder = uploads_dir().resolve()
         # Only reports the admin itself wrote are served: never an arbitrary path.
         if folder not in report.parents or not report.is_file():
-            raise Http404("The error report of this run is not kept by the admin.")
+            raise Http404(gettext("The error report of this run is not kept by the admin."))
         return FileResponse(
             open(report, "rb"),
             as_attachment=True,
@@ -361,7 +374,7 @@ class ImportProfileAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "description", "layout")}),
         (
-            "Which column holds what",
+            _("Which column holds what"),
             {
                 "fields": (
                     "col_order_id",
@@ -375,7 +388,7 @@ class ImportProfileAdmin(admin.ModelAdmin):
             },
         ),
         (
-            "Money",
+            _("Money"),
             {
                 "fields": (
                     "col_total",
@@ -390,7 +403,7 @@ class ImportProfileAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Refunds (lines layout)", {"fields": ("refund_marker", "refund_prefix")}),
+        (_("Refunds (lines layout)"), {"fields": ("refund_marker", "refund_prefix")}),
     )
 
     def save_model(self, request, obj, form, change) -> None:

@@ -22,6 +22,7 @@ from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from config.admin_tools import column, denied, service_error_message
@@ -54,7 +55,7 @@ def _order_url(order_pk: int) -> str:
 
 
 class _MemberColumn:
-    @admin.display(description="member", ordering="member_id")
+    @admin.display(description=_("member"), ordering="member_id")
     def member_column(self, obj) -> str:
         return member_link(obj.member_id, obj.member.external_id)
 
@@ -78,7 +79,7 @@ class PostingAdmin(ExportAdminMixin, _MemberColumn, ReadOnlyAdmin):
     list_display_links = ("id",)
     list_filter = ("kind", "actor_kind", "created_at")
     search_fields = ("idempotency_key",)  # the search itself is `get_search_results`
-    search_help_text = (
+    search_help_text = _(
         "Exact match: a member's external id, an idempotency key, a storefront order id, "
         "or a posting number."
     )
@@ -88,10 +89,10 @@ class PostingAdmin(ExportAdminMixin, _MemberColumn, ReadOnlyAdmin):
     sortable_by = ("id", "created_at")
     fieldsets = (
         (None, {"fields": ("member", "kind", "points", "description", "reason")}),
-        ("When", {"fields": ("effective_at", "created_at", "available_at", "expires_at")}),
-        ("Who", {"fields": ("actor_kind", "actor_label")}),
+        (_("When"), {"fields": ("effective_at", "created_at", "available_at", "expires_at")}),
+        (_("Who"), {"fields": ("actor_kind", "actor_label")}),
         (
-            "Where from",
+            _("Where from"),
             {
                 "fields": (
                     "order",
@@ -104,8 +105,8 @@ class PostingAdmin(ExportAdminMixin, _MemberColumn, ReadOnlyAdmin):
                 )
             },
         ),
-        ("Reversal", {"fields": ("reverses", "reversed_by_link")}),
-        ("Lots", {"fields": ("lot_state", "allocations_list")}),
+        (_("Reversal"), {"fields": ("reverses", "reversed_by_link")}),
+        (_("Lots"), {"fields": ("lot_state", "allocations_list")}),
     )
     readonly_fields = (
         "member",
@@ -132,13 +133,13 @@ class PostingAdmin(ExportAdminMixin, _MemberColumn, ReadOnlyAdmin):
         "allocations_list",
     )
 
-    @admin.display(description="order")
+    @admin.display(description=_("order"))
     def order_column(self, posting: Posting) -> str:
         if posting.order_id is None:
             return "-"
         return format_html('<a href="{}">{}</a>', _order_url(posting.order_id), posting.order)
 
-    @admin.display(description="reversed by")
+    @admin.display(description=_("reversed by"))
     def reversed_by_link(self, posting: Posting) -> str:
         try:
             reversal = posting.reversed_by
@@ -152,17 +153,29 @@ class PostingAdmin(ExportAdminMixin, _MemberColumn, ReadOnlyAdmin):
             reversal.reason,
         )
 
-    @admin.display(description="lot (what is left of this credit)")
+    @admin.display(description=_("lot (what is left of this credit)"))
     def lot_state(self, posting: Posting) -> str:
         try:
             lot = posting.lot
         except ObjectDoesNotExist:
             return "-"
-        state = "available" if lot.matured else "pending"
-        expires = f", expires {lot.expires_at:%Y-%m-%d %H:%M}" if lot.expires_at else ""
-        return f"{lot.remaining} of {lot.points} left, {state}{expires}"
+        values = {"remaining": lot.remaining, "points": lot.points}
+        if lot.expires_at:
+            values["expires"] = f"{lot.expires_at:%Y-%m-%d %H:%M}"
+            text = (
+                gettext("%(remaining)s of %(points)s left, available, expires %(expires)s")
+                if lot.matured
+                else gettext("%(remaining)s of %(points)s left, pending, expires %(expires)s")
+            )
+        else:
+            text = (
+                gettext("%(remaining)s of %(points)s left, available")
+                if lot.matured
+                else gettext("%(remaining)s of %(points)s left, pending")
+            )
+        return text % values
 
-    @admin.display(description="taken from lots")
+    @admin.display(description=_("taken from lots"))
     def allocations_list(self, posting: Posting) -> str:
         allocations = list(
             posting.allocations.order_by("id").values_list("lot_id", "points")[:ALLOCATIONS_SHOWN]
@@ -173,8 +186,15 @@ class PostingAdmin(ExportAdminMixin, _MemberColumn, ReadOnlyAdmin):
             "<ul>{}</ul>",
             format_html_join(
                 "",
-                '<li>{} from <a href="{}">posting #{}</a></li>',
-                ((points, _posting_url(lot_id), lot_id) for lot_id, points in allocations),
+                '<li>{} <a href="{}">{}</a></li>',
+                (
+                    (
+                        gettext("%(points)s from") % {"points": points},
+                        _posting_url(lot_id),
+                        gettext("posting #%(number)s") % {"number": lot_id},
+                    )
+                    for lot_id, points in allocations
+                ),
             ),
         )
 
@@ -247,8 +267,15 @@ class PostingAdmin(ExportAdminMixin, _MemberColumn, ReadOnlyAdmin):
             else:
                 self.message_user(
                     request,
-                    f"Posting #{posting.pk} reversed by posting #{reversal.pk} "
-                    f"({reversal.points:+d} points).",
+                    gettext(
+                        "Posting #%(posting)s reversed by posting #%(reversal)s "
+                        "(%(points)s points)."
+                    )
+                    % {
+                        "posting": posting.pk,
+                        "reversal": reversal.pk,
+                        "points": f"{reversal.points:+d}",
+                    },
                     messages.SUCCESS,
                 )
             return HttpResponseRedirect(back_url)
@@ -256,21 +283,30 @@ class PostingAdmin(ExportAdminMixin, _MemberColumn, ReadOnlyAdmin):
             self,
             request,
             form=form,
-            title=f"Reverse posting #{posting.pk}",
+            title=gettext("Reverse posting #%(number)s") % {"number": posting.pk},
             intro=(
-                "A reversal is a new posting of the opposite amount; the original stays. A credit "
-                "is taken back from what is left of its own points first, then from the member's "
-                "other available points."
+                _(
+                    "A reversal is a new posting of the opposite amount; the original stays. "
+                    "A credit is taken back from what is left of its own points first, then from "
+                    "the member's other available points."
+                )
             ),
             summary=[
-                ("Member", posting.member),
-                ("Kind", posting.get_kind_display()),
-                ("Points", f"{posting.points:+d}"),
-                ("Posted", f"{posting.created_at:%Y-%m-%d %H:%M} by {posting.actor_label}"),
-                ("Reason", posting.reason or posting.description),
+                (gettext("Member"), posting.member),
+                (gettext("Kind"), posting.get_kind_display()),
+                (gettext("Points"), f"{posting.points:+d}"),
+                (
+                    gettext("Posted"),
+                    gettext("%(when)s by %(requester)s")
+                    % {
+                        "when": f"{posting.created_at:%Y-%m-%d %H:%M}",
+                        "requester": posting.actor_label,
+                    },
+                ),
+                (gettext("Reason"), posting.reason or posting.description),
             ],
             back_url=back_url,
-            back_label=f"Posting #{posting.pk}",
+            back_label=gettext("Posting #%(number)s") % {"number": posting.pk},
             danger=True,
         )
 
@@ -278,7 +314,7 @@ class PostingAdmin(ExportAdminMixin, _MemberColumn, ReadOnlyAdmin):
 @admin.register(Lot)
 class LotAdmin(_MemberColumn, ReadOnlyAdmin):
     list_display = (
-        "posting_id",
+        "posting_column",
         "member_column",
         "points",
         "remaining",
@@ -288,11 +324,15 @@ class LotAdmin(_MemberColumn, ReadOnlyAdmin):
     )
     list_filter = ("matured", "expires_at", "available_at")
     search_fields = ("member__external_id",)
-    search_help_text = "Exact match: a member's external id, or a posting number."
+    search_help_text = _("Exact match: a member's external id, or a posting number.")
     list_select_related = ("member",)
     raw_id_fields = ("posting", "member")
     ordering = ("-posting_id",)
-    sortable_by = ("posting_id", "expires_at", "available_at")
+    sortable_by = ("posting_column", "expires_at", "available_at")
+
+    @admin.display(description=_("posting"), ordering="posting_id")
+    def posting_column(self, lot: Lot) -> int:
+        return lot.posting_id
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip().removeprefix("#")
@@ -305,7 +345,7 @@ class LotAdmin(_MemberColumn, ReadOnlyAdmin):
 
 
 class OpenDebtFilter(admin.SimpleListFilter):
-    title = "state"
+    title = _("state")
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
@@ -324,7 +364,7 @@ class DebtAdmin(_MemberColumn, ReadOnlyAdmin):
     list_display = ("posting_id", "member_column", "points", "remaining")
     list_filter = (OpenDebtFilter,)
     search_fields = ("member__external_id",)
-    search_help_text = "Exact match: a member's external id."
+    search_help_text = _("Exact match: a member's external id.")
     list_select_related = ("member",)
     raw_id_fields = ("posting", "member")
     ordering = ("-posting_id",)
@@ -338,11 +378,15 @@ class DebtAdmin(_MemberColumn, ReadOnlyAdmin):
 
 
 class BalanceFilter(admin.SimpleListFilter):
-    title = "available balance"
+    title = _("available balance")
     parameter_name = "balance"
 
     def lookups(self, request, model_admin):
-        return [("negative", "Negative (owes points)"), ("zero", "Zero"), ("positive", "Positive")]
+        return [
+            ("negative", _("Negative (owes points)")),
+            ("zero", _("Zero")),
+            ("positive", _("Positive")),
+        ]
 
     def queryset(self, request, queryset):
         lookups = {
@@ -359,7 +403,7 @@ class AccountAdmin(_MemberColumn, ReadOnlyAdmin):
     list_display = ("member_column", "available", "pending", "lifetime_earned", "updated_at")
     list_filter = (BalanceFilter,)
     search_fields = ("member__external_id",)
-    search_help_text = "Exact match: a member's external id."
+    search_help_text = _("Exact match: a member's external id.")
     list_select_related = ("member",)
     raw_id_fields = ("member",)
     ordering = ("-member_id",)
@@ -406,7 +450,7 @@ class OrderAdmin(_MemberColumn, ReadOnlyAdmin):
     )
     list_filter = ("source", "currency", "placed_at")
     search_fields = ("order_id",)
-    search_help_text = "Exact match: a storefront order id or a member's external id."
+    search_help_text = _("Exact match: a storefront order id or a member's external id.")
     list_select_related = ("member",)
     raw_id_fields = ("member",)
     ordering = ("-placed_at", "-id")
@@ -414,7 +458,7 @@ class OrderAdmin(_MemberColumn, ReadOnlyAdmin):
     inlines = (RefundInline,)
     exclude = ("fingerprint",)
 
-    @admin.display(description="points earned")
+    @admin.display(description=_("points earned"))
     def points_earned_column(self, order: Order) -> int:
         return order.points_earned
 
@@ -446,18 +490,18 @@ class RefundAdmin(ReadOnlyAdmin):
     )
     list_filter = ("refunded_at",)
     search_fields = ("refund_id",)
-    search_help_text = "Exact match: a refund id or its storefront order id."
+    search_help_text = _("Exact match: a refund id or its storefront order id.")
     list_select_related = ("order__member",)
     raw_id_fields = ("order",)
     ordering = ("-refunded_at", "-id")
     sortable_by = ("refunded_at",)
     exclude = ("fingerprint",)
 
-    @admin.display(description="order")
+    @admin.display(description=_("order"))
     def order_column(self, refund: Refund) -> str:
         return format_html('<a href="{}">{}</a>', _order_url(refund.order_id), refund.order)
 
-    @admin.display(description="member")
+    @admin.display(description=_("member"))
     def member_column(self, refund: Refund) -> str:
         return member_link(refund.order.member_id, refund.order.member.external_id)
 

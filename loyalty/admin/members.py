@@ -30,6 +30,7 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import number_format
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from config.admin_tools import denied, service_error_message
@@ -72,7 +73,7 @@ def balance_section(request: HttpRequest, member: Member) -> MemberPanel | None:
     points = member_points(member=member)
     expiring = points["expiring"]
     return MemberPanel(
-        title="Points",
+        title=_("Points"),
         template="admin/loyalty/member/balance.html",
         context={
             **points,
@@ -90,7 +91,7 @@ def postings_section(request: HttpRequest, member: Member) -> MemberPanel | None
         return None
     rows = list(member_postings(member_id=member.pk)[: RECENT_POSTINGS + 1])
     return MemberPanel(
-        title="Recent postings",
+        title=_("Recent postings"),
         template="admin/loyalty/member/postings.html",
         context={
             "postings": rows[:RECENT_POSTINGS],
@@ -108,7 +109,7 @@ def orders_section(request: HttpRequest, member: Member) -> MemberPanel | None:
         Order.objects.filter(member_id=member.pk).order_by("-placed_at", "-id")[: RECENT_ORDERS + 1]
     )
     return MemberPanel(
-        title="Recent orders",
+        title=_("Recent orders"),
         template="admin/loyalty/member/orders.html",
         context={
             "orders": rows[:RECENT_ORDERS],
@@ -135,7 +136,7 @@ def requests_section(request: HttpRequest, member: Member) -> MemberPanel | None
     if not rows:
         return None
     return MemberPanel(
-        title="Open adjustment requests",
+        title=_("Open adjustment requests"),
         template="admin/loyalty/member/requests.html",
         context={
             "requests": rows[:OPEN_REQUESTS],
@@ -201,7 +202,7 @@ class LoyaltyMemberAdmin(MemberAdmin):
         tools = list(super().get_member_tools(request, member))
         if not member.is_erased and self.has_adjust_permission(request):
             url = reverse("admin:members_member_adjust_points", args=[member.pk])
-            tools.insert(0, MemberTool(label="Adjust points", url=url))
+            tools.insert(0, MemberTool(label=_("Adjust points"), url=url))
         return tools
 
     def has_adjust_permission(self, request) -> bool:
@@ -241,17 +242,28 @@ class LoyaltyMemberAdmin(MemberAdmin):
                     posting = outcome.posting
                     self.message_user(
                         request,
-                        f"Posted {posting.points:+d} points to {member.external_id} "
-                        f"(posting #{posting.pk}).",
+                        gettext("Posted %(points)s points to %(member)s (posting #%(posting)s).")
+                        % {
+                            "points": f"{posting.points:+d}",
+                            "member": member.external_id,
+                            "posting": posting.pk,
+                        },
                         messages.SUCCESS,
                     )
                 else:
                     held = outcome.request
                     self.message_user(
                         request,
-                        f"Not posted yet: {held.points:+d} points is {held.held_because}. "
-                        f"Adjustment request #{held.pk} was created and waits for a "
-                        "Supervisor's approval.",
+                        gettext(
+                            "Not posted yet: %(points)s points is %(held_because)s. Adjustment "
+                            "request #%(number)s was created and waits for a Supervisor's "
+                            "approval."
+                        )
+                        % {
+                            "points": f"{held.points:+d}",
+                            "held_because": held.held_because,
+                            "number": held.pk,
+                        },
                         messages.WARNING,
                     )
                 return HttpResponseRedirect(member_change_url(member.pk))
@@ -259,13 +271,15 @@ class LoyaltyMemberAdmin(MemberAdmin):
             self,
             request,
             form=form,
-            title=f"Adjust points of {member.external_id}",
+            title=gettext("Adjust points of %(member)s") % {"member": member.external_id},
             intro=(
-                "Credit (positive) or debit (negative) the member's points, with a reason. "
-                "A debit cannot take the balance below zero."
+                _(
+                    "Credit (positive) or debit (negative) the member's points, with a reason. "
+                    "A debit cannot take the balance below zero."
+                )
             ),
             summary=self._adjust_summary(request, member),
-            submit_label="Adjust points",
+            submit_label=_("Adjust points"),
             back_url=member_change_url(member.pk),
             back_label=str(member),
         )
@@ -273,20 +287,23 @@ class LoyaltyMemberAdmin(MemberAdmin):
     def _adjust_summary(self, request, member: Member) -> list[tuple[str, object]]:
         points = member_points(member=member)
         summary: list[tuple[str, object]] = [
-            ("Available", points["available"]),
-            ("Pending", points["pending"]),
+            (gettext("Available"), points["available"]),
+            (gettext("Pending"), points["pending"]),
         ]
         if request.user.has_perm(PERM_UNLIMITED):
-            summary.append(("Your limits", "none"))
+            summary.append((gettext("Your limits"), gettext("none")))
         else:
             settings = program_settings()
             used = adjusted_today(user_id=request.user.pk)
             summary += [
-                ("Your limit per adjustment", settings.service_adjustment_limit),
+                (gettext("Your limit per adjustment"), settings.service_adjustment_limit),
                 (
-                    "Your daily limit",
-                    f"{settings.service_daily_limit} ({used} used today); above a limit the "
-                    "adjustment waits for a Supervisor's approval",
+                    gettext("Your daily limit"),
+                    gettext(
+                        "%(limit)s (%(used)s used today); above a limit the adjustment waits for "
+                        "a Supervisor's approval"
+                    )
+                    % {"limit": settings.service_daily_limit, "used": used},
                 ),
             ]
         return summary

@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from config.admin_tools import denied, service_error_message
 from config.errors import ServiceError
@@ -51,16 +52,17 @@ class ProgramSettingsAdmin(_ServiceErrorsAsMessages, admin.ModelAdmin):
     list_select_related = False
     readonly_fields = ("updated_at",)
     fieldsets = (
-        ("Money and points", {"fields": ("currency", "earn_rate", "point_value")}),
+        (_("Money and points"), {"fields": ("currency", "earn_rate", "point_value")}),
         (
-            "Earning and expiry",
+            _("Earning and expiry"),
             {"fields": ("pending_days", "points_lifetime_days", "allow_negative_balance")},
         ),
-        ("Tiers", {"fields": ("qualification", "tier_hold_days")}),
+        (_("Tiers"), {"fields": ("qualification", "tier_hold_days")}),
         (
-            "Customer-service adjustment limits",
+            _("Customer-service adjustment limits"),
             {"fields": ("service_adjustment_limit", "service_daily_limit")},
         ),
+        (_("Members"), {"fields": ("locale",)}),
         (None, {"fields": ("reason", "updated_at")}),
     )
 

@@ -26,6 +26,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from config.admin_tools import column, denied, service_error_message
@@ -87,7 +88,7 @@ class PerkForm(forms.ModelForm):
         if data.get("kind") == Perk.Kind.DISCOUNT_PERCENT and not (
             data.get("value") is not None and 0 < data["value"] <= 100
         ):
-            self.add_error("value", "A percentage above 0 and at most 100.")
+            self.add_error("value", gettext("A percentage above 0 and at most 100."))
         return data
 
 
@@ -107,7 +108,7 @@ class PerkAdmin(_ServiceErrorsAsMessages, admin.ModelAdmin):
             .prefetch_related(Prefetch("tiers", queryset=Tier.objects.order_by("rank")))
         )
 
-    @admin.display(description="Granted by")
+    @admin.display(description=_("Granted by"))
     def granted_by(self, perk: Perk) -> str:
         return ", ".join(t.name for t in perk.tiers.all()) or "—"
 
@@ -162,20 +163,22 @@ class TierAdmin(_ServiceErrorsAsMessages, admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "code", "rank", "description")}),
         (
-            "Qualification and earning",
+            _("Qualification and earning"),
             {
                 "fields": ("threshold", "multiplier"),
-                "description": "Changing these (or the rank) first shows what the change would "
-                "do on today's data; nothing is saved until you confirm.",
+                "description": _(
+                    "Changing these (or the rank) first shows what the change would do on "
+                    "today's data; nothing is saved until you confirm."
+                ),
             },
         ),
-        ("Perks", {"fields": ("perks",)}),
+        (_("Perks"), {"fields": ("perks",)}),
     )
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("perks")
 
-    @admin.display(description="Perks")
+    @admin.display(description=_("Perks"))
     def perk_list(self, tier: Tier) -> str:
         return ", ".join(p.name for p in tier.perks.all()) or "—"
 
@@ -221,7 +224,7 @@ class TierAdmin(_ServiceErrorsAsMessages, admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": f"What publishing {data['name']} would do",
+            "title": gettext("What publishing %(tier)s would do") % {"tier": data["name"]},
             "tier_name": data["name"],
             "original": obj,
             "adding": obj is None,
@@ -259,23 +262,32 @@ class TierAdmin(_ServiceErrorsAsMessages, admin.ModelAdmin):
 
 
 class TierOverrideForm(forms.Form):
-    tier = forms.ModelChoiceField(queryset=Tier.objects.order_by("rank"), empty_label=None)
-    until = forms.DateField(
-        help_text="Last day of the override (inclusive). The member's earned tier applies again "
-        "the day after.",
-        widget=forms.DateInput(attrs={"type": "date"}),
+    tier = forms.ModelChoiceField(
+        queryset=Tier.objects.order_by("rank"), empty_label=None, label=_("Tier")
     )
-    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+    until = forms.DateField(
+        help_text=_(
+            "Last day of the override (inclusive). The member's earned tier applies again "
+            "the day after."
+        ),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        label=_("Until"),
+    )
+    reason = forms.CharField(
+        max_length=500, widget=forms.Textarea(attrs={"rows": 3}), label=_("Reason")
+    )
 
     def clean_until(self):
         until = self.cleaned_data["until"]
         if until < timezone.localdate():
-            raise forms.ValidationError("The override must end today or later.")
+            raise forms.ValidationError(gettext("The override must end today or later."))
         return until
 
 
 class TierOverrideEndForm(forms.Form):
-    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+    reason = forms.CharField(
+        max_length=500, widget=forms.Textarea(attrs={"rows": 3}), label=_("Reason")
+    )
 
 
 def override_url(member_id: int) -> str:
@@ -298,7 +310,7 @@ class MemberTierAdmin(ReadOnlyAdmin):
     raw_id_fields = ("member",)
     ordering = ("-since",)
 
-    @admin.display(description="Member", ordering="member_id")
+    @admin.display(description=_("Member"), ordering="member_id")
     def member_col(self, row: MemberTier) -> str:
         return member_link(row.member_id, str(row.member))
 
@@ -350,8 +362,12 @@ class MemberTierAdmin(ReadOnlyAdmin):
                 data = form.cleaned_data
                 self.message_user(
                     request,
-                    f"{member.external_id} holds {data['tier'].name} until "
-                    f"{data['until']:%Y-%m-%d}.",
+                    gettext("%(member)s holds %(tier)s until %(until)s.")
+                    % {
+                        "member": member.external_id,
+                        "tier": data["tier"].name,
+                        "until": f"{data['until']:%Y-%m-%d}",
+                    },
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(member_change_url(member.pk))
@@ -360,15 +376,17 @@ class MemberTierAdmin(ReadOnlyAdmin):
             self,
             request,
             form=form,
-            title=f"Override the tier of {member.external_id}",
-            intro="The member holds the chosen tier until the date, whatever they spend; then "
-            "their spend decides again. The reason is kept in the tier history and the audit "
-            "log.",
+            title=gettext("Override the tier of %(member)s") % {"member": member.external_id},
+            intro=_(
+                "The member holds the chosen tier until the date, whatever they spend; then "
+                "their spend decides again. The reason is kept in the tier history and the audit "
+                "log."
+            ),
             summary=[
-                ("Tier now", summary.get("name", "—")),
-                ("Override until", summary.get("override_until") or "—"),
+                (gettext("Tier now"), summary.get("name", "—")),
+                (gettext("Override until"), summary.get("override_until") or "—"),
             ],
-            submit_label="Override the tier",
+            submit_label=_("Override the tier"),
             back_url=member_change_url(member.pk),
             back_label=str(member),
         )
@@ -380,15 +398,18 @@ class MemberTierAdmin(ReadOnlyAdmin):
             tier_override_end(
                 member=member, reason=form.cleaned_data["reason"], actor=Actor.staff(request.user)
             )
-            self.message_user(request, f"The override of {member.external_id} has ended.")
+            self.message_user(
+                request,
+                gettext("The override of %(member)s has ended.") % {"member": member.external_id},
+            )
             return HttpResponseRedirect(member_change_url(member.pk))
         return action_page(
             self,
             request,
             form=form,
-            title=f"End the tier override of {member.external_id}",
-            intro="The member holds the tier their spend has earned again, from now.",
-            submit_label="End the override",
+            title=gettext("End the tier override of %(member)s") % {"member": member.external_id},
+            intro=_("The member holds the tier their spend has earned again, from now."),
+            submit_label=_("End the override"),
             danger=True,
             back_url=member_change_url(member.pk),
             back_label=str(member),
@@ -413,7 +434,7 @@ class TierChangeAdmin(ReadOnlyAdmin):
     raw_id_fields = ("member",)
     date_hierarchy = "at"
 
-    @admin.display(description="Member", ordering="member_id")
+    @admin.display(description=_("Member"), ordering="member_id")
     def member_col(self, change: TierChange) -> str:
         return member_link(change.member_id, str(change.member))
 
@@ -440,7 +461,7 @@ def tier_section(request, member: Member) -> MemberPanel | None:
     )
     can_override = request.user.has_perm(PERM_OVERRIDE) and not member.is_erased
     return MemberPanel(
-        title="Tier",
+        title=_("Tier"),
         template="admin/loyalty/member/tier.html",
         context={
             **summary,

@@ -33,7 +33,7 @@ from loyalty.services.enrolment import program_member_enrol
 from members import services as member_services
 from members.actors import Actor
 from members.erasure import external_id_is_personal, external_id_pseudonym
-from members.models import Member
+from members.models import Language, Member
 from members.selectors import member_get_for_api
 
 EXTERNAL_ID_RE = re.compile(r"[A-Za-z0-9\-_.:@]{1,64}")
@@ -81,6 +81,13 @@ class MemberPutSerializer(StrictSerializer):
     enrolled_at = AwareDateTimeField(
         required=False,
         help_text="When the member joined, for backfills (default: now). Enrolment only.",
+    )
+    locale = serializers.ChoiceField(
+        choices=Language.values,
+        required=False,
+        allow_blank=True,
+        help_text="The language of the member's sentences (tier progress, suggestions); empty: "
+        "the program's language.",
     )
 
     def validate_birth_date(self, value):
@@ -169,6 +176,10 @@ class MemberSummarySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Member.Status.choices)
     enrolled_at = serializers.DateTimeField()
     referral_code = serializers.CharField(help_text="This member's code, to refer others.")
+    locale = serializers.ChoiceField(
+        choices=Language.values,
+        help_text="The language the member's sentences are in: their own, else the program's.",
+    )
     tier = MemberTierSerializer(allow_null=True, help_text="Null while the member holds no tier.")
     points = MemberPointsSerializer()
     progress = MemberProgressSerializer(allow_null=True)

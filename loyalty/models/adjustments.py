@@ -18,22 +18,30 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from members.models import Member
 
 
 class AdjustmentRequest(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Rejected"
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="adjustment_requests")
-    points = models.IntegerField()
-    reason = models.CharField(max_length=500)
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.PROTECT,
+        related_name="adjustment_requests",
+        verbose_name=_("member"),
+    )
+    points = models.IntegerField(verbose_name=_("points"))
+    reason = models.CharField(max_length=500, verbose_name=_("reason"))
     # Why it was not posted at once (which limit it went over), as the agent was told.
-    held_because = models.CharField(max_length=255, blank=True)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    held_because = models.CharField(max_length=255, blank=True, verbose_name=_("held because"))
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.PENDING, verbose_name=_("status")
+    )
     # Users are referenced with their username kept as a label, so the record still reads well
     # after an account is deleted (as `ActorFields` does for postings).
     requested_by = models.ForeignKey(
@@ -41,29 +49,38 @@ class AdjustmentRequest(models.Model):
         null=True,
         on_delete=models.SET_NULL,
         related_name="adjustment_requests_made",
+        verbose_name=_("requested by"),
     )
-    requested_by_label = models.CharField(max_length=150)
-    requested_at = models.DateTimeField(default=timezone.now)
+    requested_by_label = models.CharField(max_length=150, verbose_name=_("requested by label"))
+    requested_at = models.DateTimeField(default=timezone.now, verbose_name=_("requested at"))
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="adjustment_requests_decided",
+        verbose_name=_("decided by"),
     )
-    decided_by_label = models.CharField(max_length=150, blank=True)
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decision_note = models.CharField(max_length=500, blank=True)
+    decided_by_label = models.CharField(
+        max_length=150, blank=True, verbose_name=_("decided by label")
+    )
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
+    decision_note = models.CharField(max_length=500, blank=True, verbose_name=_("decision note"))
     posting = models.OneToOneField(
         "loyalty.Posting",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="adjustment_request",
+        verbose_name=_("posting"),
     )
-    idempotency_key = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    idempotency_key = models.CharField(
+        max_length=255, unique=True, null=True, blank=True, verbose_name=_("idempotency key")
+    )
 
     class Meta:
+        verbose_name = _("adjustment request")
+        verbose_name_plural = _("adjustment requests")
         ordering = ["-requested_at", "-id"]
         # Requests are made and decided through services only: no add/change/delete permission
         # exists to hand out; deciding is `loyalty.approve_adjustment`.

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from members.models import ActorFields
 
@@ -25,48 +26,53 @@ RESERVED_PROFILE_NAMES = frozenset({"auto", "orders", "lines", "shopify", "onlin
 
 class ImportRun(ActorFields):
     class Status(models.TextChoices):
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        PARTIAL = "partial", "Succeeded, some rows rejected"
-        REJECTED = "rejected", "Rejected: bad rows, nothing written"
-        FAILED = "failed", "Failed"
-        INTERRUPTED = "interrupted", "Interrupted (the process died)"
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        PARTIAL = "partial", _("Succeeded, some rows rejected")
+        REJECTED = "rejected", _("Rejected: bad rows, nothing written")
+        FAILED = "failed", _("Failed")
+        INTERRUPTED = "interrupted", _("Interrupted (the process died)")
 
-    started_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(default=timezone.now)
-    file_name = models.CharField(max_length=255)
-    file_size = models.BigIntegerField(default=0)
-    checksum = models.CharField("SHA-256", max_length=64, db_index=True)
-    format = models.CharField(max_length=32)
-    profile = models.CharField(max_length=64, blank=True)
-    dry_run = models.BooleanField(default=False)
-    skip_invalid = models.BooleanField(default=False)
-    via = models.CharField(max_length=16, default="command")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
-    rows_read = models.BigIntegerField(default=0)
-    orders_created = models.BigIntegerField(default=0)
-    orders_present = models.BigIntegerField(default=0)
-    refunds_created = models.BigIntegerField(default=0)
-    members_created = models.BigIntegerField(default=0)
-    points_posted = models.BigIntegerField(default=0)
-    rows_rejected = models.BigIntegerField(default=0)
-    rows_skipped = models.BigIntegerField(
-        default=0, help_text="Guest rows, voided or pending orders, returns of earlier goods."
+    started_at = models.DateTimeField(default=timezone.now, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    heartbeat_at = models.DateTimeField(default=timezone.now, verbose_name=_("heartbeat at"))
+    file_name = models.CharField(max_length=255, verbose_name=_("file name"))
+    file_size = models.BigIntegerField(default=0, verbose_name=_("file size"))
+    checksum = models.CharField(_("SHA-256"), max_length=64, db_index=True)
+    format = models.CharField(max_length=32, verbose_name=_("format"))
+    profile = models.CharField(max_length=64, blank=True, verbose_name=_("profile"))
+    dry_run = models.BooleanField(default=False, verbose_name=_("dry run"))
+    skip_invalid = models.BooleanField(default=False, verbose_name=_("skip invalid"))
+    via = models.CharField(max_length=16, default="command", verbose_name=_("via"))
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.RUNNING, verbose_name=_("status")
     )
-    error_report = models.CharField(max_length=500, blank=True)
-    message = models.TextField(blank=True)
-    pid = models.IntegerField(null=True, blank=True)
-    host = models.CharField(max_length=255, blank=True)
+    rows_read = models.BigIntegerField(default=0, verbose_name=_("rows read"))
+    orders_created = models.BigIntegerField(default=0, verbose_name=_("orders created"))
+    orders_present = models.BigIntegerField(default=0, verbose_name=_("orders present"))
+    refunds_created = models.BigIntegerField(default=0, verbose_name=_("refunds created"))
+    members_created = models.BigIntegerField(default=0, verbose_name=_("members created"))
+    points_posted = models.BigIntegerField(default=0, verbose_name=_("points posted"))
+    rows_rejected = models.BigIntegerField(default=0, verbose_name=_("rows rejected"))
+    rows_skipped = models.BigIntegerField(
+        default=0,
+        help_text=_("Guest rows, voided or pending orders, returns of earlier goods."),
+        verbose_name=_("rows skipped"),
+    )
+    error_report = models.CharField(max_length=500, blank=True, verbose_name=_("error report"))
+    message = models.TextField(blank=True, verbose_name=_("message"))
+    pid = models.IntegerField(null=True, blank=True, verbose_name=_("pid"))
+    host = models.CharField(max_length=255, blank=True, verbose_name=_("host"))
     # Where a running import is (read, check, write, tiers) and how far overall, in percent:
     # written at most about once a second by `loyalty.importing.progress`, read by the admin's
     # progress page.
-    phase = models.CharField(max_length=16, blank=True)
-    progress = models.PositiveSmallIntegerField(default=0)
+    phase = models.CharField(max_length=16, blank=True, verbose_name=_("phase"))
+    progress = models.PositiveSmallIntegerField(default=0, verbose_name=_("progress"))
 
     class Meta:
+        verbose_name_plural = _("import runs")
         ordering = ["-started_at", "-id"]
-        verbose_name = "import run"
+        verbose_name = _("import run")
         constraints = [
             models.UniqueConstraint(
                 fields=["checksum"],
@@ -102,50 +108,64 @@ class ImportProfile(models.Model):
     """Which column of a merchant's export holds what, for `import_orders --profile NAME`."""
 
     class Layout(models.TextChoices):
-        ORDERS = "orders", "One row per order"
-        LINES = "lines", "One row per order line (aggregated by order id)"
+        ORDERS = "orders", _("One row per order")
+        LINES = "lines", _("One row per order line (aggregated by order id)")
 
     class RefundMarker(models.TextChoices):
-        NONE = "", "Refunds are not marked (orders layout: use the refunded total column)"
-        PREFIX = "prefix", "The order id starts with a prefix (e.g. C for cancellations)"
-        NEGATIVE = "negative", "A negative quantity is a return"
+        NONE = "", _("Refunds are not marked (orders layout: use the refunded total column)")
+        PREFIX = "prefix", _("The order id starts with a prefix (e.g. C for cancellations)")
+        NEGATIVE = "negative", _("A negative quantity is a return")
 
-    name = models.SlugField(max_length=64, unique=True)
-    description = models.CharField(max_length=255, blank=True)
-    layout = models.CharField(max_length=8, choices=Layout.choices, default=Layout.ORDERS)
-    col_order_id = models.CharField("order id column", max_length=100)
-    col_customer_id = models.CharField("customer id column", max_length=100)
-    col_placed_at = models.CharField("date column", max_length=100)
+    name = models.SlugField(max_length=64, unique=True, verbose_name=_("name"))
+    description = models.CharField(max_length=255, blank=True, verbose_name=_("description"))
+    layout = models.CharField(
+        max_length=8, choices=Layout.choices, default=Layout.ORDERS, verbose_name=_("layout")
+    )
+    col_order_id = models.CharField(_("order id column"), max_length=100)
+    col_customer_id = models.CharField(_("customer id column"), max_length=100)
+    col_placed_at = models.CharField(_("date column"), max_length=100)
     date_format = models.CharField(
         max_length=64,
         blank=True,
-        help_text="A strptime format such as %d/%m/%Y %H:%M; blank for ISO 8601 "
-        "(2024-05-01 14:30:00).",
+        help_text=_(
+            "A strptime format such as %d/%m/%Y %H:%M; blank for ISO 8601 (2024-05-01 14:30:00)."
+        ),
+        verbose_name=_("date format"),
     )
-    col_total = models.CharField("total column", max_length=100, blank=True)
-    col_eligible_total = models.CharField("eligible total column", max_length=100, blank=True)
-    col_refunded_total = models.CharField("refunded total column", max_length=100, blank=True)
-    col_quantity = models.CharField("quantity column", max_length=100, blank=True)
-    col_unit_price = models.CharField("unit price column", max_length=100, blank=True)
-    col_sku = models.CharField("product code column", max_length=100, blank=True)
-    col_description = models.CharField("product name column", max_length=100, blank=True)
-    col_currency = models.CharField("currency column", max_length=100, blank=True)
+    col_total = models.CharField(_("total column"), max_length=100, blank=True)
+    col_eligible_total = models.CharField(_("eligible total column"), max_length=100, blank=True)
+    col_refunded_total = models.CharField(_("refunded total column"), max_length=100, blank=True)
+    col_quantity = models.CharField(_("quantity column"), max_length=100, blank=True)
+    col_unit_price = models.CharField(_("unit price column"), max_length=100, blank=True)
+    col_sku = models.CharField(_("product code column"), max_length=100, blank=True)
+    col_description = models.CharField(_("product name column"), max_length=100, blank=True)
+    col_currency = models.CharField(_("currency column"), max_length=100, blank=True)
     fixed_currency = models.CharField(
-        max_length=3, blank=True, help_text="Used when the file has no currency column."
+        max_length=3,
+        blank=True,
+        help_text=_("Used when the file has no currency column."),
+        verbose_name=_("fixed currency"),
     )
-    col_email = models.CharField("email column", max_length=100, blank=True)
-    col_first_name = models.CharField("first name column", max_length=100, blank=True)
-    col_last_name = models.CharField("last name column", max_length=100, blank=True)
+    col_email = models.CharField(_("email column"), max_length=100, blank=True)
+    col_first_name = models.CharField(_("first name column"), max_length=100, blank=True)
+    col_last_name = models.CharField(_("last name column"), max_length=100, blank=True)
     refund_marker = models.CharField(
-        max_length=8, choices=RefundMarker.choices, blank=True, default=RefundMarker.NONE
+        max_length=8,
+        choices=RefundMarker.choices,
+        blank=True,
+        default=RefundMarker.NONE,
+        verbose_name=_("refund marker"),
     )
-    refund_prefix = models.CharField(max_length=16, blank=True, help_text="e.g. C")
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
+    refund_prefix = models.CharField(
+        max_length=16, blank=True, help_text=_("e.g. C"), verbose_name=_("refund prefix")
+    )
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(default=timezone.now, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name_plural = _("import profiles")
         ordering = ["name"]
-        verbose_name = "import profile"
+        verbose_name = _("import profile")
         constraints = [
             models.CheckConstraint(
                 condition=Q(layout__in=["orders", "lines"]), name="importprofile_layout_valid"

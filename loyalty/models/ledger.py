@@ -28,20 +28,21 @@ import pgtrigger
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from members.models import BulkActorFields, Member, actor_partial_indexes
 
 
 class PostingKind(models.TextChoices):
-    EARN = "earn", "Earned on an order"
-    TIER_BONUS = "tier_bonus", "Tier bonus"
-    CAMPAIGN_BONUS = "campaign_bonus", "Campaign bonus"
-    REDEEM = "redeem", "Redeemed"
-    REFUND_REVERSAL = "refund_reversal", "Reversed by a refund"
-    EXPIRE = "expire", "Expired"
-    ADJUST = "adjust", "Adjustment"
-    CANCEL_REDEMPTION = "cancel_redemption", "Redemption cancelled"
-    REVERSAL = "reversal", "Reversal of a posting"
+    EARN = "earn", _("Earned on an order")
+    TIER_BONUS = "tier_bonus", _("Tier bonus")
+    CAMPAIGN_BONUS = "campaign_bonus", _("Campaign bonus")
+    REDEEM = "redeem", _("Redeemed")
+    REFUND_REVERSAL = "refund_reversal", _("Reversed by a refund")
+    EXPIRE = "expire", _("Expired")
+    ADJUST = "adjust", _("Adjustment")
+    CANCEL_REDEMPTION = "cancel_redemption", _("Redemption cancelled")
+    REVERSAL = "reversal", _("Reversal of a posting")
 
 
 CREDIT_KINDS = (
@@ -62,16 +63,25 @@ class Posting(BulkActorFields):
     # matched exactly), the staff user and the API key by partial indexes of the postings that
     # have one (`BulkActorFields`).
     member = models.ForeignKey(
-        Member, on_delete=models.PROTECT, related_name="postings", db_index=False
+        Member,
+        on_delete=models.PROTECT,
+        related_name="postings",
+        db_index=False,
+        verbose_name=_("member"),
     )
-    kind = models.CharField(max_length=20, choices=PostingKind.choices)
-    points = models.IntegerField()
-    created_at = models.DateTimeField(default=timezone.now)
-    effective_at = models.DateTimeField(default=timezone.now)
-    available_at = models.DateTimeField(null=True, blank=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
+    kind = models.CharField(max_length=20, choices=PostingKind.choices, verbose_name=_("kind"))
+    points = models.IntegerField(verbose_name=_("points"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    effective_at = models.DateTimeField(default=timezone.now, verbose_name=_("effective at"))
+    available_at = models.DateTimeField(null=True, blank=True, verbose_name=_("available at"))
+    expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expires at"))
     order = models.ForeignKey(
-        "loyalty.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="postings"
+        "loyalty.Order",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="postings",
+        verbose_name=_("order"),
     )
     refund = models.ForeignKey(
         "loyalty.Refund",
@@ -79,21 +89,29 @@ class Posting(BulkActorFields):
         blank=True,
         on_delete=models.PROTECT,
         related_name="postings",
-        db_index=False,  # posting_refund_idx: partial, few postings have a refund
+        db_index=False,
+        verbose_name=_("refund"),  # posting_refund_idx: partial, few postings have a refund
     )
     # Where the posting came from, for sources that live in apps above this one.
-    source_type = models.CharField(max_length=20, blank=True)
-    source_id = models.CharField(max_length=64, blank=True)
-    campaign_code = models.CharField(max_length=64, blank=True)
-    reward_code = models.CharField(max_length=64, blank=True)
+    source_type = models.CharField(max_length=20, blank=True, verbose_name=_("source type"))
+    source_id = models.CharField(max_length=64, blank=True, verbose_name=_("source id"))
+    campaign_code = models.CharField(max_length=64, blank=True, verbose_name=_("campaign code"))
+    reward_code = models.CharField(max_length=64, blank=True, verbose_name=_("reward code"))
     reverses = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reversed_by",
+        verbose_name=_("reverses"),
     )
-    idempotency_key = models.CharField(max_length=255)
-    reason = models.CharField(max_length=500, blank=True)
-    description = models.CharField(max_length=255, blank=True)
+    idempotency_key = models.CharField(max_length=255, verbose_name=_("idempotency key"))
+    reason = models.CharField(max_length=500, blank=True, verbose_name=_("reason"))
+    description = models.CharField(max_length=255, blank=True, verbose_name=_("description"))
 
     class Meta:
+        verbose_name = _("posting")
+        verbose_name_plural = _("postings")
         ordering = ["-effective_at", "-id"]
         permissions = [
             ("adjust_points", "Can adjust points within the customer-service limits"),
@@ -152,16 +170,24 @@ class Lot(models.Model):
     """What is left of one credit. Mutable state derived from postings (audit_ledger checks it)."""
 
     posting = models.OneToOneField(
-        Posting, primary_key=True, on_delete=models.PROTECT, related_name="lot"
+        Posting,
+        primary_key=True,
+        on_delete=models.PROTECT,
+        related_name="lot",
+        verbose_name=_("posting"),
     )
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="lots")
-    points = models.IntegerField()
-    remaining = models.IntegerField()
-    available_at = models.DateTimeField()
-    expires_at = models.DateTimeField(null=True, blank=True)
-    matured = models.BooleanField(default=False)
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="lots", verbose_name=_("member")
+    )
+    points = models.IntegerField(verbose_name=_("points"))
+    remaining = models.IntegerField(verbose_name=_("remaining"))
+    available_at = models.DateTimeField(verbose_name=_("available at"))
+    expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expires at"))
+    matured = models.BooleanField(default=False, verbose_name=_("matured"))
 
     class Meta:
+        verbose_name = _("lot")
+        verbose_name_plural = _("lots")
         constraints = [
             models.CheckConstraint(condition=Q(points__gt=0), name="lot_points_positive"),
             models.CheckConstraint(
@@ -195,11 +221,17 @@ class Lot(models.Model):
 class LotAllocation(models.Model):
     """`points` of `lot` consumed by the debit `posting`. Append-only."""
 
-    posting = models.ForeignKey(Posting, on_delete=models.PROTECT, related_name="allocations")
-    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="allocations")
-    points = models.IntegerField()
+    posting = models.ForeignKey(
+        Posting, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("posting")
+    )
+    lot = models.ForeignKey(
+        Lot, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("lot")
+    )
+    points = models.IntegerField(verbose_name=_("points"))
 
     class Meta:
+        verbose_name = _("lot allocation")
+        verbose_name_plural = _("lot allocations")
         triggers = [
             pgtrigger.Protect(
                 name="allocation_append_only", operation=pgtrigger.Update | pgtrigger.Delete
@@ -217,13 +249,21 @@ class Debt(models.Model):
     """The part of a debit no lot could cover (a refund of spent points); credits pay it off."""
 
     posting = models.OneToOneField(
-        Posting, primary_key=True, on_delete=models.PROTECT, related_name="debt"
+        Posting,
+        primary_key=True,
+        on_delete=models.PROTECT,
+        related_name="debt",
+        verbose_name=_("posting"),
     )
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="debts")
-    points = models.IntegerField()
-    remaining = models.IntegerField()
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="debts", verbose_name=_("member")
+    )
+    points = models.IntegerField(verbose_name=_("points"))
+    remaining = models.IntegerField(verbose_name=_("remaining"))
 
     class Meta:
+        verbose_name = _("debt")
+        verbose_name_plural = _("debts")
         constraints = [
             models.CheckConstraint(condition=Q(points__gt=0), name="debt_points_positive"),
             models.CheckConstraint(
@@ -243,14 +283,20 @@ class Account(models.Model):
     """A member's cached balance; the row whose lock serialises every change to their points."""
 
     member = models.OneToOneField(
-        Member, primary_key=True, on_delete=models.PROTECT, related_name="account"
+        Member,
+        primary_key=True,
+        on_delete=models.PROTECT,
+        related_name="account",
+        verbose_name=_("member"),
     )
-    available = models.IntegerField(default=0)
-    pending = models.IntegerField(default=0)
-    lifetime_earned = models.IntegerField(default=0)
-    updated_at = models.DateTimeField(auto_now=True)
+    available = models.IntegerField(default=0, verbose_name=_("available"))
+    pending = models.IntegerField(default=0, verbose_name=_("pending"))
+    lifetime_earned = models.IntegerField(default=0, verbose_name=_("lifetime earned"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
         constraints = [
             models.CheckConstraint(condition=Q(pending__gte=0), name="account_pending_gte_0"),
             models.CheckConstraint(

@@ -14,47 +14,66 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from members.models import Member
 
 
 class Order(models.Model):
     class Source(models.TextChoices):
-        API = "api", "Storefront API"
-        IMPORT = "import", "Historical import"
-        ADMIN = "admin", "Admin"
+        API = "api", _("Storefront API")
+        IMPORT = "import", _("Historical import")
+        ADMIN = "admin", _("Admin")
 
     # Unique through a constraint, not `unique=True`: on PostgreSQL that would add a second,
     # varchar_pattern_ops index for LIKE prefix searches nobody runs (searches are exact).
-    order_id = models.CharField(max_length=64)
+    order_id = models.CharField(max_length=64, verbose_name=_("order id"))
     # No single-column index: `order_member_placed_idx` starts with the member.
     member = models.ForeignKey(
-        Member, on_delete=models.PROTECT, related_name="orders", db_index=False
+        Member,
+        on_delete=models.PROTECT,
+        related_name="orders",
+        db_index=False,
+        verbose_name=_("member"),
     )
-    placed_at = models.DateTimeField()
-    currency = models.CharField(max_length=3)
-    total = models.DecimalField(max_digits=12, decimal_places=2)
-    eligible_total = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    placed_at = models.DateTimeField(verbose_name=_("placed at"))
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+    total = models.DecimalField(max_digits=12, decimal_places=2, verbose_name=_("total"))
+    eligible_total = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, verbose_name=_("eligible total")
+    )
     # Program-currency units per order-currency unit when the order was recorded (1 if the same).
-    exchange_rate = models.DecimalField(max_digits=14, decimal_places=6, default=Decimal("1"))
+    exchange_rate = models.DecimalField(
+        max_digits=14, decimal_places=6, default=Decimal("1"), verbose_name=_("exchange rate")
+    )
     # Eligible spend in the program currency: what points and tiers are computed on.
-    eligible_amount = models.DecimalField(max_digits=12, decimal_places=2)
+    eligible_amount = models.DecimalField(
+        max_digits=12, decimal_places=2, verbose_name=_("eligible amount")
+    )
     # Cumulative refunds: in the order's currency (bounded by eligible_total or total), and the
     # same converted to the program currency (what lowers qualifying spend for tiers).
-    refunded_total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
-    refunded_amount = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
-    items = models.JSONField(default=list, blank=True)
-    channel = models.CharField(max_length=32, blank=True)
-    points_base = models.IntegerField(default=0)
-    points_tier_bonus = models.IntegerField(default=0)
-    points_campaign = models.IntegerField(default=0)
-    points_reversed = models.IntegerField(default=0)
-    tier_code = models.CharField(max_length=32, blank=True)
-    fingerprint = models.CharField(max_length=64)
-    source = models.CharField(max_length=8, choices=Source.choices, default=Source.API)
-    created_at = models.DateTimeField(default=timezone.now)
+    refunded_total = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("0"), verbose_name=_("refunded total")
+    )
+    refunded_amount = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("0"), verbose_name=_("refunded amount")
+    )
+    items = models.JSONField(default=list, blank=True, verbose_name=_("items"))
+    channel = models.CharField(max_length=32, blank=True, verbose_name=_("channel"))
+    points_base = models.IntegerField(default=0, verbose_name=_("points base"))
+    points_tier_bonus = models.IntegerField(default=0, verbose_name=_("points tier bonus"))
+    points_campaign = models.IntegerField(default=0, verbose_name=_("points campaign"))
+    points_reversed = models.IntegerField(default=0, verbose_name=_("points reversed"))
+    tier_code = models.CharField(max_length=32, blank=True, verbose_name=_("tier code"))
+    fingerprint = models.CharField(max_length=64, verbose_name=_("fingerprint"))
+    source = models.CharField(
+        max_length=8, choices=Source.choices, default=Source.API, verbose_name=_("source")
+    )
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
         ordering = ["-placed_at", "-id"]
         permissions = [
             ("import_orders", "Can import historical orders"),
@@ -100,17 +119,23 @@ class Order(models.Model):
 
 
 class Refund(models.Model):
-    refund_id = models.CharField(max_length=64)  # unique: see Meta (as `Order.order_id`)
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
-    amount = models.DecimalField(max_digits=12, decimal_places=2)
-    refunded_at = models.DateTimeField()
-    points_reversed = models.IntegerField(default=0)
+    refund_id = models.CharField(
+        max_length=64, verbose_name=_("refund id")
+    )  # unique: see Meta (as `Order.order_id`)
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("order")
+    )
+    amount = models.DecimalField(max_digits=12, decimal_places=2, verbose_name=_("amount"))
+    refunded_at = models.DateTimeField(verbose_name=_("refunded at"))
+    points_reversed = models.IntegerField(default=0, verbose_name=_("points reversed"))
     # Points that could not be reversed because negative balances are off (reported, never silent).
-    shortfall = models.IntegerField(default=0)
-    fingerprint = models.CharField(max_length=64)
-    created_at = models.DateTimeField(default=timezone.now)
+    shortfall = models.IntegerField(default=0, verbose_name=_("shortfall"))
+    fingerprint = models.CharField(max_length=64, verbose_name=_("fingerprint"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
         ordering = ["-refunded_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["refund_id"], name="refund_refund_id_unique"),

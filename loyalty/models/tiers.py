@@ -27,18 +27,19 @@ import pgtrigger
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from members.models import BulkActorFields, Member, actor_partial_indexes
 
 
 class PerkKind(models.TextChoices):
-    FREE_SHIPPING = "free_shipping", "Free shipping"
-    PRIORITY_SUPPORT = "priority_support", "Priority support"
-    BIRTHDAY_GIFT = "birthday_gift", "Birthday gift"
-    EARLY_ACCESS = "early_access", "Early access"
-    DISCOUNT_PERCENT = "discount_percent", "Discount (percent)"
-    POINTS_MULTIPLIER = "points_multiplier", "Points multiplier"
-    CUSTOM = "custom", "Custom"
+    FREE_SHIPPING = "free_shipping", _("Free shipping")
+    PRIORITY_SUPPORT = "priority_support", _("Priority support")
+    BIRTHDAY_GIFT = "birthday_gift", _("Birthday gift")
+    EARLY_ACCESS = "early_access", _("Early access")
+    DISCOUNT_PERCENT = "discount_percent", _("Discount (percent)")
+    POINTS_MULTIPLIER = "points_multiplier", _("Points multiplier")
+    CUSTOM = "custom", _("Custom")
 
 
 class Perk(models.Model):
@@ -46,21 +47,26 @@ class Perk(models.Model):
 
     Kind = PerkKind
 
-    code = models.SlugField(max_length=64, unique=True)
-    name = models.CharField(max_length=100)
-    kind = models.CharField(max_length=20, choices=PerkKind.choices)
+    code = models.SlugField(max_length=64, unique=True, verbose_name=_("code"))
+    name = models.CharField(max_length=100, verbose_name=_("name"))
+    kind = models.CharField(max_length=20, choices=PerkKind.choices, verbose_name=_("kind"))
     value = models.DecimalField(
         max_digits=10,
         decimal_places=2,
         null=True,
         blank=True,
-        help_text="Optional: the percentage off, a multiplier, a gift's points… as the kind needs.",
+        help_text=_(
+            "Optional: the percentage off, a multiplier, a gift's points… as the kind needs."
+        ),
+        verbose_name=_("value"),
     )
-    description = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
+    description = models.TextField(blank=True, verbose_name=_("description"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(default=timezone.now, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("perk")
+        verbose_name_plural = _("perks")
         ordering = ["name", "code"]
         constraints = [
             models.CheckConstraint(
@@ -80,28 +86,34 @@ class Perk(models.Model):
 
 
 class Tier(models.Model):
-    code = models.SlugField(max_length=32, unique=True)
-    name = models.CharField(max_length=100)
+    code = models.SlugField(max_length=32, unique=True, verbose_name=_("code"))
+    name = models.CharField(max_length=100, verbose_name=_("name"))
     rank = models.PositiveSmallIntegerField(
-        unique=True, help_text="0 is the entry tier every member starts in; higher is better."
+        unique=True,
+        help_text=_("0 is the entry tier every member starts in; higher is better."),
+        verbose_name=_("rank"),
     )
     threshold = models.DecimalField(
         max_digits=12,
         decimal_places=2,
-        help_text="Qualifying spend in the qualification window that reaches this tier.",
+        help_text=_("Qualifying spend in the qualification window that reaches this tier."),
+        verbose_name=_("threshold"),
     )
     multiplier = models.DecimalField(
         max_digits=5,
         decimal_places=2,
         default=1,
-        help_text="Earn multiplier: the tier bonus is floor(base points × (multiplier − 1)).",
+        help_text=_("Earn multiplier: the tier bonus is floor(base points × (multiplier − 1))."),
+        verbose_name=_("multiplier"),
     )
-    perks = models.ManyToManyField(Perk, blank=True, related_name="tiers")
-    description = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
+    perks = models.ManyToManyField(Perk, blank=True, related_name="tiers", verbose_name=_("perks"))
+    description = models.TextField(blank=True, verbose_name=_("description"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(default=timezone.now, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("tier")
+        verbose_name_plural = _("tiers")
         ordering = ["rank"]
         triggers = [
             # `TierChange.from_tier` / `to_tier` have no foreign-key constraint (see there).
@@ -135,27 +147,50 @@ class MemberTier(models.Model):
     """A member's tier state. No row: the entry tier since enrolment, no override."""
 
     member = models.OneToOneField(
-        Member, primary_key=True, on_delete=models.PROTECT, related_name="tier_state"
+        Member,
+        primary_key=True,
+        on_delete=models.PROTECT,
+        related_name="tier_state",
+        verbose_name=_("member"),
     )
     # The tier earned by spend; an active override wins over it.
-    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
-    since = models.DateTimeField(help_text="When the member reached the earned tier.")
+    tier = models.ForeignKey(
+        Tier, on_delete=models.PROTECT, related_name="+", verbose_name=_("tier")
+    )
+    since = models.DateTimeField(
+        help_text=_("When the member reached the earned tier."), verbose_name=_("since")
+    )
     qualified_at = models.DateTimeField(
-        help_text="When the member last met the earned tier's threshold; the hold counts from it."
+        help_text=_(
+            "When the member last met the earned tier's threshold; the hold counts from it."
+        ),
+        verbose_name=_("qualified at"),
     )
     # No index of its own: lapses are found through `membertier_override_idx`.
     override_tier = models.ForeignKey(
-        Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+        Tier,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("override tier"),
     )
     override_until = models.DateField(
-        null=True, blank=True, help_text="Last day of the override (inclusive, program time zone)."
+        null=True,
+        blank=True,
+        help_text=_("Last day of the override (inclusive, program time zone)."),
+        verbose_name=_("override until"),
     )
-    override_reason = models.CharField(max_length=500, blank=True)
-    override_by = models.CharField(max_length=150, blank=True)
-    override_at = models.DateTimeField(null=True, blank=True)
+    override_reason = models.CharField(
+        max_length=500, blank=True, verbose_name=_("override reason")
+    )
+    override_by = models.CharField(max_length=150, blank=True, verbose_name=_("override by"))
+    override_at = models.DateTimeField(null=True, blank=True, verbose_name=_("override at"))
 
     class Meta:
-        verbose_name = "member tier"
+        verbose_name_plural = _("member tiers")
+        verbose_name = _("member tier")
         permissions = [("override_tier", "Can override a member's tier")]
         constraints = [
             models.CheckConstraint(
@@ -179,11 +214,11 @@ class MemberTier(models.Model):
 
 
 class TierChangeKind(models.TextChoices):
-    UPGRADE = "upgrade", "Upgrade"
-    DOWNGRADE = "downgrade", "Downgrade"
-    OVERRIDE = "override", "Override by staff"
-    OVERRIDE_LAPSED = "override_lapsed", "Override lapsed"
-    IMPORT = "import", "Import"
+    UPGRADE = "upgrade", _("Upgrade")
+    DOWNGRADE = "downgrade", _("Downgrade")
+    OVERRIDE = "override", _("Override by staff")
+    OVERRIDE_LAPSED = "override_lapsed", _("Override lapsed")
+    IMPORT = "import", _("Import")
 
 
 class TierChange(BulkActorFields):
@@ -198,7 +233,11 @@ class TierChange(BulkActorFields):
     # Indexed by `tierchange_member_at_idx`; the history is written in bulk by the daily
     # evaluation, so it carries no index it does not need.
     member = models.ForeignKey(
-        Member, on_delete=models.PROTECT, related_name="tier_changes", db_index=False
+        Member,
+        on_delete=models.PROTECT,
+        related_name="tier_changes",
+        db_index=False,
+        verbose_name=_("member"),
     )
     # The tiers carry no foreign-key constraint: PostgreSQL checks one row at a time, at commit,
     # which made half of the daily evaluation's time (two checks per history row, ~12 µs each
@@ -212,6 +251,7 @@ class TierChange(BulkActorFields):
         related_name="+",
         db_index=False,
         db_constraint=False,
+        verbose_name=_("from tier"),
     )
     to_tier = models.ForeignKey(
         Tier,
@@ -221,15 +261,20 @@ class TierChange(BulkActorFields):
         related_name="+",
         db_index=False,
         db_constraint=False,
+        verbose_name=_("to tier"),
     )
-    kind = models.CharField(max_length=16, choices=TierChangeKind.choices)
-    at = models.DateTimeField(help_text="When the change took effect.")
+    kind = models.CharField(max_length=16, choices=TierChangeKind.choices, verbose_name=_("kind"))
+    at = models.DateTimeField(help_text=_("When the change took effect."), verbose_name=_("at"))
     # The window's qualifying spend the decision was made on (upgrades, downgrades, imports).
-    qualifying_spend = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
-    note = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    qualifying_spend = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True, verbose_name=_("qualifying spend")
+    )
+    note = models.CharField(max_length=500, blank=True, verbose_name=_("note"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("tier change")
+        verbose_name_plural = _("tier changes")
         ordering = ["-at", "-id"]
         triggers = [
             pgtrigger.Protect(

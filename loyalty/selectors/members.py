@@ -17,7 +17,8 @@ from django.db.models import Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from loyalty.models import Account, Lot
+from loyalty.models import Account, Lot, ProgramSettings
+from loyalty.selectors.program import member_language, program_settings_if_saved
 from loyalty.selectors.tiers import member_tier_summary
 from members.models import Member
 
@@ -51,7 +52,9 @@ def member_points(*, member: Member, now: dt.datetime | None = None) -> dict:
 
 def member_summary(member: Member, *, now: dt.datetime | None = None) -> dict:
     """The summary of a (not erased) member, as `GET /api/v1/members/{external_id}` returns it."""
-    tiers = member_tier_summary(member, as_of=now)
+    program = program_settings_if_saved()  # one read serves the tiers and the language
+    tiers = member_tier_summary(member, as_of=now, program=program)
+    language = member_language(member, program=program or ProgramSettings())
     return {
         "external_id": member.external_id,
         "email": member.email,
@@ -63,6 +66,7 @@ def member_summary(member: Member, *, now: dt.datetime | None = None) -> dict:
         "status": member.status,
         "enrolled_at": member.enrolled_at,
         "referral_code": member.referral_code,
+        "locale": language,
         # `loyalty.selectors.tiers`: null and empty while no tier is configured.
         "tier": tiers["tier"],
         "points": member_points(member=member, now=now),

@@ -31,7 +31,8 @@ from django.db.models import DecimalField, ExpressionWrapper, F, Min, Q, QuerySe
 from django.utils import timezone
 
 from loyalty.models import MemberTier, Order, ProgramSettings, Tier
-from loyalty.selectors.program import program_settings
+from loyalty.selectors.program import member_language, program_settings
+from loyalty.selectors.tier_explanation import tier_explanation
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -209,18 +210,6 @@ def member_tier_state(
 
 # --- the summary -----------------------------------------------------------------------------
 
-_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$", "JPY": "¥"}
-
-
-def money_text(amount: Decimal, currency: str) -> str:
-    symbol = _SYMBOLS.get(currency)
-    text = f"{amount.quantize(CENT):,.2f}"
-    return f"{symbol}{text}" if symbol else f"{text} {currency}"
-
-
-def date_text(day: dt.date) -> str:
-    return f"{day.day} {day:%b} {day.year}"
-
 
 def _money(amount: Decimal) -> str:
     return str(amount.quantize(CENT))
@@ -287,7 +276,9 @@ def tiers_published() -> list[dict]:
     ]
 
 
-def member_tier_summary(member, *, as_of: dt.datetime | None = None) -> dict:
+def member_tier_summary(
+    member, *, as_of: dt.datetime | None = None, program: ProgramSettings | None = None
+) -> dict:
     """The member summary's `tier`, `progress` and `perks` blocks, ready for JSON.
 
     Money is a string with two decimals, dates are `YYYY-MM-DD`, instants ISO 8601 in UTC. With
@@ -297,7 +288,7 @@ def member_tier_summary(member, *, as_of: dt.datetime | None = None) -> dict:
     ladder = tier_ladder(with_perks=True)
     if not ladder:
         return {"tier": None, "progress": None, "perks": []}
-    settings = program_settings()
+    settings = program or program_settings()
     today = timezone.localdate(as_of)
     state = member_tier_state(member=member, ladder=ladder, today=today)
     window = qualification_window(as_of=as_of, qualification=settings.qualification)
@@ -368,7 +359,8 @@ def member_tier_summary(member, *, as_of: dt.datetime | None = None) -> dict:
         "qualifying_spend": _money(spend),
         "next_tier": next_tier,
         "keep_tier": keep_tier,
-        "explanation": _explanation(
+        "explanation": tier_explanation(
+            language=member_language(member, program=settings),
             state=state,
             spend=spend,
             currency=settings.currency,
@@ -381,70 +373,3 @@ def member_tier_summary(member, *, as_of: dt.datetime | None = None) -> dict:
         ),
     }
     return {"tier": tier_block, "progress": progress, "perks": tier_perks(shown)}
-
-
-def _explanation(
-    *,
-    state: MemberTierState,
-    spend: Decimal,
-    currency: str,
-    next_tier: Tier | None,
-    next_by: dt.date | None,
-    keep_until: dt.datetime | None,
-    keep_tier: dict | None,
-    hold_passed: bool,
-    calendar_year: bool,
-) -> str:
-    """One or two plain sentences: what it takes to move up, and to keep the tier, by when."""
-    earned = state.earned
-    parts: list[str] = []
-    if state.override is not None:
-        parts.append(
-            f"Our team has placed you in {state.override.name} until "
-            f"{date_text(state.override_until)}; after that your spend decides your tier."
-        )
-
-    if next_tier is None:
-        reach = None
-    else:
-        remaining = max(next_tier.threshold - spend, ZERO)
-        amount = money_text(remaining, currency)
-        more = " more" if spend > 0 else ""
-        if remaining == 0:
-            reach = f"You qualify for {next_tier.name}: it is yours from the next daily review."
-        elif next_by is not None:
-            reach = f"Spend {amount}{more} by {date_text(next_by)} to reach {next_tier.name}."
-        else:
-            reach = f"Spend {amount}{more} within {ROLLING_DAYS} days to reach {next_tier.name}."
-        if calendar_year and spend == 0 and remaining:
-            reach = (
-                f"Spend {amount} by {date_text(next_by)} to reach {next_tier.name}"
-                " (spend counts from 1 January)."
-            )
-
-    top = reach is None
-    name = earned.name
-    if keep_tier is None:
-        parts.append(f"{name} is our only tier." if top else reach)
-        return " ".join(parts)
-    if not top:
-        parts.append(reach)
-    keep_remaining = Decimal(keep_tier["remaining"])
-    amount = money_text(keep_remaining, currency)
-    until = date_text(timezone.localdate(keep_until))
-    by = date_text(dt.date.fromisoformat(keep_tier["by"]))
-    if hold_passed:
-        held = f"You are in {name}, our highest tier." if top else None
-        need = f"Spend {amount} more today to keep {'it' if top else name}."
-        parts.extend(p for p in (held, need) if p)
-    elif keep_remaining == 0:
-        held = f"You are in {name}, our highest tier; it" if top else name
-        parts.append(f"{held} is yours until {until}.")
-    elif top:
-        parts.append(f"You are in {name}, our highest tier; it is yours until {until}.")
-        parts.append(f"Spend {amount} more by {by} to keep it beyond then.")
-    else:
-        parts.append(
-            f"{name} is yours until {until}; spend {amount} more by {by} to keep it beyond then."
-        )
-    return " ".join(parts)

@@ -34,6 +34,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.db.models.functions import Abs
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from config.errors import Conflict, Gone, ServiceError
 from loyalty.models import AdjustmentRequest, Posting
@@ -89,7 +90,9 @@ def _staff_user(actor: Actor, *, lock: bool = False):
 def _clean_reason(reason: str) -> str:
     reason = " ".join((reason or "").split())
     if not reason:
-        raise ServiceError("validation_error", "A reason is required.", status=400, field="reason")
+        raise ServiceError(
+            "validation_error", gettext("A reason is required."), status=400, field="reason"
+        )
     return reason[:REASON_MAX]
 
 
@@ -97,7 +100,7 @@ def _clean_points(points: int) -> int:
     if isinstance(points, bool) or not isinstance(points, int) or points == 0:
         raise ServiceError(
             "validation_error",
-            "Points must be a whole number other than zero.",
+            gettext("Points must be a whole number other than zero."),
             status=400,
             field="points",
         )
@@ -173,7 +176,7 @@ def adjustment_request(
     points = _clean_points(points)
     reason = _clean_reason(reason)
     if member.is_erased:
-        raise Gone("member_erased", "This member's data has been erased.")
+        raise Gone("member_erased", gettext("This member's data has been erased."))
     key = idempotency_key or f"adjust:{uuid.uuid4().hex}"
     now = now or timezone.now()
     with transaction.atomic(durable=True):
@@ -204,7 +207,8 @@ def adjustment_request(
             if spendable < -points:
                 raise ServiceError(
                     "insufficient_points",
-                    f"Not enough points: {-points} to take, {spendable} available.",
+                    gettext("Not enough points: %(points)s to take, %(spendable)s available.")
+                    % {"points": -points, "spendable": spendable},
                     extra={"available": spendable, "required": -points},
                 )
         request = AdjustmentRequest.objects.create(
@@ -237,7 +241,13 @@ def _decide_locked(request: AdjustmentRequest, actor: Actor) -> AdjustmentReques
     current = AdjustmentRequest.objects.select_for_update().get(pk=request.pk)
     if not current.is_pending:
         raise Conflict(
-            "request_decided", f"Adjustment request #{current.pk} was already {current.status}."
+            "request_decided",
+            (
+                gettext("Adjustment request #%(number)s was already approved.")
+                if current.status == AdjustmentRequest.Status.APPROVED
+                else gettext("Adjustment request #%(number)s was already rejected.")
+            )
+            % {"number": current.pk},
         )
     if current.requested_by_id == decider.pk:
         raise _permission_denied(
@@ -318,7 +328,10 @@ def adjustment_request_reject(
     note = " ".join((note or "").split())[:REASON_MAX]
     if not note:
         raise ServiceError(
-            "validation_error", "Say why the request is rejected.", status=400, field="note"
+            "validation_error",
+            gettext("Say why the request is rejected."),
+            status=400,
+            field="note",
         )
     now = now or timezone.now()
     with transaction.atomic(durable=True):

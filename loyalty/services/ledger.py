@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from config.errors import ServiceError
 from config.prepared import ModelColumns, PreparedQuery, hot_cursor, insert_sql
@@ -495,7 +496,8 @@ def debit_post(
     if left and not allow_debt:
         raise ServiceError(
             "insufficient_points",
-            f"Not enough points: {points} needed, {points - left} available.",
+            gettext("Not enough points: %(points)s needed, %(value)s available.")
+            % {"points": points, "value": points - left},
             extra={"available": points - left, "required": points},
         )
     posting = Posting.objects.create(

@@ -30,6 +30,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.db.models.constants import OnConflict
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from config.errors import Conflict, NotFound, ServiceError
 from config.prepared import hot_cursor, insert_sql
@@ -78,7 +79,7 @@ def _cents_checked(**amounts: Decimal | None) -> None:
         if not value.is_finite() or value.as_tuple().exponent < -2:
             raise ServiceError(
                 "validation_error",
-                f"{name} must be an amount with at most two decimals.",
+                gettext("%(name)s must be an amount with at most two decimals.") % {"name": name},
                 status=400,
                 field=name,
             )
@@ -119,8 +120,11 @@ def _exchange_rate(currency: str, settings: ProgramSettings) -> Decimal:
     if rate is None:
         raise ServiceError(
             "currency_mismatch",
-            f"Orders in {currency} are not accepted: the program's currency is "
-            f"{settings.currency} and no exchange rate is configured for {currency}.",
+            gettext(
+                "Orders in %(currency)s are not accepted: the program's currency is "
+                "%(settings_currency)s and no exchange rate is configured for %(currency)s."
+            )
+            % {"currency": currency, "settings_currency": settings.currency},
             field="currency",
         )
     return rate
@@ -275,14 +279,14 @@ def _order_amounts_check(*, total: Decimal, eligible_total: Decimal | None) -> N
     if total < 0 or (eligible_total is not None and eligible_total < 0):
         raise ServiceError(
             "validation_error",
-            "Amounts cannot be negative.",
+            gettext("Amounts cannot be negative."),
             status=400,
             field="total" if total < 0 else "eligible_total",
         )
     if eligible_total is not None and eligible_total > total:
         raise ServiceError(
             "validation_error",
-            "eligible_total cannot exceed total.",
+            gettext("eligible_total cannot exceed total."),
             status=400,
             field="eligible_total",
         )
@@ -321,7 +325,9 @@ def order_record(
     try:
         _order_amounts_check(total=total, eligible_total=eligible_total)
         if member.is_erased:
-            raise ServiceError("member_erased", "This member's data has been erased.", status=410)
+            raise ServiceError(
+                "member_erased", gettext("This member's data has been erased."), status=410
+            )
     except ServiceError:
         # A repeat of an order already recorded is answered as such even if it could not be
         # recorded today (the member erased since, a rate removed): the repeat wins. Looked up
@@ -695,7 +701,8 @@ def _replay_order(order: Order, fingerprint: str) -> OrderResult:
     if order.fingerprint != fingerprint:
         raise Conflict(
             "order_conflict",
-            f"Order {order.order_id} was already recorded with different content.",
+            gettext("Order %(order_order_id)s was already recorded with different content.")
+            % {"order_order_id": order.order_id},
         )
     return _order_result(order, created=False)
 
@@ -744,11 +751,16 @@ def refund_record(
         return _replay_refund(existing, fingerprint, order_id)
     if amount <= 0:
         raise ServiceError(
-            "validation_error", "A refund amount must be positive.", status=400, field="amount"
+            "validation_error",
+            gettext("A refund amount must be positive."),
+            status=400,
+            field="amount",
         )
     order = Order.objects.filter(order_id=order_id).first()
     if order is None:
-        raise NotFound("order_not_found", f"No order {order_id!r}.")
+        raise NotFound(
+            "order_not_found", gettext("No order %(order_id)s.") % {"order_id": repr(order_id)}
+        )
     now = now or timezone.now()
     settings = program_settings()
     with transaction.atomic():
@@ -762,8 +774,16 @@ def refund_record(
         if refunded_total > eligible:
             raise ServiceError(
                 "refund_exceeds_order",
-                f"Refunds of order {order_id} would total {refunded_total}, more than its "
-                f"eligible amount {eligible} ({order.refunded_total} already refunded).",
+                gettext(
+                    "Refunds of order %(order_id)s would total %(refunded_total)s, more than its "
+                    "eligible amount %(eligible)s (%(order_refunded_total)s already refunded)."
+                )
+                % {
+                    "order_id": order_id,
+                    "refunded_total": refunded_total,
+                    "eligible": eligible,
+                    "order_refunded_total": order.refunded_total,
+                },
                 field="amount",
             )
         refunded_amount = min(
@@ -858,7 +878,8 @@ def _replay_refund(refund: Refund, fingerprint: str, order_id: str) -> RefundRes
     if refund.fingerprint != fingerprint or refund.order.order_id != order_id:
         raise Conflict(
             "refund_conflict",
-            f"Refund {refund.refund_id} was already recorded with different content.",
+            gettext("Refund %(refund_refund_id)s was already recorded with different content.")
+            % {"refund_refund_id": refund.refund_id},
         )
     return RefundResult(
         refund=refund,

@@ -12,6 +12,7 @@ import datetime as dt
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from config.errors import Conflict, ServiceError
 from loyalty.models import Lot, Posting
@@ -34,7 +35,9 @@ from members.models import Member
 def _require_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise ServiceError("validation_error", "A reason is required.", status=400, field="reason")
+        raise ServiceError(
+            "validation_error", gettext("A reason is required."), status=400, field="reason"
+        )
     return reason
 
 
@@ -59,7 +62,7 @@ def points_adjust_post(
     reason = _require_reason(reason)
     if not points:
         raise ServiceError(
-            "validation_error", "Points must not be zero.", status=400, field="points"
+            "validation_error", gettext("Points must not be zero."), status=400, field="points"
         )
     now = now or timezone.now()
     with transaction.atomic():
@@ -125,7 +128,7 @@ def points_spend(
     """
     if points <= 0:
         raise ServiceError(
-            "validation_error", "Points must be positive.", status=400, field="points"
+            "validation_error", gettext("Points must be positive."), status=400, field="points"
         )
     now = now or timezone.now()
     account = account_lock(member_id=member.pk)
@@ -216,12 +219,16 @@ def posting_reverse(
     if posting.kind in (PostingKind.REVERSAL, PostingKind.EXPIRE):
         raise ServiceError(
             "not_reversible",
-            "Reversals and expiries cannot be reversed; adjust the balance instead.",
+            gettext("Reversals and expiries cannot be reversed; adjust the balance instead."),
         )
     with transaction.atomic():
         account = account_lock(member_id=posting.member_id)
         if Posting.objects.filter(reverses=posting).exists():
-            raise Conflict("already_reversed", f"Posting {posting.pk} was already reversed.")
+            raise Conflict(
+                "already_reversed",
+                gettext("Posting %(posting_pk)s was already reversed.")
+                % {"posting_pk": posting.pk},
+            )
         points = posting.points
         if points > 0 and posting.order_id is not None:
             # An order's points are taken back once: not again what its refunds already took.
@@ -229,7 +236,11 @@ def posting_reverse(
             if points <= 0:
                 raise ServiceError(
                     "not_reversible",
-                    f"Refunds of order {posting.order.order_id} already took these points back.",
+                    gettext(
+                        "Refunds of order %(posting_order_order_id)s already took these points "
+                        "back."
+                    )
+                    % {"posting_order_order_id": posting.order.order_id},
                 )
         member_settle_due(account=account, actor=actor, now=now)
         key = f"reverse:{posting.pk}"
@@ -322,7 +333,7 @@ def points_award(
     """
     if points <= 0:
         raise ServiceError(
-            "validation_error", "Points must be positive.", status=400, field="points"
+            "validation_error", gettext("Points must be positive."), status=400, field="points"
         )
     now = now or timezone.now()
     existing = Posting.objects.filter(idempotency_key=idempotency_key).first()

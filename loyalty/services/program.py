@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext
 
 from config.errors import ServiceError
 from loyalty.models import ExchangeRate, ProgramSettings
@@ -30,6 +31,7 @@ PROGRAM_SETTINGS_FIELDS = (
     "tier_hold_days",
     "service_adjustment_limit",
     "service_daily_limit",
+    "locale",
 )
 
 
@@ -62,7 +64,10 @@ def program_settings_update(*, actor: Actor, reason: str = "", **changes: Any) -
     unknown = sorted(set(changes) - set(PROGRAM_SETTINGS_FIELDS))
     if unknown:
         raise ServiceError(
-            "validation_error", f"Unknown setting: {unknown[0]}", status=400, field=unknown[0]
+            "validation_error",
+            gettext("Unknown setting: %(value)s") % {"value": unknown[0]},
+            status=400,
+            field=unknown[0],
         )
     if "currency" in changes:
         changes["currency"] = str(changes["currency"]).strip().upper()
@@ -81,7 +86,7 @@ def program_settings_update(*, actor: Actor, reason: str = "", **changes: Any) -
         if "currency" in diff and len(current.currency) != 3:
             raise ServiceError(
                 "validation_error",
-                "The currency is a three-letter ISO 4217 code.",
+                gettext("The currency is a three-letter ISO 4217 code."),
                 status=400,
                 field="currency",
             )
@@ -103,13 +108,16 @@ def exchange_rate_set(*, currency: str, rate: Decimal, actor: Actor) -> Exchange
     if len(currency) != 3 or not currency.isalpha():
         raise ServiceError(
             "validation_error",
-            "The currency is a three-letter ISO 4217 code.",
+            gettext("The currency is a three-letter ISO 4217 code."),
             status=400,
             field="currency",
         )
     if not isinstance(rate, Decimal) or rate <= 0:
         raise ServiceError(
-            "validation_error", "The rate must be a positive decimal.", status=400, field="rate"
+            "validation_error",
+            gettext("The rate must be a positive decimal."),
+            status=400,
+            field="rate",
         )
     with transaction.atomic():
         existing = ExchangeRate.objects.select_for_update().filter(currency=currency).first()

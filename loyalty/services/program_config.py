@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from config.errors import ServiceError
 from loyalty.config_sections import (
@@ -51,6 +52,7 @@ from loyalty.services.tier_config import (
     tier_write,
 )
 from members.actors import Actor
+from members.models import Language
 
 FORMAT_VERSION = 1
 MAX_INT = 2_147_483_647
@@ -89,6 +91,7 @@ _SETTING_RULES: dict[str, tuple[str, Any]] = {
     "tier_hold_days": ("int", None),
     "service_adjustment_limit": ("int", None),
     "service_daily_limit": ("int", None),
+    "locale": ("choice", Language.values),
 }
 
 
@@ -357,7 +360,10 @@ def tiers_apply(value: list, *, document: dict, prune: bool, actor: Actor) -> Se
         _record(report, item["code"], created=item["code"] not in existing, changed=changes)
     problems = ladder_problems([(t.code, t.rank, t.threshold) for t in Tier.objects.all()])
     if problems:  # validated before; a failure here is a bug, and rolls everything back
-        raise ServiceError("config_invalid", f"The tier ladder would break: {problems[0][2]}")
+        raise ServiceError(
+            "config_invalid",
+            gettext("The tier ladder would break: %(value)s") % {"value": problems[0][2]},
+        )
     return report
 
 
@@ -456,7 +462,8 @@ def program_config_import(
     if problems:
         raise ServiceError(
             "config_invalid",
-            f"The configuration has {len(problems)} problem(s); nothing was changed.",
+            gettext("The configuration has %(value)s problem(s); nothing was changed.")
+            % {"value": len(problems)},
             status=400,
             errors=[{"field": p.path, "message": p.message} for p in problems],
         )

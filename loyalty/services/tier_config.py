@@ -20,6 +20,7 @@ from itertools import pairwise
 from django.db import transaction
 from django.db.models import ProtectedError, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from config.errors import Conflict, ServiceError
 from loyalty.models import MemberTier, Perk, Tier, TierChange
@@ -245,8 +246,11 @@ def tier_remove(*, tier: Tier, actor: Actor) -> None:
     if tier_in_use(tier):
         raise Conflict(
             "tier_in_use",
-            f"Tier {tier.code} is or was held by members; it cannot be deleted (rename it or "
-            "change its threshold instead).",
+            gettext(
+                "Tier %(tier_code)s is or was held by members; it cannot be deleted (rename it or "
+                "change its threshold instead)."
+            )
+            % {"tier_code": tier.code},
         )
     # Targeting from apps above this one (a campaign's tiers) is a many-to-many: deleting the
     # tier would silently drop it from the target list, widening the campaign to everyone.
@@ -258,8 +262,11 @@ def tier_remove(*, tier: Tier, actor: Actor) -> None:
     if targeting:
         raise Conflict(
             "tier_in_use",
-            f"Tier {tier.code} is targeted by {', '.join(targeting)}; it cannot be deleted "
-            "(change those first, or rename the tier or change its threshold instead).",
+            gettext(
+                "Tier %(tier_code)s is targeted by %(value)s; it cannot be deleted (change those "
+                "first, or rename the tier or change its threshold instead)."
+            )
+            % {"tier_code": tier.code, "value": ", ".join(targeting)},
         )
     try:
         # A savepoint: a refused delete leaves neither the audit entry nor the perks cleared.
@@ -274,8 +281,11 @@ def tier_remove(*, tier: Tier, actor: Actor) -> None:
         users = sorted({str(obj._meta.verbose_name_plural) for obj in exc.protected_objects})
         raise Conflict(
             "tier_in_use",
-            f"Tier {tier.code} is still used by {', '.join(users)}; it cannot be deleted "
-            "(change those first, or rename the tier or change its threshold instead).",
+            gettext(
+                "Tier %(tier_code)s is still used by %(value)s; it cannot be deleted (change "
+                "those first, or rename the tier or change its threshold instead)."
+            )
+            % {"tier_code": tier.code, "value": ", ".join(users)},
         ) from exc
 
 
@@ -286,7 +296,8 @@ def tier_delete(*, tier: Tier, actor: Actor) -> None:
         tier = Tier.objects.get(pk=tier.pk)
         if tier.rank == 0 and len(ladder) > 1:
             raise Conflict(
-                "entry_tier_required", "The entry tier (rank 0) is needed while other tiers exist."
+                "entry_tier_required",
+                gettext("The entry tier (rank 0) is needed while other tiers exist."),
             )
         tier_remove(tier=tier, actor=actor)
 

@@ -35,6 +35,7 @@ from decimal import Decimal
 
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from config.errors import ServiceError
 from loyalty.models import Account, MemberTier, Order, Tier, TierChange
@@ -183,7 +184,7 @@ def _earned_set(
 def _entry_tier() -> Tier:
     entry = Tier.objects.order_by("rank").first()
     if entry is None:
-        raise ServiceError("no_tiers", "No tier is configured yet.")
+        raise ServiceError("no_tiers", gettext("No tier is configured yet."))
     return entry
 
 
@@ -198,15 +199,23 @@ def tier_override(
     reason = (reason or "").strip()
     if not reason:
         raise ServiceError(
-            "validation_error", "Give a reason for the override.", status=400, field="reason"
+            "validation_error",
+            gettext("Give a reason for the override."),
+            status=400,
+            field="reason",
         )
     today = timezone.localdate()
     if until < today:
         raise ServiceError(
-            "validation_error", "The override must end today or later.", status=400, field="until"
+            "validation_error",
+            gettext("The override must end today or later."),
+            status=400,
+            field="until",
         )
     if member.is_erased:
-        raise ServiceError("member_erased", "This member's data has been erased.", status=410)
+        raise ServiceError(
+            "member_erased", gettext("This member's data has been erased."), status=410
+        )
     now = timezone.now()
     with transaction.atomic(durable=True):
         account_lock(member_id=member.pk)
@@ -255,7 +264,7 @@ def tier_override_end(*, member: Member, reason: str, actor: Actor) -> MemberTie
     reason = (reason or "").strip()
     if not reason:
         raise ServiceError(
-            "validation_error", "Give a reason for ending the override.", field="reason"
+            "validation_error", gettext("Give a reason for ending the override."), field="reason"
         )
     now = timezone.now()
     with transaction.atomic(durable=True):
@@ -528,8 +537,10 @@ def _account_table_lock(cursor, statement: str) -> None:
             if attempt == TABLE_LOCK_ATTEMPTS:
                 raise ServiceError(
                     "tier_evaluation_busy",
-                    "The tier evaluation could not lock the accounts (a long transaction holds "
-                    "one); run it again later.",
+                    gettext(
+                        "The tier evaluation could not lock the accounts (a long transaction holds "
+                        "one); run it again later."
+                    ),
                     status=503,
                 ) from exc
             time.sleep(TABLE_LOCK_PAUSE)

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from config.errors import Conflict, ServiceError
 from members.actors import Actor
@@ -44,7 +45,9 @@ EDITABLE_FIELDS = (
 def _require_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise ServiceError("validation_error", "A reason is required.", status=400, field="reason")
+        raise ServiceError(
+            "validation_error", gettext("A reason is required."), status=400, field="reason"
+        )
     return reason[:500]
 
 
@@ -52,7 +55,10 @@ def _check_fields(fields: dict[str, Any]) -> None:
     unknown = sorted(set(fields) - set(EDITABLE_FIELDS))
     if unknown:
         raise ServiceError(
-            "validation_error", f"Unknown field: {unknown[0]}", status=400, field=unknown[0]
+            "validation_error",
+            gettext("Unknown field: %(value)s") % {"value": unknown[0]},
+            status=400,
+            field=unknown[0],
         )
 
 
@@ -86,7 +92,7 @@ def reward_update(*, reward: Reward, actor: Actor, reason: str = "", **fields: A
     if "stock" in fields:
         raise ServiceError(
             "validation_error",
-            "Stock changes go through a stock adjustment, with a reason.",
+            gettext("Stock changes go through a stock adjustment, with a reason."),
             status=400,
             field="stock",
         )
@@ -120,7 +126,8 @@ def reward_delete(*, reward: Reward, actor: Actor) -> None:
         if current.redemptions.exists() or current.stock_movements.exists():
             raise Conflict(
                 "reward_in_use",
-                f"Reward {current.code} has redemptions or stock history; deactivate it instead.",
+                gettext("Reward %(code)s has redemptions or stock history; deactivate it instead.")
+                % {"code": current.code},
             )
         audit_record(actor=actor, action="reward.delete", target=current)
         current.delete()
@@ -136,7 +143,7 @@ def reward_stock_adjust(*, reward: Reward, delta: int, reason: str, actor: Actor
     if not isinstance(delta, int) or isinstance(delta, bool) or delta == 0:
         raise ServiceError(
             "validation_error",
-            "The change must be a whole number, not zero.",
+            gettext("The change must be a whole number, not zero."),
             status=400,
             field="delta",
         )
@@ -145,12 +152,15 @@ def reward_stock_adjust(*, reward: Reward, delta: int, reason: str, actor: Actor
         current = Reward.objects.select_for_update(no_key=True).get(pk=reward.pk)
         if current.stock is None:
             raise ServiceError(
-                "stock_unlimited", f"Reward {current.code} has unlimited stock; set a stock first."
+                "stock_unlimited",
+                gettext("Reward %(code)s has unlimited stock; set a stock first.")
+                % {"code": current.code},
             )
         if current.stock + delta < 0:
             raise ServiceError(
                 "stock_negative",
-                f"Only {current.stock} left; cannot remove {-delta}.",
+                gettext("Only %(stock)s left; cannot remove %(delta)s.")
+                % {"stock": current.stock, "delta": -delta},
                 field="delta",
                 extra={"stock": current.stock},
             )
@@ -174,7 +184,10 @@ def reward_stock_set(*, reward: Reward, stock: int | None, reason: str, actor: A
     reason = _require_reason(reason)
     if stock is not None and (not isinstance(stock, int) or isinstance(stock, bool) or stock < 0):
         raise ServiceError(
-            "validation_error", "Stock must be a whole number ≥ 0.", status=400, field="stock"
+            "validation_error",
+            gettext("Stock must be a whole number ≥ 0."),
+            status=400,
+            field="stock",
         )
     now = timezone.now()
     with transaction.atomic():

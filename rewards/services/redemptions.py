@@ -33,6 +33,7 @@ from decimal import ROUND_DOWN, Decimal
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from config.errors import Conflict, Gone, ServiceError
 from loyalty.selectors.program import program_settings
@@ -92,12 +93,12 @@ def points_discount_quote(
     if order_total <= 0:
         raise ServiceError(
             "validation_error",
-            "order_total must be more than zero.",
+            gettext("order_total must be more than zero."),
             status=400,
             field="order_total",
         )
     if point_value <= 0:
-        raise ServiceError("reward_inactive", "Points have no value in this program.")
+        raise ServiceError("reward_inactive", gettext("Points have no value in this program."))
     lower = order_total * reward.min_share
     upper = order_total * reward.max_share
     max_points = math.floor(upper / point_value)
@@ -113,7 +114,8 @@ def points_discount_quote(
         )
         raise ServiceError(
             "points_out_of_range",
-            f"For an order of {order_total} this reward takes {allowed}.",
+            gettext("For an order of %(order_total)s this reward takes %(allowed)s.")
+            % {"order_total": order_total, "allowed": allowed},
             field="points",
             extra={"min_points": min_points, "max_points": max(max_points, 0)},
         )
@@ -124,23 +126,33 @@ def points_discount_quote(
 
 def _ineligible_error(reason: str, reward: Reward) -> ServiceError:
     if reason == Reason.NOT_ACTIVE:
-        return ServiceError("reward_inactive", f"Reward {reward.code} is not available now.")
+        return ServiceError(
+            "reward_inactive",
+            gettext("Reward %(reward_code)s is not available now.") % {"reward_code": reward.code},
+        )
     if reason == Reason.LIMIT_REACHED:
         return ServiceError(
             "limit_reached",
-            f"This member has redeemed {reward.code} the most times allowed "
-            f"({reward.per_member_limit}).",
+            gettext(
+                "This member has redeemed %(reward_code)s the most times allowed "
+                "(%(reward_per_member_limit)s)."
+            )
+            % {"reward_code": reward.code, "reward_per_member_limit": reward.per_member_limit},
         )
     if reason == Reason.OUT_OF_STOCK:
-        return Conflict("out_of_stock", f"Reward {reward.code} is out of stock.")
+        return Conflict(
+            "out_of_stock",
+            gettext("Reward %(reward_code)s is out of stock.") % {"reward_code": reward.code},
+        )
     if reason == Reason.TIER_TOO_LOW:
         return ServiceError(
             "not_eligible",
-            f"Reward {reward.code} needs tier {reward.min_tier.name} or higher.",
+            gettext("Reward %(reward_code)s needs tier %(reward_min_tier_name)s or higher.")
+            % {"reward_code": reward.code, "reward_min_tier_name": reward.min_tier.name},
             extra={"reason": reason},
         )
     return ServiceError(
-        "not_eligible", "This member cannot redeem rewards now.", extra={"reason": reason}
+        "not_eligible", gettext("This member cannot redeem rewards now."), extra={"reason": reason}
     )
 
 
@@ -153,7 +165,10 @@ def _stock_take(*, reward: Reward) -> int:
     """
     taken = Reward.objects.filter(pk=reward.pk, stock__gt=0).update(stock=F("stock") - 1)
     if not taken:
-        raise Conflict("out_of_stock", f"Reward {reward.code} is out of stock.")
+        raise Conflict(
+            "out_of_stock",
+            gettext("Reward %(reward_code)s is out of stock.") % {"reward_code": reward.code},
+        )
     return Reward.objects.filter(pk=reward.pk).values_list("stock", flat=True).get()
 
 
@@ -195,14 +210,14 @@ def redemption_create(
     """
     now = now or timezone.now()
     if member.is_erased:
-        raise Gone("member_erased", "This member's data has been erased.")
+        raise Gone("member_erased", gettext("This member's data has been erased."))
     reward = reward_get_by_code(code=reward_code)
     if reward.kind == RewardKind.POINTS_DISCOUNT:
         for name, given in (("points", points), ("order_total", order_total)):
             if given is None:
                 raise ServiceError(
                     "validation_error",
-                    f"{name} is required for a points_discount reward.",
+                    gettext("%(name)s is required for a points_discount reward.") % {"name": name},
                     status=400,
                     field=name,
                 )
@@ -211,7 +226,7 @@ def redemption_create(
             if given is not None:
                 raise ServiceError(
                     "validation_error",
-                    f"{name} is only for points_discount rewards.",
+                    gettext("%(name)s is only for points_discount rewards.") % {"name": name},
                     status=400,
                     field=name,
                 )
@@ -310,7 +325,7 @@ def _coupon_insert(redemption: Redemption) -> None:
             if not Redemption.objects.filter(coupon_code=redemption.coupon_code).exists():
                 raise
     raise ServiceError(  # pragma: no cover - five collisions in 2^59 means something is wrong
-        "coupon_code_exhausted", "Could not allocate a coupon code.", status=503
+        "coupon_code_exhausted", gettext("Could not allocate a coupon code."), status=503
     )
 
 
@@ -332,9 +347,17 @@ def _require_issued(redemption: Redemption, *, now: dt.datetime) -> None:
             + (f" on order {redemption.used_order_id}." if redemption.used_order_id else "."),
         )
     if status == RedemptionStatus.CANCELLED:
-        raise Conflict("redemption_cancelled", f"Coupon {redemption.coupon_code} was cancelled.")
+        raise Conflict(
+            "redemption_cancelled",
+            gettext("Coupon %(redemption_coupon_code)s was cancelled.")
+            % {"redemption_coupon_code": redemption.coupon_code},
+        )
     if redemption.status_at(now) == RedemptionStatus.EXPIRED:
-        raise Conflict("redemption_expired", f"Coupon {redemption.coupon_code} has expired.")
+        raise Conflict(
+            "redemption_expired",
+            gettext("Coupon %(redemption_coupon_code)s has expired.")
+            % {"redemption_coupon_code": redemption.coupon_code},
+        )
 
 
 def redemption_use(
@@ -345,7 +368,7 @@ def redemption_use(
     order_id = (order_id or "").strip()
     if not order_id:
         raise ServiceError(
-            "validation_error", "order_id is required.", status=400, field="order_id"
+            "validation_error", gettext("order_id is required."), status=400, field="order_id"
         )
     with transaction.atomic():
         locked = _lock_redemption(redemption)

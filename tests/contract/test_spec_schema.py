@@ -170,6 +170,7 @@ def test_the_put_body_schema_has_the_spec_fields(schema):
         "marketing_consent",
         "referral_code",
         "enrolled_at",
+        "locale",  # second wave: the language of the member's sentences
     }
     assert props["birth_date"]["format"] == "date"
     assert props["enrolled_at"]["format"] == "date-time"

@@ -37,6 +37,7 @@ SPEC_DOCUMENT = {
         "tier_hold_days": 365,
         "service_adjustment_limit": 1000,
         "service_daily_limit": 1000,
+        "locale": "en",
     },
     "perks": [
         {
@@ -94,7 +95,7 @@ def test_import_on_an_empty_database_then_export_gives_the_same_document(
     report = _import(copy.deepcopy(SPEC_DOCUMENT), system_actor)
 
     assert [str(s) for s in report.sections] == [
-        "settings: unchanged 10",
+        "settings: unchanged 11",
         "perks: created 1 (free_shipping); unchanged 0",
         "tiers: created 2 (member, gold); unchanged 0",
     ]

@@ -2,10 +2,13 @@
 
 Runs every installed app's `<app>.demo.load(out=...)` in `INSTALLED_APPS` order, which is the
 dependency order (members, loyalty, rewards, campaigns), so each step can use what the steps
-before it made. Idempotent: running it again creates nothing twice and keeps existing data
-(including changed passwords). It creates a superuser with a published password, so it refuses
-to run when DEBUG is off unless `--force` is given. The banner names the admin's address from
-the `HOST` and `PORT` environment variables (`PORT=8100 make run`), 127.0.0.1:8000 without them.
+before it made. `--locale zh` runs `<app>.demo_zh.load(out=...)` instead where an app has one:
+a CNY program with Chinese names and a JD-style ladder (`DEMO_LOCALE=zh make run`, which keeps
+it in its own database file). Idempotent: running it again creates nothing twice and keeps
+existing data (including changed passwords). It creates a superuser with a published password,
+so it refuses to run when DEBUG is off unless `--force` is given. The banner names the admin's
+address from the `HOST` and `PORT` environment variables (`PORT=8100 make run`), 127.0.0.1:8000
+without them.
 """
 
 from __future__ import annotations
@@ -43,12 +46,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
+            "--locale",
+            choices=["en", "zh"],
+            default="en",
+            help="zh: the Chinese demo (CNY, Chinese names, 普通会员/银卡/金卡/钻石).",
+        )
+        parser.add_argument(
             "--force",
             action="store_true",
             help="Run even with DEBUG off (never on a production database).",
         )
 
-    def handle(self, *args, force: bool = False, **options):
+    def handle(self, *args, force: bool = False, locale: str = "en", **options):
         if not settings.DEBUG and not force:
             raise CommandError(
                 "load_demo creates users with published passwords; it runs only with DEBUG on "
@@ -60,6 +69,8 @@ class Command(BaseCommand):
             if not Path(app_config.path).is_relative_to(settings.BASE_DIR):
                 continue
             module_name = f"{app_config.name}.demo"
+            if locale == "zh" and importlib.util.find_spec(f"{module_name}_zh") is not None:
+                module_name = f"{module_name}_zh"
             if importlib.util.find_spec(module_name) is None:
                 continue
             step = getattr(importlib.import_module(module_name), "load", None)

@@ -13,6 +13,6 @@ def create_cache_tables(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("members", "0004_job_roles")]
+    dependencies = [("members", "0005_translated_names_member_locale")]
 
     operations = [migrations.RunPython(create_cache_tables, migrations.RunPython.noop)]
