@@ -28,6 +28,7 @@ from campaigns.services.manage import (
     campaign_save,
     campaign_validate,
 )
+from config.admin_tools import DeclaredFiltersOnly
 from config.errors import ServiceError
 from members.actors import Actor
 
@@ -268,8 +269,10 @@ class CampaignAdmin(admin.ModelAdmin):
         )
 
 
-class _ReadOnly(admin.ModelAdmin):
+class _ReadOnly(DeclaredFiltersOnly, admin.ModelAdmin):
     actions = None
+    # Only the declared filters, and the member's rows (a link from the member's page).
+    extra_lookups = ("member__id__exact", "referrer__id__exact", "referee__id__exact")
 
     def has_add_permission(self, request):
         return False

@@ -9,11 +9,13 @@ class CampaignsConfig(AppConfig):
 
     def ready(self) -> None:
         # Campaigns take part in loyalty's flows through its registries (loyalty never imports us).
+        from campaigns.access import awards_section, referrals_section
         from campaigns.config import campaigns_apply, campaigns_export, campaigns_validate
         from campaigns.erasure import referrals_scrub
         from campaigns.services import actions, calendar, orders, referrals
         from loyalty import hooks
         from loyalty.config_sections import register_section
+        from members.access import register_export_section
         from members.erasure import register_erasure_scrubber
 
         hooks.register_order_bonus_provider(orders.order_bonuses, quiet=orders.order_bonuses_quiet)
@@ -32,3 +34,5 @@ class CampaignsConfig(AppConfig):
         )
         # An erased member is forgotten in the notes on their referrals.
         register_erasure_scrubber(referrals_scrub)
+        register_export_section("campaign_awards", awards_section)
+        register_export_section("referrals", referrals_section)

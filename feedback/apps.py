@@ -8,7 +8,9 @@ class FeedbackConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from feedback.access import feedback_section
         from feedback.services import feedback_forget
+        from members.access import register_export_section
         from members.erasure import register_erasure_scrubber
 
         def comments_scrub(*, erasure) -> int:
@@ -16,3 +18,5 @@ class FeedbackConfig(AppConfig):
             return feedback_forget(member_id=erasure.member.pk)
 
         register_erasure_scrubber(comments_scrub)
+        # The subject-access export carries the member's feedback.
+        register_export_section("feedback", feedback_section)

@@ -10,6 +10,8 @@ class LoyaltyConfig(AppConfig):
     def ready(self) -> None:
         from loyalty import hooks
         from loyalty.erasure import import_files_scrub, loyalty_rows_scrub
+        from loyalty.selectors.access import SECTIONS
+        from members.access import register_export_section
         from members.erasure import register_erasure_scrubber
         from members.services import idempotency_purge
 
@@ -20,3 +22,6 @@ class LoyaltyConfig(AppConfig):
         # An erased member is forgotten in loyalty's free text and in the import's kept files.
         register_erasure_scrubber(loyalty_rows_scrub)
         register_erasure_scrubber(import_files_scrub)
+        # The subject-access export's loyalty sections.
+        for name, section in SECTIONS:
+            register_export_section(name, section)

@@ -16,6 +16,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from loyalty.importing.uploads import uploads_dir
 from loyalty.models import AdjustmentRequest, ImportRun, MemberTier, Posting, TierChange
 from members.erasure import ErasedMember, scrub_rows
 
@@ -47,8 +48,6 @@ def loyalty_rows_scrub(*, erasure: ErasedMember) -> int:
 
 def import_files_scrub(*, erasure: ErasedMember) -> int:
     """Rewrite every kept import file that names the member; return how many were rewritten."""
-    from loyalty.admin.imports import uploads_dir  # the admin owns the folder's setting
-
     files = {path.resolve() for path in uploads_dir().glob("*.csv") if path.is_file()}
     for report in ImportRun.objects.exclude(error_report="").values_list("error_report", flat=True):
         path = Path(report)

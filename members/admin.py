@@ -36,16 +36,23 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.db.models import Q
 from django.db.models.functions import Lower
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from config.admin_tools import EstimatedCountPaginator, column, denied, service_error_message
+from config.admin_tools import (
+    DeclaredFiltersOnly,
+    EstimatedCountPaginator,
+    column,
+    denied,
+    service_error_message,
+)
 from config.errors import ServiceError
 from members import services
+from members.access import member_data_export
 from members.actors import Actor
 from members.exports import ExportAdminMixin, MemberResource
 from members.models import AuditEntry, Member
@@ -163,7 +170,7 @@ class MemberEraseForm(ReasonForm):
 
 
 @admin.register(Member)
-class MemberAdmin(ExportAdminMixin, admin.ModelAdmin):
+class MemberAdmin(DeclaredFiltersOnly, ExportAdminMixin, admin.ModelAdmin):
     # Export (CSV, XLSX; formulas escaped) for holders of `members.export_member` (Operator).
     resource_classes = [MemberResource]
     list_display = ("external_id", "name", "email", "status", "enrolled_at")
@@ -308,6 +315,9 @@ class MemberAdmin(ExportAdminMixin, admin.ModelAdmin):
             url = reverse("admin:{}_{}_status".format(*info), args=[member.pk])
             tools.append(MemberTool(label=label, url=url))
         if not member.is_erased and self.has_erase_permission(request):
+            # Data-protection requests (access, erasure) are the supervisors'.
+            url = reverse("admin:{}_{}_export".format(*info), args=[member.pk])
+            tools.append(MemberTool(label="Export data (JSON)", url=url))
             url = reverse("admin:{}_{}_erase".format(*info), args=[member.pk])
             tools.append(MemberTool(label=_("Erase personal data"), url=url, danger=True))
         return tools
@@ -353,6 +363,11 @@ class MemberAdmin(ExportAdminMixin, admin.ModelAdmin):
                 "<path:object_id>/erase/",
                 self.admin_site.admin_view(self.erase_view),
                 name="{}_{}_erase".format(*info),
+            ),
+            path(
+                "<path:object_id>/export/",
+                self.admin_site.admin_view(self.export_view),
+                name="{}_{}_export".format(*info),
             ),
             *super().get_urls(),
         ]
@@ -444,6 +459,18 @@ class MemberAdmin(ExportAdminMixin, admin.ModelAdmin):
         title = gettext("Erase member %(member)s") % {"member": member.external_id}
         return self._action_page(request, member, form, title, intro, danger=True)
 
+    def export_view(self, request, object_id):
+        """The subject-access export as a JSON download: the API's document (`members.access`)."""
+        member, redirect = self._member_or_redirect(request, object_id)
+        if redirect:
+            return redirect
+        if not self.has_erase_permission(request):
+            raise denied("members.erase_member")
+        response = JsonResponse(member_data_export(member=member), json_dumps_params={"indent": 2})
+        filename = f"member-{member.pk}-export.json"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
     def _action_page(self, request, member, form, title, intro, *, danger):
         context = {
             **self.admin_site.each_context(request),
@@ -461,7 +488,7 @@ class MemberAdmin(ExportAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     """The audit log: who changed what, when and why. Read-only for everyone."""
 
     list_display = (
@@ -545,6 +572,5 @@ class AuditEntryAdmin(admin.ModelAdmin):
         by_member = Q(member__in=Member.objects.filter(external_id=term).values("pk"))
         return queryset.filter(by_target | by_member), False
 
-    def lookup_allowed(self, lookup, value, request) -> bool:
-        # The member page links to `?member=<pk>`: all entries about one member.
-        return lookup == "member" or super().lookup_allowed(lookup, value, request)
+    # The member page links to `?member=<pk>`: all entries about one member.
+    extra_lookups = ("member",)

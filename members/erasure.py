@@ -152,7 +152,7 @@ def personal_values(member: Member) -> tuple[frozenset[str], frozenset[str]]:
     identifiers: set[str] = set()
 
     def add(name: str, value: Any) -> None:
-        if value is None or isinstance(value, bool):
+        if not _personal(name, value):
             return
         text = value.isoformat() if isinstance(value, dt.date) else str(value).strip()
         if text and text != ERASED:
@@ -161,8 +161,7 @@ def personal_values(member: Member) -> tuple[frozenset[str], frozenset[str]]:
                 identifiers.add(text)
 
     for name in PERSONAL_FIELDS:
-        if name != "external_id" or external_id_is_personal(member.external_id):
-            add(name, getattr(member, name))
+        add(name, getattr(member, name))
     names = {"first_name": {member.first_name}, "last_name": {member.last_name}}
     for changes in _audit_entries(member).values_list("changes", flat=True):
         for name, pair in (changes or {}).items():
@@ -176,6 +175,16 @@ def personal_values(member: Member) -> tuple[frozenset[str], frozenset[str]]:
         for last in names["last_name"]:
             add("full_name", f"{first} {last}")
     return frozenset(values), frozenset(identifiers)
+
+
+def _personal(name: str, value: Any) -> bool:
+    """Whether a recorded value of field `name` is personal data (a pseudonym is not; an external
+    id is only when it is an email)."""
+    if value is None or isinstance(value, bool) or value in ("", ERASED):
+        return False
+    if name == "external_id":
+        return isinstance(value, str) and external_id_is_personal(value)
+    return True
 
 
 def _audit_entries(member: Member) -> QuerySet[AuditEntry]:
@@ -230,7 +239,7 @@ def _scrub_audit(erasure: ErasedMember) -> None:
     with pgtrigger.ignore("members.AuditEntry:audit_append_only"):
         for entry in _audit_entries(erasure.member).order_by("pk"):
             changes = {
-                name: [v if v in (None, "") else ERASED for v in pair]
+                name: [ERASED if _personal(name, v) else v for v in pair]
                 if name in PERSONAL_FIELDS and isinstance(pair, list)
                 else erasure.scrub_json(pair)
                 for name, pair in (entry.changes or {}).items()

@@ -283,7 +283,7 @@ def member_erase(*, member: Member, actor: Actor, reason: str = "erasure request
     The one erasure of the product: the API's DELETE and the admin's Erase both call it. Blanks
     the personal data, replaces an `external_id` that is an email by its stable pseudonym, and
     scrubs every other place that holds a personal value the member ever had: the audit trail,
-    the admin log, stored API answers and whatever the apps above registered
+    the admin log, stored API answers, the events and whatever the apps above registered
     (`members.erasure`). The ledger, orders and statistics stay. All in one transaction.
     Idempotent: erasing an erased member changes nothing.
     """
@@ -294,10 +294,6 @@ def member_erase(*, member: Member, actor: Actor, reason: str = "erasure request
         if member.is_erased:
             return member
         values, identifiers = erasure.personal_values(member)
-        former_external_id = None
-        if erasure.external_id_is_personal(member.external_id):
-            former_external_id = member.external_id
-            member.external_id = erasure.external_id_pseudonym(member.external_id)
         member.email = None
         member.first_name = ""
         member.last_name = ""
@@ -306,17 +302,10 @@ def member_erase(*, member: Member, actor: Actor, reason: str = "erasure request
         member.marketing_consent = False
         member.status = Member.Status.ERASED
         member.erased_at = timezone.now()
-        member.save()
-        erased = erasure.ErasedMember(
-            member=member,
-            values=values,
-            identifiers=identifiers,
-            former_external_id=former_external_id,
-        )
-        erasure.scrub_everywhere(erased)
+        erased = _forget(member, values=values, identifiers=identifiers)
         # The audit entry names the fields, never their old values: they are what was erased.
         changes = dict.fromkeys(CONTACT_FIELDS, (erasure.ERASED, None))
-        if former_external_id is not None:
+        if erased.former_external_id is not None:
             changes["external_id"] = (erasure.ERASED, member.external_id)
         audit_record(
             actor=actor,
@@ -328,6 +317,59 @@ def member_erase(*, member: Member, actor: Actor, reason: str = "erasure request
         )
         _member_event(EventType.MEMBER_ERASED, member, {})
     return member
+
+
+def member_erasure_complete(*, member: Member, actor: Actor) -> dict[str, int]:
+    """Forget an already erased member everywhere, as `member_erase` does today.
+
+    For members erased before erasure scrubbed beyond the row: their former values are still in
+    the audit trail, so they are found and scrubbed the same way, and an email-shaped external id
+    gets its pseudonym. Returns the counts by place; audited when anything changed. Idempotent.
+    """
+    with transaction.atomic():
+        member = Member.objects.select_for_update().get(pk=member.pk)
+        if not member.is_erased:
+            raise ServiceError("member_not_erased", "Only an erased member's erasure completes.")
+        values, identifiers = erasure.personal_values(member)
+        erased = _forget(member, values=values, identifiers=identifiers, blanked=False)
+        if not any(erased.scrubbed.values()):
+            return erased.scrubbed
+        changes = {}
+        if erased.former_external_id is not None:
+            changes["external_id"] = (erasure.ERASED, member.external_id)
+        audit_record(
+            actor=actor,
+            action="member.erase.complete",
+            target=member,
+            member=member,
+            reason="erasure completed: "
+            + ", ".join(f"{place} {count}" for place, count in erased.scrubbed.items() if count),
+            changes=changes,
+        )
+    return erased.scrubbed
+
+
+def _forget(member: Member, *, values, identifiers, blanked: bool = True) -> erasure.ErasedMember:
+    """Save the row (`blanked`: the caller blanked it; else only a new pseudonym is saved), with
+    the pseudonym when the external id is personal, then scrub everywhere."""
+    former_external_id = None
+    if erasure.external_id_is_personal(member.external_id):
+        former_external_id = member.external_id
+        member.external_id = erasure.external_id_pseudonym(member.external_id)
+    if blanked:
+        member.save()
+    elif former_external_id is not None:
+        member.save(update_fields=["external_id", "updated_at"])
+    erased = erasure.ErasedMember(
+        member=member,
+        values=values,
+        identifiers=identifiers,
+        former_external_id=former_external_id,
+    )
+    if former_external_id is not None:
+        erased.count("external id", 1)
+    erasure.scrub_everywhere(erased)
+    return erased
 
 
 # The storefront contract keeps idempotent responses at least this long (docs/api.md).

@@ -10,7 +10,9 @@ class RewardsConfig(AppConfig):
     def ready(self) -> None:
         from loyalty.config_sections import register_section
         from loyalty.hooks import register_daily_job_step
+        from members.access import register_export_section
         from members.erasure import register_erasure_scrubber
+        from rewards.access import redemptions_section
         from rewards.config import rewards_apply, rewards_export, rewards_validate
         from rewards.erasure import redemptions_scrub
         from rewards.services.redemptions import coupons_expire_daily_step
@@ -23,3 +25,4 @@ class RewardsConfig(AppConfig):
         )
         # An erased member is forgotten in the staff's notes on their redemptions.
         register_erasure_scrubber(redemptions_scrub)
+        register_export_section("redemptions", redemptions_section)

@@ -176,7 +176,7 @@ def problem_exception_handler(exc, context):
     if isinstance(exc, exceptions.Throttled):
         return problem_response(
             status=429,
-            code="throttled",
+            code="rate_limited",
             detail=str(exc.detail),
             headers={"Retry-After": str(exc.wait or 1)},
         )

@@ -1,15 +1,16 @@
 """The storefront API's routes, `/api/v1/...`. Each app contributes its own views."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
+from config.api.docs import ApiDocsView
 from config.api.ping import PingView
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
     path(
         "docs/",
-        SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[]),
+        ApiDocsView.as_view(url_name="api-schema"),
         name="api-docs",
     ),
     path("ping", PingView.as_view(), name="api-ping"),

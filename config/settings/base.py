@@ -1,5 +1,6 @@
 """Settings shared by every environment. Values that vary come from the environment."""
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -22,6 +23,10 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+# A kept connection is checked before a request uses it (one cheap query, only when it was
+# kept from an earlier request): after a database restart a worker reconnects at once instead
+# of failing that request (`/healthz` answered 503 while the database was up again).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the dev server and a management command share the file.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -54,10 +59,13 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
+    "csp",
     "rest_framework",
     "rest_framework_api_key",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "import_export",
     "pgtrigger",
     "procrastinate.contrib.django",
@@ -83,7 +91,49 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# --- the front door (docs/security.md) ---------------------------------------------------------
+# The admin login: django-axes counts failed logins per (username, IP address); at
+# AXES_FAILURE_LIMIT the pair is locked out for AXES_COOLOFF_MINUTES (a 429 page, the right
+# password included). Every attempt is kept (Axes' access attempts, failures and logins in the
+# admin); a superuser unlocks by deleting the access attempt.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+# The address is the connection's (REMOTE_ADDR), which a client cannot forge; behind a reverse
+# proxy it is the proxy's, and the lockout is then in effect per username (docs/security.md).
+
+# Content-Security-Policy (django-csp): scripts, styles, fonts and images only from our own
+# static files (Swagger UI included: drf-spectacular-sidecar). Inline style *attributes* stay
+# allowed (the admin and Swagger UI set widths with them; they run no code); inline scripts,
+# inline <style> blocks, eval and other origins are refused.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'self'"],
+    }
+}
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -142,13 +192,29 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     "COERCE_DECIMAL_TO_STRING": True,
+    # Per API key: API_THROTTLE_RATE requests per window, then 429 rate_limited + Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": ["config.api.throttling.ApiKeyRateThrottle"],
 }
+# Far above a storefront's peak (about 1,700 requests a second, all day): it stops a runaway
+# client or a leaked key, never a sale. "" turns it off. Counted in the cache API_THROTTLE_CACHE.
+API_THROTTLE_RATE = env("API_THROTTLE_RATE", default="100000/m")
+API_THROTTLE_CACHE = "default"
+
+# The cache is shared by every worker process: the rate limit counts there. Production defaults
+# to the database cache (the table `loyalty_cache`, made by the migrations); Redis works too
+# (CACHE_URL=redis://...). Development and tests: this process's memory.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Loyalty Back Office — Storefront API",
     "DESCRIPTION": "Server-to-server API for the storefront: members, orders, refunds, rewards.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from our own static files (drf-spectacular-sidecar): the docs work offline and
+    # under the Content-Security-Policy.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "APPEND_COMPONENTS": {

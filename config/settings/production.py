@@ -30,6 +30,9 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):  # noqa: F405
         if part
     )
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
+# Shared by every gunicorn worker (the API rate limit counts here): the database cache unless
+# CACHE_URL names another (redis://...). Its table is made by the migrations.
+CACHES = {"default": env.cache("CACHE_URL", default="dbcache://loyalty_cache")}
 
 if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=True):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -13,3 +13,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING["root"]["level"] = "ERROR"  # noqa: F405
 for _logger in LOGGING["loggers"].values():  # noqa: F405
     _logger["level"] = "ERROR"
+# This process's memory, whatever CACHE_URL says: each test starts from an empty cache.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -14,7 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from config.admin_tools import EstimatedCountPaginator
+from config.admin_tools import DeclaredFiltersOnly, EstimatedCountPaginator
 
 
 def member_change_url(member_id: int) -> str:
@@ -25,7 +25,11 @@ def member_link(member_id: int, label: str) -> str:
     return format_html('<a href="{}">{}</a>', member_change_url(member_id), label)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
+    """A big, read-only table: estimated counts, no writes, only the declared URL filters (and
+    `?member__id__exact=`, which the member's page links to)."""
+
+    extra_lookups = ("member__id__exact",)
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     list_per_page = 50

@@ -20,8 +20,9 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -331,8 +332,13 @@ class MemberTierAdmin(ReadOnlyAdmin):
     def _member(self, request, member_id) -> Member:
         if not request.user.has_perm(PERM_OVERRIDE):
             raise denied(PERM_OVERRIDE)
-        member = Member.objects.filter(pk=unquote(member_id)).first()
-        if member is None or member.is_erased:
+        try:
+            member = Member.objects.filter(pk=unquote(member_id)).first()
+        except (ValueError, ValidationError):
+            raise Http404("No member has this id.") from None  # a malformed id, e.g. "abc"
+        if member is None:
+            raise Http404("No member has this id.")
+        if member.is_erased:
             raise denied(PERM_OVERRIDE)
         return member
 

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from loyalty.api.export import MemberExportView
 from loyalty.api.members import MemberApi
 from loyalty.api.orders import OrderCreateView, RefundCreateView
 from loyalty.api.tiers import TierListApi
@@ -15,6 +16,7 @@ urlpatterns = [
         name="api-member-transactions",
     ),
     path("tiers", TierListApi.as_view(), name="api-tiers"),
+    path("members/<str:external_id>/export", MemberExportView.as_view(), name="api-member-export"),
     path("orders", OrderCreateView.as_view(), name="api-orders"),
     path("orders/<str:order_id>/refunds", RefundCreateView.as_view(), name="api-order-refunds"),
 ]

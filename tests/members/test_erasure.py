@@ -7,11 +7,13 @@ transaction, as text.
 
 from __future__ import annotations
 
+import io
 from http import HTTPStatus
 from pathlib import Path
 
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 
@@ -73,7 +75,8 @@ def _shopify_preview(client, rows: list[str]) -> None:
 
 
 def _history(api_client, external_id: str) -> None:
-    """Enrol, change email twice, phone, surname; two orders and an idempotent activity."""
+    """Enrol, change email twice, phone, surname; two orders, an idempotent activity and a
+    feedback comment naming the member."""
     url = f"/api/v1/members/{external_id}"
     enrol = {"email": EMAIL_A, "first_name": FIRST, "last_name": SURNAME_1, "phone": PHONE_1}
     # Enrolled before the orders below are placed (an order before enrolment is refused).
@@ -97,6 +100,13 @@ def _history(api_client, external_id: str) -> None:
         HTTP_IDEMPOTENCY_KEY="k-1",
     )
     assert activity.status_code == HTTPStatus.OK
+    feedback = api_client.post(
+        f"{url}/feedback",
+        {"score": 9, "comment": f"Lovely service, {FIRST} {SURNAME_2}", "order_id": "O-1"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k-2",
+    )
+    assert feedback.status_code == HTTPStatus.CREATED
 
 
 def _staff_touches(supervisor, member: Member) -> None:
@@ -148,13 +158,6 @@ def test_api_erasure_forgets_every_value_the_member_ever_had(api_client, uploads
             "#1002,other@example.com,paid,2026-01-05 11:00:00 +0000,GBP,5.00,5.00,Ed Other",
         ],
     )
-    feedback = api_client.post(
-        f"/api/v1/members/{external_id}/feedback",
-        {"score": 3, "comment": f"{FIRST} {SURNAME_1} here: call me on {PHONE_2}"},
-        format="json",
-        HTTP_IDEMPOTENCY_KEY="fb-1",
-    )
-    assert feedback.status_code == HTTPStatus.CREATED
     assert hits(database_dump()) == list(EVERY_VALUE)  # the test can see them
     assert hits(kept_files(uploads)) == [EMAIL_A, FIRST, SURNAME_1]
     before = _ledger_state(member)
@@ -172,9 +175,10 @@ def test_api_erasure_forgets_every_value_the_member_ever_had(api_client, uploads
     assert hits(database_dump()) == []
     assert hits(kept_files(uploads)) == []
     assert "other@example.com" in kept_files(uploads)  # other customers' rows stay as they were
-    # the ledger, orders and statistics stay exactly
+    # the ledger, orders and statistics stay exactly (the feedback's score, not its comment)
     member.refresh_from_db()
     assert member.external_id == pseudonym
+    assert list(member.feedback.values_list("score", "comment")) == [(9, "")]
     assert _ledger_state(member) == before
     assert before[0] == 150 + 25  # 120.00 + 30.50 earn 150 points (floor), then the adjustment
     # the audit trail keeps that each change happened, who made it and when
@@ -274,3 +278,44 @@ def test_erasing_twice_changes_nothing(member, system_actor):
     member_erase(member=Member.objects.get(pk=member.pk), actor=system_actor)
 
     assert AuditEntry.objects.count() == count
+
+
+@pytest.mark.django_db
+def test_complete_erasures_forgets_members_erased_before(api_client, uploads):
+    # given: a member erased the way erasure worked before it scrubbed (only the row blanked,
+    # the external id kept): made here by writing the row directly, as that service is gone
+    external_id = EMAIL_A
+    _history(api_client, external_id)
+    member = Member.objects.get(external_id=external_id)
+    Member.objects.filter(pk=member.pk).update(
+        email=None, first_name="", last_name="", phone="", birth_date=None, status="erased"
+    )
+    # the birth date was only on the row; the audit trail kept the changes, the feedback the name
+    assert hits(database_dump()) == [
+        EMAIL_A,
+        EMAIL_B,
+        PHONE_1,
+        PHONE_2,
+        FIRST,
+        SURNAME_1,
+        SURNAME_2,
+    ]
+    before = _ledger_state(member)
+    out = io.StringIO()
+
+    # when
+    call_command("complete_erasures", stdout=out)
+
+    # then
+    assert out.getvalue() == "1 erased members checked, 1 completed.\n"
+    assert hits(database_dump()) == []
+    member.refresh_from_db()
+    assert member.external_id == erasure.external_id_pseudonym(EMAIL_A)
+    assert _ledger_state(member) == before
+    entry = AuditEntry.objects.get(member=member, action="member.erase.complete")
+    assert entry.actor_label == "system:complete_erasures"
+    assert entry.changes == {"external_id": ["(erased)", member.external_id]}
+    # a second run finds nothing left to do and records nothing
+    call_command("complete_erasures", stdout=out)
+    assert out.getvalue().splitlines()[-1] == "1 erased members checked, 0 completed."
+    assert AuditEntry.objects.filter(action="member.erase.complete").count() == 1

@@ -1,0 +1,28 @@
+"""Campaigns' sections of the subject-access export (`members.access`): the member's campaign
+awards and referrals (made and received), one query each."""
+
+from __future__ import annotations
+
+from campaigns.models import CampaignAward, Referral
+from members.access import rows
+from members.models import Member
+
+
+def awards_section(*, member: Member) -> list[dict]:
+    awards = CampaignAward.objects.filter(member=member).order_by("created_at", "pk")
+    return rows(
+        awards,
+        ("points", "reference", "created_at"),
+        campaign="campaign__code",
+        order_id="order__order_id",
+    )
+
+
+def referrals_section(*, member: Member) -> dict:
+    """The referrals the member made and the one that brought them, without the other member's
+    identity (it is not the member's data)."""
+    fields = ("status", "created_at", "decided_at")
+    return {
+        "made": rows(Referral.objects.filter(referrer=member).order_by("created_at", "pk"), fields),
+        "received": rows(Referral.objects.filter(referee=member), fields),
+    }
