@@ -152,7 +152,10 @@ def orders_zh_ensure(*, actor: Actor) -> int:
                 continue
             days_ago = min(3 + (n * 17 + k * 61) % 330, (now - member.enrolled_at).days)
             total = (spend / parts).quantize(Decimal("0.01")) + Decimal(k * 7 % 10)
-            placed_at = now - dt.timedelta(days=days_ago, hours=k * 3 + n % 5)
+            # Never before the member enrolled (such an order is refused without retro credit).
+            placed_at = max(
+                now - dt.timedelta(days=days_ago, hours=k * 3 + n % 5), member.enrolled_at
+            )
             order_record(
                 order_id=order_id,
                 member=member,
