@@ -54,6 +54,19 @@ def activity_record(
     campaigns = campaigns_live(kind=Campaign.Kind.ACTION, at=now).filter(
         Q(action=type, action_code="") | Q(action=Campaign.Action.CUSTOM, action_code=type)
     )
+    return _awards_grant(
+        campaigns,
+        member=member,
+        reference=f"{type}:{reference}",
+        describe=lambda campaign: f"{campaign.name} ({type} {reference})",
+        actor=actor,
+        now=now,
+    )
+
+
+def _awards_grant(campaigns, *, member, reference, describe, actor, now) -> ActivityResult:
+    """Grant each targeted campaign its points once for `reference`; bonuses add up, and with
+    none granted the result says why (the first refusal, else `no_campaign`)."""
     result = ActivityResult()
     reasons = []
     for campaign in campaigns:
@@ -63,9 +76,9 @@ def activity_record(
             campaign=campaign,
             member=member,
             points=campaign.points,
-            reference=f"{type}:{reference}",
+            reference=reference,
             actor=actor,
-            description=f"{campaign.name} ({type} {reference})",
+            description=describe(campaign),
             now=now,
         )
         if award:
@@ -103,28 +116,14 @@ def feedback_awards(*, member: Member, feedback_id: int, actor: Actor) -> Activi
     score: a reward that depended on the sentiment would buy good reviews (consumer-protection
     rules forbid it), so a feedback campaign has no condition on the score at all."""
     now = timezone.now()
-    result = ActivityResult()
-    reasons = []
     campaigns = campaigns_live(kind=Campaign.Kind.ACTION, at=now).filter(
         action=Campaign.Action.FEEDBACK
     )
-    for campaign in campaigns:
-        if not member_targeted(campaign, member_id=member.pk):
-            continue
-        award, reason = award_grant(
-            campaign=campaign,
-            member=member,
-            points=campaign.points,
-            reference=f"feedback:{feedback_id}",
-            actor=actor,
-            description=f"{campaign.name}: thank you for your feedback",
-            now=now,
-        )
-        if award:
-            result.awards.append((campaign.code, award.points))
-            result.points_awarded += award.points
-        else:
-            reasons.append(reason)
-    if not result.awards:
-        result.reason = reasons[0] if reasons else NO_CAMPAIGN
-    return result
+    return _awards_grant(
+        campaigns,
+        member=member,
+        reference=f"feedback:{feedback_id}",
+        describe=lambda campaign: f"{campaign.name}: thank you for your feedback",
+        actor=actor,
+        now=now,
+    )
