@@ -12,6 +12,9 @@ Invariants:
   transaction (the duplicate is refused inside a savepoint).
 - A `lock` makes jobs sharing it run one at a time, in the order they were deferred (e.g. one
   lock per member where order matters).
+- The same holds for a job deferred by another job inside a worker: it is written on Django's
+  connection too, in the running job's transaction, never on the worker's own connection (which
+  would commit it at once, even if the job that deferred it then failed and rolled back).
 
 Task functions live in `<app>/tasks.py`, are declared with `jobs.task(queue=...)`, take ids (JSON
 values), and are idempotent: a job may run more than once (a retry, a worker killed mid-job).
@@ -28,7 +31,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
+from procrastinate.contrib.django.django_connector import DjangoConnector
 from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.jobs import JobDeferrer
+from procrastinate.manager import JobManager
 
 logger = logging.getLogger("jobs")
 
@@ -74,7 +80,7 @@ def defer(
     configure: dict[str, Any] = {"lock": lock, "queueing_lock": queueing_lock}
     if schedule_in is not None:
         configure["schedule_in"] = {"seconds": schedule_in.total_seconds()}
-    deferrer = task.configure(**configure)
+    deferrer = _on_django_connection(task.configure(**configure))
     if queueing_lock is None:
         return deferrer.defer(**kwargs)
     try:
@@ -84,6 +90,16 @@ def defer(
             return deferrer.defer(**kwargs)
     except AlreadyEnqueued:
         return None
+
+
+# Procrastinate's worker swaps the app's connector for its own connection pool while it runs, so
+# `task.configure()` inside a job would defer on that pool, outside the job's transaction. The
+# job manager below always writes on Django's connection, in whatever transaction is open there.
+_DJANGO_JOBS = JobManager(DjangoConnector())
+
+
+def _on_django_connection(deferrer: JobDeferrer) -> JobDeferrer:
+    return JobDeferrer(job_manager=_DJANGO_JOBS, job=deferrer.job)
 
 
 class _InlineJob:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from django.db import transaction
 from procrastinate import RetryStrategy
 
 import jobs
@@ -41,3 +42,15 @@ def lines(path: Path) -> list[str]:
     if not path.exists():
         return []
     return [" ".join(line.split()[:2]) for line in path.read_text().splitlines()]
+
+
+@jobs.task(queue="messages", retry=False)
+def probe_chain(*, path: str, key: str, roll_back: bool) -> None:
+    """Defers `probe_record(key=<key>-child)` inside a transaction, then commits it or (with
+    `roll_back`) fails it: the child job must exist exactly when the transaction committed."""
+    with transaction.atomic():
+        jobs.defer(probe_record, path=path, key=f"{key}-child")
+        if roll_back:
+            raise RuntimeError(f"probe {key}: rolled back on purpose")
+    with Path(path).open("a") as out:
+        out.write(f"chained {key}\n")

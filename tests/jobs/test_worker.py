@@ -8,7 +8,7 @@ from django.db import transaction
 from procrastinate.contrib.django.models import ProcrastinateEvent
 
 import jobs
-from tests.jobs.probe_tasks import lines, probe_record
+from tests.jobs.probe_tasks import lines, probe_chain, probe_record
 from tests.jobs.worker import kill, running_worker, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -111,3 +111,21 @@ def test_jobs_sharing_a_lock_run_one_after_the_other(job_queue, probe_file, tmp_
 
     assert of("a", "b") == ["attempt a", "done a", "attempt b", "done b"]
     assert of("c", "d") == ["attempt c", "attempt d", "done d", "done c"]
+
+
+def test_a_job_deferred_by_a_job_exists_only_if_that_job_committed(job_queue, probe_file, tmp_path):
+    # given two jobs that each defer a child job in a transaction: one commits, one rolls back
+    path = str(probe_file)
+    with transaction.atomic():
+        kept = jobs.defer(probe_chain, path=path, key="kept", roll_back=False)
+        lost = jobs.defer(probe_chain, path=path, key="lost", roll_back=True)
+
+    with running_worker(tmp_path):
+        wait_for(lambda: _status(job_queue, lost) == "failed", what="the rolled-back job")
+        wait_for(lambda: "done kept-child" in lines(probe_file), what="the kept child")
+
+    # then the child was written in its parent's transaction: kept with it, and gone with it
+    assert _status(job_queue, kept) == "succeeded"
+    children = job_queue.filter(task_name="tests.jobs.probe_tasks.probe_record")
+    assert [c.args["key"] for c in children] == ["kept-child"]
+    assert lines(probe_file) == ["chained kept", "attempt kept-child", "done kept-child"]
