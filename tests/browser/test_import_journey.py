@@ -29,7 +29,9 @@ def _uploads_in_tmp(settings, tmp_path):
     settings.IMPORT_UPLOAD_DIR = tmp_path / "uploads"
 
 
-def test_an_operator_imports_the_good_rows_of_a_file_with_errors(staff, login, live_server, console):
+def test_an_operator_imports_the_good_rows_of_a_file_with_errors(
+    staff, login, live_server, console
+):
     content = (
         f"{ORDERS_HEADER}\n"
         f"O-1,C-1,ada@example.com,{days_ago(30)},100.00,GBP\n"
