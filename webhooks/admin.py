@@ -21,6 +21,8 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from config.admin_tools import EstimatedCountPaginator, service_error_message
 from config.errors import ServiceError
@@ -34,14 +36,15 @@ class EndpointForm(forms.ModelForm):
     event_types = forms.MultipleChoiceField(
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="The event types sent to this endpoint; none ticked sends every type.",
+        label=_("event types"),
+        help_text=_("The event types sent to this endpoint; none ticked sends every type."),
     )
 
     class Meta:
         model = Endpoint
         fields = ("url", "description", "event_types", "active")
         widgets = {"url": forms.URLInput(attrs={"size": 80})}
-        help_texts = {"url": "Where events are POSTed: https://… on a public address."}
+        help_texts = {"url": _("Where events are POSTed: https://… on a public address.")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -58,16 +61,18 @@ class RotateForm(forms.Form):
     overlap_hours = forms.IntegerField(
         min_value=0,
         max_value=24 * 14,
-        label="Old secret valid for (hours)",
-        help_text="Both secrets sign every message until then; 0 ends the old one now.",
+        label=_("Old secret valid for (hours)"),
+        help_text=_("Both secrets sign every message until then; 0 ends the old one now."),
     )
 
 
 class ReplayForm(forms.Form):
     since = forms.DateTimeField(
-        label="Replay events since",
-        help_text="Every event of this endpoint's types that occurred at or after this time "
-        "(program time zone, YYYY-MM-DD HH:MM) is sent again.",
+        label=_("Replay events since"),
+        help_text=_(
+            "Every event of this endpoint's types that occurred at or after this time "
+            "(program time zone, YYYY-MM-DD HH:MM) is sent again."
+        ),
     )
 
 
@@ -80,9 +85,9 @@ class EndpointAdmin(admin.ModelAdmin):
     readonly_fields = ("disabled_reason", "disabled_at", "failing_since", "created_at")
     change_form_template = "admin/webhooks/endpoint/change_form.html"
 
-    @admin.display(description="event types")
+    @admin.display(description=_("event types"))
     def types(self, endpoint: Endpoint) -> str:
-        return ", ".join(endpoint.event_types) or "(all)"
+        return ", ".join(endpoint.event_types) or gettext("(all)")
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
@@ -121,7 +126,7 @@ class EndpointAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": f"Signing secret of {endpoint}",
+            "title": gettext("Signing secret of %(endpoint)s") % {"endpoint": endpoint},
             "endpoint": endpoint,
             "secret": secret,
             "created": created,
@@ -136,14 +141,14 @@ class EndpointAdmin(admin.ModelAdmin):
             context["endpoint_tools"] = [
                 (label, reverse(f"admin:webhooks_endpoint_{name}", args=[obj.pk]))
                 for name, label in (
-                    ("test", "Send a test event"),
-                    ("replay", "Replay from a time"),
-                    ("rotate", "Rotate the secret"),
+                    ("test", gettext("Send a test event")),
+                    ("replay", gettext("Replay from a time")),
+                    ("rotate", gettext("Rotate the secret")),
                 )
                 if may_change
             ] + [
                 (
-                    "Delivery log",
+                    gettext("Delivery log"),
                     reverse("admin:webhooks_delivery_changelist")
                     + f"?endpoint__id__exact={obj.pk}",
                 )
@@ -195,10 +200,12 @@ class EndpointAdmin(admin.ModelAdmin):
                 self,
                 request,
                 form=forms.Form(),
-                title=f"Send a test event to {endpoint}",
-                intro="A webhook.test message is signed and sent to the endpoint now; its "
-                "answer shows in the delivery log.",
-                summary=[("URL", endpoint.url)],
+                title=gettext("Send a test event to %(endpoint)s") % {"endpoint": endpoint},
+                intro=gettext(
+                    "A webhook.test message is signed and sent to the endpoint now; its "
+                    "answer shows in the delivery log."
+                ),
+                summary=[(gettext("URL"), endpoint.url)],
                 back_url=self._back(endpoint),
                 back_label=str(endpoint),
             )
@@ -211,8 +218,8 @@ class EndpointAdmin(admin.ModelAdmin):
         if delivery.status == Delivery.Status.DELIVERED:
             self.message_user(
                 request,
-                f"Test event delivered: HTTP {delivery.last_status_code} "
-                f"in {delivery.last_latency_ms} ms.",
+                gettext("Test event delivered: HTTP %(status)s in %(ms)s ms.")
+                % {"status": delivery.last_status_code, "ms": delivery.last_latency_ms},
             )
         elif delivery.attempts:
             what = (
@@ -220,9 +227,15 @@ class EndpointAdmin(admin.ModelAdmin):
                 if delivery.last_status_code
                 else delivery.last_error
             )
-            self.message_user(request, f"Test event not delivered: {what}.", messages.ERROR)
+            self.message_user(
+                request,
+                gettext("Test event not delivered: %(answer)s.") % {"answer": what},
+                messages.ERROR,
+            )
         else:
-            self.message_user(request, "Test event queued; refresh this page for its answer.")
+            self.message_user(
+                request, gettext("Test event queued; refresh this page for its answer.")
+            )
 
     def replay_view(self, request, object_id):
         endpoint = self._endpoint(request, object_id)
@@ -233,8 +246,13 @@ class EndpointAdmin(admin.ModelAdmin):
             count = services.endpoint_replay_since(
                 endpoint=endpoint, since=form.cleaned_data["since"], actor=Actor.staff(request.user)
             )
-            capped = " (the most one replay sends)" if count >= services.REPLAY_LIMIT else ""
-            self.message_user(request, f"{count} events queued for {endpoint}{capped}.")
+            if count >= services.REPLAY_LIMIT:
+                told = gettext(
+                    "%(count)s events queued for %(endpoint)s (the most one replay sends)."
+                )
+            else:
+                told = gettext("%(count)s events queued for %(endpoint)s.")
+            self.message_user(request, told % {"count": count, "endpoint": endpoint})
             return HttpResponseRedirect(
                 reverse("admin:webhooks_delivery_changelist")
                 + f"?endpoint__id__exact={endpoint.pk}&kind__exact=replay"
@@ -243,7 +261,7 @@ class EndpointAdmin(admin.ModelAdmin):
             self,
             request,
             form=form,
-            title=f"Replay events to {endpoint}",
+            title=gettext("Replay events to %(endpoint)s") % {"endpoint": endpoint},
             back_url=self._back(endpoint),
             back_label=str(endpoint),
             status=400 if form.errors else 200,
@@ -263,9 +281,11 @@ class EndpointAdmin(admin.ModelAdmin):
             self,
             request,
             form=form,
-            title=f"Rotate the secret of {endpoint}",
-            intro="A new secret is made and shown once. Until the overlap ends every message is "
-            "signed with both, so receivers can switch without losing a message.",
+            title=gettext("Rotate the secret of %(endpoint)s") % {"endpoint": endpoint},
+            intro=gettext(
+                "A new secret is made and shown once. Until the overlap ends every message is "
+                "signed with both, so receivers can switch without losing a message."
+            ),
             back_url=self._back(endpoint),
             back_label=str(endpoint),
             danger=True,
@@ -301,7 +321,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "kind", "event_type", "endpoint")
     search_fields = ("event_id",)
-    search_help_text = "An event id (the webhook-id header)."
+    search_help_text = _("An event id (the webhook-id header).")
     list_select_related = ("endpoint",)
     sortable_by = ("created_at",)
     show_full_result_count = False
@@ -329,7 +349,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
 
-    @admin.display(description="error")
+    @admin.display(description=_("error"))
     def error(self, delivery: Delivery) -> str:
         return delivery.last_error[:80]
 
@@ -361,11 +381,19 @@ class DeliveryAdmin(admin.ModelAdmin):
         except ValueError:
             return queryset.none(), False
 
-    @admin.action(description="Replay the selected deliveries")
+    @admin.action(description=_("Replay the selected deliveries"))
     def replay_selected(self, request, queryset):
         actor = Actor.staff(request.user)
         replays = [services.delivery_replay(delivery=d, actor=actor) for d in queryset[:500]]
-        self.message_user(request, f"{len(replays)} deliveries queued again.")
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)s delivery queued again.",
+                "%(count)s deliveries queued again.",
+                len(replays),
+            )
+            % {"count": len(replays)},
+        )
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and self.may_replay(request):
@@ -387,7 +415,9 @@ class DeliveryAdmin(admin.ModelAdmin):
         if delivery is None or not self.may_replay(request) or request.method != "POST":
             raise PermissionDenied
         replay = services.delivery_replay(delivery=delivery, actor=Actor.staff(request.user))
-        self.message_user(request, f"Delivery queued again (delivery {replay.pk}).")
+        self.message_user(
+            request, gettext("Delivery queued again (delivery %(id)s).") % {"id": replay.pk}
+        )
         return HttpResponseRedirect(reverse("admin:webhooks_delivery_change", args=[replay.pk]))
 
 

@@ -17,35 +17,44 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 
 class Endpoint(models.Model):
     class DisabledReason(models.TextChoices):
         NONE = "", "-"
-        BY_STAFF = "staff", "switched off by staff"
-        GONE = "gone", "the receiver answered 410 Gone"
-        FAILING = "failing", "failed for too long"
+        BY_STAFF = "staff", _("switched off by staff")
+        GONE = "gone", _("the receiver answered 410 Gone")
+        FAILING = "failing", _("failed for too long")
 
-    url = models.CharField("URL", max_length=2000)
-    description = models.CharField(max_length=200, blank=True)
+    url = models.CharField(_("URL"), max_length=2000)
+    description = models.CharField(_("description"), max_length=200, blank=True)
     event_types = models.JSONField(
+        _("event types"),
         default=list,
         blank=True,
-        help_text="The event types sent to this endpoint; empty sends every type.",
+        help_text=_("The event types sent to this endpoint; empty sends every type."),
     )
-    active = models.BooleanField(default=True)
+    active = models.BooleanField(_("active"), default=True)
     disabled_reason = models.CharField(
-        max_length=10, choices=DisabledReason.choices, blank=True, default=""
+        _("disabled because"),
+        max_length=10,
+        choices=DisabledReason.choices,
+        blank=True,
+        default="",
     )
-    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_at = models.DateTimeField(_("disabled at"), null=True, blank=True)
     # Since when every attempt has failed (cleared by a success): the endpoint is switched off
     # when this is older than WEBHOOKS_DISABLE_AFTER_DAYS.
-    failing_since = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    failing_since = models.DateTimeField(_("failing since"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ("pk",)
+        verbose_name = pgettext_lazy("webhook", "endpoint")
+        verbose_name_plural = _("endpoints")
 
     def __str__(self) -> str:
         return self.description or self.url
@@ -77,37 +86,45 @@ class EndpointSecret(models.Model):
 
 class Delivery(models.Model):
     class Kind(models.TextChoices):
-        EVENT = "event", "event"
-        REPLAY = "replay", "replay"
-        TEST = "test", "test event"
+        EVENT = "event", _("event")
+        REPLAY = "replay", _("replay")
+        TEST = "test", _("test event")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "pending"
-        DELIVERED = "delivered", "delivered"
-        FAILED = "failed", "failed"
-        CANCELLED = "cancelled", "cancelled (endpoint switched off)"
+        PENDING = "pending", pgettext_lazy("webhook delivery", "pending")
+        DELIVERED = "delivered", _("delivered")
+        FAILED = "failed", _("failed")
+        CANCELLED = "cancelled", _("cancelled (endpoint switched off)")
 
-    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries")
-    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.EVENT)
-    event_id = models.UUIDField("event id (webhook-id)")
-    event_type = models.CharField(max_length=100)
-    occurred_at = models.DateTimeField()
+    endpoint = models.ForeignKey(
+        Endpoint,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=pgettext_lazy("webhook", "endpoint"),
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.EVENT)
+    event_id = models.UUIDField(_("event id (webhook-id)"))
+    event_type = models.CharField(_("event type"), max_length=100)
+    occurred_at = models.DateTimeField(_("occurred at"))
     # The event's member (for erasure: `webhooks.erasure`); null for memberless and test events.
     member_id = models.BigIntegerField(null=True, blank=True)
-    body = models.TextField(help_text="The JSON body exactly as sent.")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    last_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_error = models.CharField(max_length=500, blank=True)
-    last_latency_ms = models.PositiveIntegerField(null=True, blank=True)
-    last_response = models.TextField(blank=True)
+    body = models.TextField(_("body"), help_text=_("The JSON body exactly as sent."))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    last_attempt_at = models.DateTimeField(_("last attempt at"), null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    last_latency_ms = models.PositiveIntegerField(_("latency (ms)"), null=True, blank=True)
+    last_response = models.TextField(_("last answer"), blank=True)
 
     class Meta:
-        verbose_name_plural = "deliveries"
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
         ordering = ("-created_at", "-pk")
         constraints = [
             models.UniqueConstraint(
@@ -132,26 +149,42 @@ class Delivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event_type} {self.event_id} → endpoint {self.endpoint_id}"
+        return gettext("%(type)s %(id)s → endpoint %(endpoint)s") % {
+            "type": self.event_type,
+            "id": self.event_id,
+            "endpoint": self.endpoint_id,
+        }
 
 
 class DeliveryAttempt(models.Model):
-    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
-    number = models.PositiveIntegerField()
-    attempted_at = models.DateTimeField()
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    error = models.CharField(max_length=500, blank=True)
-    latency_ms = models.PositiveIntegerField(null=True, blank=True)
-    response = models.TextField(blank=True, help_text="The start of the answer's body.")
+    delivery = models.ForeignKey(
+        Delivery,
+        on_delete=models.CASCADE,
+        related_name="attempt_log",
+        verbose_name=_("delivery"),
+    )
+    number = models.PositiveIntegerField(_("number"))
+    attempted_at = models.DateTimeField(_("attempted at"))
+    status_code = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    latency_ms = models.PositiveIntegerField(_("latency (ms)"), null=True, blank=True)
+    response = models.TextField(
+        _("answer"), blank=True, help_text=_("The start of the answer's body.")
+    )
 
     class Meta:
         ordering = ("delivery", "number")
+        verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery attempts")
         constraints = [
             models.UniqueConstraint(fields=["delivery", "number"], name="webhook_attempt_number")
         ]
 
     def __str__(self) -> str:
-        return f"attempt {self.number} of delivery {self.delivery_id}"
+        return gettext("attempt %(number)s of delivery %(delivery)s") % {
+            "number": self.number,
+            "delivery": self.delivery_id,
+        }
 
 
 class DispatchCursor(models.Model):

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 import urllib3
 from django.conf import settings
+from django.utils.translation import gettext
 
 USER_AGENT = "LoyaltyBackOffice-Webhooks/1"
 
@@ -73,13 +74,17 @@ def url_parse(url: str) -> tuple[str, str, int, str]:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError as exc:
-        raise UrlRefused("url_invalid", f"Not a valid URL: {exc}.") from exc
+        raise UrlRefused(
+            "url_invalid", gettext("Not a valid URL: %(reason)s.") % {"reason": exc}
+        ) from exc
     if parts.scheme not in ("http", "https"):
-        raise UrlRefused("url_scheme", "The URL must start with https:// or http://.")
+        raise UrlRefused("url_scheme", gettext("The URL must start with https:// or http://."))
     if not parts.hostname:
-        raise UrlRefused("url_invalid", "The URL has no host name.")
+        raise UrlRefused("url_invalid", gettext("The URL has no host name."))
     if parts.username is not None or parts.password is not None:
-        raise UrlRefused("url_credentials", "The URL may not contain a user name or password.")
+        raise UrlRefused(
+            "url_credentials", gettext("The URL may not contain a user name or password.")
+        )
     if port is None:
         port = 443 if parts.scheme == "https" else 80
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -94,15 +99,22 @@ def url_resolve(url: str, *, allow_private: bool | None = None) -> Target:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise UrlRefused("host_unresolvable", f"The host {host} cannot be resolved.") from exc
+        raise UrlRefused(
+            "host_unresolvable", gettext("The host %(host)s cannot be resolved.") % {"host": host}
+        ) from exc
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
     if not addresses:
-        raise UrlRefused("host_unresolvable", f"The host {host} cannot be resolved.")
+        raise UrlRefused(
+            "host_unresolvable", gettext("The host %(host)s cannot be resolved.") % {"host": host}
+        )
     refused = [a for a in addresses if not _address_allowed(a)]
     if refused and not allow_private:
         raise UrlRefused(
             "address_not_public",
-            f"The host {host} resolves to {refused[0]}, which is not a public internet address.",
+            gettext(
+                "The host %(host)s resolves to %(address)s, which is not a public internet address."
+            )
+            % {"host": host, "address": refused[0]},
         )
     return Target(scheme=scheme, host=host, port=port, path=path, address=addresses[0])
 

@@ -16,6 +16,7 @@ import uuid
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from config.errors import ServiceError
 from members.actors import Actor
@@ -43,7 +44,10 @@ def _event_types_check(event_types: list[str] | None) -> list[str]:
     bad = [t for t in types if len(t) > 100 or " " in t]
     if bad:
         raise ServiceError(
-            "validation_error", f"Not an event type: {bad[0]!r}.", status=400, field="event_types"
+            "validation_error",
+            gettext("Not an event type: %(type)s.") % {"type": repr(bad[0])},
+            status=400,
+            field="event_types",
         )
     return types
 
@@ -148,7 +152,10 @@ def endpoint_rotate_secret(
         overlap = dt.timedelta(hours=settings.WEBHOOKS_SECRET_OVERLAP_HOURS)
     if overlap < dt.timedelta(0):
         raise ServiceError(
-            "validation_error", "The overlap cannot be negative.", status=400, field="overlap"
+            "validation_error",
+            gettext("The overlap cannot be negative."),
+            status=400,
+            field="overlap",
         )
     now = timezone.now()
     secret = signing.secret_generate()
