@@ -173,9 +173,7 @@ def demo_program_configure() -> dict:
 def budget_used() -> int | None:
     """Points `bench-budget` has awarded (it must stay within its budget)."""
     from campaigns.models import Campaign
+    from campaigns.selectors import campaign_points_awarded
 
-    return (
-        Campaign.objects.filter(code="bench-budget")
-        .values_list("points_awarded", flat=True)
-        .first()
-    )
+    campaign = Campaign.objects.filter(code="bench-budget").first()
+    return None if campaign is None else campaign_points_awarded(campaign=campaign)

@@ -11,7 +11,9 @@ What it does:
    for the second program and configures the first as the demo program (`bench/_earn_programs.py`):
    - `demo`: the demo tier ladder and campaigns, a multiplier campaign live today with no budget
      and one with a budget, the members spread over the tiers by the daily evaluation;
-   - `plain`: nothing configured (no tier, no campaign), as migrations leave it.
+   - `plain`: nothing configured (no tier, no campaign), as migrations leave it;
+   - `nocampaign` (only when asked for): a copy of `demo` with every multiplier campaign
+     switched off, to set the cost of live campaigns apart (`--programs demo,nocampaign`).
 2. Starts one gunicorn per program (4 sync workers each, 127.0.0.1, the production settings,
    persistent database connections; only the TLS redirect is off: no TLS proxy in front).
 3. Rounds (default 3). In each, for every program and scenario, a `ping` run (`GET
@@ -29,7 +31,7 @@ What it does:
 
 The cluster must be durable (fsync, synchronous_commit, full_page_writes on); `--not-durable`
 accepts one that is not, for a labelled comparison. Options: `--rounds N`, `--duration S`,
-`--concurrency N`, `--members N`, `--history N`, `--programs demo,plain`, `--scenarios
+`--concurrency N`, `--members N`, `--history N`, `--programs demo,plain[,nocampaign]`, `--scenarios
 earn_spread,earn_one_member`, `--load-processes N`, `--items N` (order lines per order, default
 2), `--json FILE`, `--app MODULE:APP` (another WSGI app, for experiments).
 Figures and the exact command are recorded in docs/benchmarks.md ("Storefront API: earning").
@@ -122,6 +124,18 @@ def prepare_programs(env: dict, args) -> tuple[str, str, dict[str, str]]:
         print("bench: configuring the demo program", flush=True)
         for what, value in demo_program_configure().items():
             print(f"bench:   {what}: {value}", flush=True)
+    if "nocampaign" in args.programs:
+        urls["nocampaign"] = database_url_for(url, f"{name}_nocampaign")
+        with psycopg.connect(database_url_for(url, "postgres"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}_nocampaign"')
+            conn.execute(f'CREATE DATABASE "{name}_nocampaign" TEMPLATE "{name}"')
+        # Bench setup, not the program's writer: the same as staff switching each one off.
+        with psycopg.connect(urls["nocampaign"], autocommit=True) as conn:
+            off = conn.execute(
+                "UPDATE campaigns_campaign SET is_active = false "
+                "WHERE kind = 'multiplier' AND is_active"
+            ).rowcount
+        print(f"bench: nocampaign: {off} multiplier campaigns switched off", flush=True)
     return key, one_member, urls
 
 
@@ -434,8 +448,16 @@ def main() -> int:
     args = parser.parse_args()
     args.programs = [p for p in args.programs.split(",") if p]
     args.scenarios = [s for s in args.scenarios.split(",") if s and s != "ping"]
-    if set(args.programs) - {"demo", "plain"} or not args.programs or not args.scenarios:
-        parser.error("--programs: demo and/or plain; --scenarios: earn_spread, earn_one_member")
+    if (
+        set(args.programs) - {"demo", "plain", "nocampaign"}
+        or ("nocampaign" in args.programs and "demo" not in args.programs)
+        or not args.programs
+        or not args.scenarios
+    ):
+        parser.error(
+            "--programs: demo, plain, nocampaign (needs demo); --scenarios: earn_spread, "
+            "earn_one_member"
+        )
 
     env = server_env()
     durability = durability_check(env["DATABASE_URL"], allow_not_durable=args.not_durable)

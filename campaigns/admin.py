@@ -20,7 +20,11 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import WEEKDAYS, Campaign, CampaignAward, Referral
-from campaigns.selectors import StackingCampaign, multipliers_stacking
+from campaigns.selectors import (
+    StackingCampaign,
+    campaign_points_awarded,
+    multipliers_stacking,
+)
 from campaigns.services.manage import (
     EDITABLE_FIELDS,
     campaign_preview,
@@ -127,8 +131,9 @@ def budget_outlook(campaign: Campaign, cost_30_days: int | None) -> dict | None:
     """The last 30 days' cost set against what is left of the budget (None: no budget)."""
     if campaign.budget_points is None or cost_30_days is None:
         return None
-    left = campaign.budget_left
-    outlook = {"points": campaign.budget_points, "awarded": campaign.points_awarded, "left": left}
+    awarded = campaign_points_awarded(campaign=campaign)
+    left = campaign.budget_points - awarded
+    outlook = {"points": campaign.budget_points, "awarded": awarded, "left": left}
     if cost_30_days == 0:
         outlook["sentence"] = _("At the last 30 days' pace it would cost nothing.")
         return outlook
@@ -190,6 +195,11 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("points awarded"))
+    def points_awarded(self, obj):
+        # Σ the awards' points, annotated by `get_queryset` (no counter on the campaign row).
+        return getattr(obj, "awards_points", None) or 0
 
     @admin.display(description="")
     def links(self, obj):

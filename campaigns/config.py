@@ -26,6 +26,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from campaigns.models import Campaign
+from campaigns.selectors import campaigns_with_awarded
 from campaigns.services.manage import (
     EDITABLE_FIELDS,
     campaign_delete,
@@ -111,7 +112,7 @@ def campaigns_problems(entries: Any, *, tier_codes: set[str]) -> list[tuple[str,
         return [(SECTION, "Must be a list.")]
     problems: list[tuple[str, str]] = []
     seen: dict[str, int] = {}
-    awarded = dict(Campaign.objects.values_list("code", "points_awarded"))
+    awarded = {c.code: c.points_awarded for c in campaigns_with_awarded().only("code")}
     for i, entry in enumerate(entries):
         at = f"{SECTION}[{i}]"
         if not isinstance(entry, dict):
@@ -130,12 +131,10 @@ def campaigns_problems(entries: Any, *, tier_codes: set[str]) -> list[tuple[str,
         if len(problems) > before:
             continue
         campaign = Campaign(**values)
-        if code in awarded:
-            # The budget can't drop below what the running campaign has already awarded.
-            campaign.points_awarded = awarded[code]
         # The admin's rules (one message per field), then the model's (choices, constraints).
+        # The budget can't drop below what the running campaign has already awarded.
         try:
-            campaign_validate(campaign)
+            campaign_validate(campaign, points_awarded=awarded.get(code, 0))
             campaign.full_clean(validate_unique=False)
         except ServiceError as exc:
             problems.extend((f"{at}.{e['field']}", e["message"]) for e in exc.errors)

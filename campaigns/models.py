@@ -3,8 +3,13 @@
 Invariants:
 - [db] an award happens once per (campaign, member, reference): the reference names what it was
   for ("order:O-1", "birthday:2026", "review:R-9", "referral:42:referrer").
-- [db] `points_awarded` never exceeds `budget_points`; it is raised only under the campaign's row
-  lock, in the same transaction as the award's ledger posting, so it equals Σ awards.points.
+- A campaign's points awarded are Σ awards.points (`campaigns.selectors.campaign_points_awarded`):
+  no counter on the campaign row, so an award without a budget writes no shared row at all.
+- A budget is split into `CampaignBudgetStripe` rows (`campaigns.services.budget`):
+  Σ stripes.budget_points = the campaign's `budget_points`, and each stripe's `points_awarded` is
+  raised in the award's transaction under that stripe's row lock only. [db] a stripe never
+  awards past its own budget, so the campaign never awards past its budget; Σ stripes'
+  points_awarded = Σ awards.points (`campaign_budgets_audit` checks both sums).
 - [db] a member is referred at most once (`Referral.referee` is unique).
 - Every award is its own ledger posting (kind `campaign_bonus`) carrying the campaign's code.
 """
@@ -72,9 +77,6 @@ class Campaign(models.Model):
         blank=True,
         help_text=_("Most points the campaign may award in all; empty: no cap."),
         verbose_name=_("budget points"),
-    )
-    points_awarded = models.PositiveIntegerField(
-        default=0, editable=False, verbose_name=_("points awarded")
     )
     per_member_limit = models.PositiveIntegerField(
         null=True,
@@ -149,10 +151,6 @@ class Campaign(models.Model):
         ordering = ["-starts_at", "code"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(budget_points__isnull=True) | Q(points_awarded__lte=F("budget_points")),
-                name="campaign_within_budget",
-            ),
-            models.CheckConstraint(
                 condition=Q(multiplier__gte=1), name="campaign_multiplier_gte_1"
             ),
             models.CheckConstraint(
@@ -174,15 +172,39 @@ class Campaign(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
 
-    @property
-    def budget_left(self) -> int | None:
-        if self.budget_points is None:
-            return None
-        return self.budget_points - self.points_awarded
-
     def action_key(self) -> str:
         """What the storefront sends as the activity `type` for this campaign."""
         return self.action_code if self.action == self.Action.CUSTOM else self.action
+
+
+class CampaignBudgetStripe(models.Model):
+    """One share of a campaign's budget. Orders of different members award from different
+    stripes (`member_id % stripes`), so they never wait for each other's row lock; a stripe that
+    cannot cover an award sends it to the others (`campaigns.services.budget`)."""
+
+    campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.CASCADE,
+        related_name="budget_stripes",
+        verbose_name=_("campaign"),
+    )
+    stripe = models.PositiveSmallIntegerField(verbose_name=_("stripe"))
+    budget_points = models.PositiveIntegerField(verbose_name=_("budget points"))
+    points_awarded = models.PositiveIntegerField(default=0, verbose_name=_("points awarded"))
+
+    class Meta:
+        verbose_name = _("campaign budget stripe")
+        verbose_name_plural = _("campaign budget stripes")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "stripe"], name="budget_stripe_unique"),
+            models.CheckConstraint(
+                condition=Q(points_awarded__lte=F("budget_points")),
+                name="budget_stripe_within_budget",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}/{self.stripe}: {self.points_awarded} of {self.budget_points}"
 
 
 class CampaignAward(models.Model):
@@ -217,7 +239,10 @@ class CampaignAward(models.Model):
             ),
             models.CheckConstraint(condition=Q(points__gt=0), name="award_points_positive"),
         ]
-        indexes = [models.Index(fields=["campaign", "member"], name="award_campaign_member_idx")]
+        indexes = [
+            # `points` last: a campaign's Σ points (its points awarded) is an index-only scan.
+            models.Index(fields=["campaign", "member", "points"], name="award_campaign_member_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.campaign.code} → {self.member_id}: {self.points}"

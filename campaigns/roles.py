@@ -3,7 +3,7 @@
 Marketing runs campaigns (add, change, view; never delete: awards point at them — a campaign is
 ended by its window or switched off). Everyone else reads campaigns, referrals and awards, so an
 agent can tell a member where a bonus came from. Awards and referrals change only through the
-services (orders, activities, daily jobs).
+services (orders, activities, daily jobs). Budget stripes are nobody's.
 """
 
 from __future__ import annotations
@@ -26,4 +26,7 @@ NO_ROLE = [
         for model in ("campaignaward", "referral")
         for action in ("add", "change", "delete")
     ),
+    # Budget stripes are bookkeeping of the awards (`campaigns.services.budget`): staff read the
+    # budget left on the campaign's pages, never the stripes.
+    *(f"{action}_campaignbudgetstripe" for action in ("add", "change", "delete", "view")),
 ]

@@ -1,4 +1,11 @@
-"""Reads for the program dashboard that need the apps above loyalty: campaigns and rewards.
+"""Campaign reads: what a campaign has awarded and has left; the program dashboard's figures.
+
+What a campaign has awarded is Σ its awards' points (no counter on the campaign row: an award
+without a budget writes no shared row); what a budgeted one has left is its budget − that sum,
+which equals Σ its budget stripes' room (`campaign_budgets_audit` checks it;
+`campaigns.services.budget`).
+
+The dashboard's reads need the apps above loyalty: campaigns and rewards.
 
 Set-based, one query per function whatever the number of awards, orders or redemptions
 (correlated subqueries per campaign or a grouped count per reward). Definitions, also in
@@ -34,7 +41,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
-from campaigns.models import WEEKDAYS, Campaign, CampaignAward
+from campaigns.models import WEEKDAYS, Campaign, CampaignAward, CampaignBudgetStripe
 from loyalty.models import Order
 from loyalty.selectors.reports import CENT, ReportPeriod, money
 
@@ -56,6 +63,75 @@ def _aggregate(queryset, function: str, field: str, output_field, *, distinct: b
     value = Func(F(field), function=function, output_field=output_field, **extra)
     subquery = Subquery(queryset.order_by().annotate(value=value).values("value"))
     return Coalesce(subquery, 0, output_field=output_field)
+
+
+def campaign_points_awarded(*, campaign: Campaign) -> int:
+    """Points the campaign has awarded in all (committed awards)."""
+    if hasattr(campaign, "points_awarded"):  # annotated by `campaigns_with_awarded`
+        return campaign.points_awarded
+    total = CampaignAward.objects.filter(campaign_id=campaign.pk).aggregate(p=Sum("points"))["p"]
+    return total or 0
+
+
+def campaign_budget_left(*, campaign: Campaign) -> int | None:
+    """Budget − points awarded; None without a budget."""
+    if campaign.budget_points is None:
+        return None
+    return campaign.budget_points - campaign_points_awarded(campaign=campaign)
+
+
+def campaigns_budget_left(campaigns: list[Campaign]) -> dict[int, int]:
+    """Budget left by campaign id for the budgeted ones among `campaigns`, in one query: Σ their
+    stripes' room, which is budget − points awarded (`campaign_budgets_audit`)."""
+    ids = [c.pk for c in campaigns if c.budget_points is not None]
+    if not ids:
+        return {}
+    rows = (
+        CampaignBudgetStripe.objects.filter(campaign_id__in=ids)
+        .values("campaign_id")
+        .annotate(left=Sum(F("budget_points") - F("points_awarded")))
+        .order_by()
+    )
+    left = {row["campaign_id"]: row["left"] for row in rows}
+    return {pk: left.get(pk, 0) for pk in ids}
+
+
+def campaigns_with_awarded(queryset=None):
+    """Campaigns annotated with `points_awarded` (Σ their awards' points; one query in all)."""
+    queryset = Campaign.objects.all() if queryset is None else queryset
+    awards = CampaignAward.objects.filter(campaign_id=OuterRef("pk"))
+    return queryset.annotate(points_awarded=_aggregate(awards, "SUM", "points", IntegerField()))
+
+
+def campaign_budgets_audit() -> list[str]:
+    """Every budgeted campaign's stripes against its budget and its awards: mismatches, each a
+    sentence naming the campaign (empty: all consistent)."""
+    stripes = {
+        row["campaign_id"]: row
+        for row in CampaignBudgetStripe.objects.values("campaign_id")
+        .annotate(budget=Sum("budget_points"), awarded=Sum("points_awarded"))
+        .order_by()
+    }
+    out = []
+    for campaign in campaigns_with_awarded().order_by("pk"):
+        row = stripes.get(campaign.pk)
+        if campaign.budget_points is None:
+            if row is not None:
+                out.append(f"campaign {campaign.code}: budget stripes without a budget")
+            continue
+        budget, awarded = (row["budget"], row["awarded"]) if row else (0, 0)
+        if budget != campaign.budget_points:
+            out.append(
+                f"campaign {campaign.code}: stripes' budget {budget} != {campaign.budget_points}"
+            )
+        if awarded != campaign.points_awarded:
+            out.append(
+                f"campaign {campaign.code}: stripes awarded {awarded} != awards "
+                f"{campaign.points_awarded}"
+            )
+        if campaign.points_awarded > campaign.budget_points:
+            out.append(f"campaign {campaign.code}: awarded {campaign.points_awarded} > budget")
+    return out
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@
 - `referral_stats(member)`: friends who joined with the member's code, by outcome, and the
   points the member earned for them.
 
-A handful of queries whatever the number of campaigns: live campaigns with their tiers, then
-the member's award counts grouped by campaign.
+A handful of queries whatever the number of campaigns: live campaigns with their tiers, the
+budgeted ones' budget left, then the member's award counts grouped by campaign.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignAward, Referral
+from campaigns.selectors import campaigns_budget_left
 from campaigns.services.actions import SYSTEM_ACTIONS
 from campaigns.services.awards import campaigns_live, member_targeted
 from members.models import Member
@@ -63,12 +64,13 @@ def ways_to_earn(
             .annotate(n=Count("pk"))
             .values_list("campaign", "n")
         )
+    budgets_left = campaigns_budget_left(campaigns)
     ways = []
     for campaign in sorted(campaigns, key=lambda c: (KINDS.index(c.kind), c.code)):
         left = None
         if member is not None and campaign.per_member_limit is not None:
             left = max(campaign.per_member_limit - awarded.get(campaign.pk, 0), 0)
-        budget_spent = campaign.budget_left is not None and campaign.budget_left <= 0
+        budget_spent = budgets_left.get(campaign.pk, 1) <= 0
         is_action = campaign.kind == Campaign.Kind.ACTION
         ways.append(
             WayToEarn(

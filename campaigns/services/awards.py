@@ -1,9 +1,15 @@
-"""Awarding under a budget: the one place budgets and per-member limits are enforced.
+"""Awarding: the one place budgets and per-member limits are enforced.
 
-Lock order: the member's loyalty Account first (the caller holds it, or `award_grant` takes it),
-then the campaign row. Under the campaign's lock the grant is capped to the budget left, so
-concurrent orders can never take a campaign past its budget: the last award gets exactly what is
-left, then the campaign stops awarding.
+- A campaign without a budget takes no lock and writes no shared row: its once-per-reference and
+  per-member limits are counted on the member's own awards, under the member's account lock
+  (held by the caller, or taken by `award_grant`), and its points awarded are summed on read
+  (`campaigns.selectors.campaign_points_awarded`).
+- A campaign with a budget takes it from striped counters (`campaigns.services.budget`): never
+  past the budget, the last award gets exactly what is left, and orders of members on different
+  stripes do not wait for each other.
+
+Lock order: the member's loyalty Account first, then the campaign's budget stripes
+(`budget.budget_take`). The campaign row itself is never locked by an award.
 """
 
 from __future__ import annotations
@@ -12,10 +18,11 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignAward
+from campaigns.services.budget import budget_take
 from loyalty.services.ledger import account_lock
 from loyalty.services.points import points_award
 from loyalty.services.tiers import tier_for_order
@@ -56,22 +63,21 @@ def award_reserve(
 ) -> tuple[int, str | None]:
     """Reserve up to `points` of the campaign's budget for one award: (granted, reason if 0).
 
-    Must run inside a transaction that already holds the member's account lock.
+    Must run inside a transaction that already holds the member's account lock: the member's
+    awards (once per reference, the per-member limit) cannot change under it.
     """
     if points <= 0:
         return 0, NO_CAMPAIGN
-    locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
-    awards = CampaignAward.objects.filter(campaign=locked, member_id=member_id)
+    awards = CampaignAward.objects.filter(campaign_id=campaign.pk, member_id=member_id)
     if awards.filter(reference=reference).exists():
         return 0, LIMIT_REACHED
-    if locked.per_member_limit is not None and awards.count() >= locked.per_member_limit:
+    if campaign.per_member_limit is not None and awards.count() >= campaign.per_member_limit:
         return 0, LIMIT_REACHED
-    grant = points
-    if locked.budget_points is not None:
-        grant = min(points, locked.budget_points - locked.points_awarded)
+    if campaign.budget_points is None:
+        return points, None
+    grant = budget_take(campaign=campaign, member_id=member_id, points=points)
     if grant <= 0:
         return 0, BUDGET_EXHAUSTED
-    Campaign.objects.filter(pk=locked.pk).update(points_awarded=F("points_awarded") + grant)
     return grant, None
 
 

@@ -16,6 +16,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from campaigns.models import Campaign, CampaignAward
+from campaigns.selectors import campaign_budget_left, campaign_points_awarded
+from campaigns.services.budget import budget_stripes_set
 from config.errors import ServiceError
 from loyalty.models import Order
 from loyalty.selectors.program import program_settings
@@ -50,8 +52,12 @@ EDITABLE_FIELDS = (
 TRACKED = tuple(f for f in EDITABLE_FIELDS if f != "tiers")
 
 
-def campaign_validate(campaign: Campaign) -> None:
-    """Rules a form cannot express alone; raises `ServiceError` naming the field."""
+def campaign_validate(campaign: Campaign, *, points_awarded: int | None = None) -> None:
+    """Rules a form cannot express alone; raises `ServiceError` naming the field.
+
+    `points_awarded`: what the campaign has awarded so far, if the caller knows it (else read for
+    a saved campaign, 0 for a new one).
+    """
 
     def bad(field: str, message: str):
         raise ServiceError("validation_error", message, status=400, field=field)
@@ -60,12 +66,15 @@ def campaign_validate(campaign: Campaign) -> None:
         bad("weekdays", "Weekdays are ISO numbers 1 (Monday) to 7 (Sunday).")
     if campaign.day_of_month is not None and not 1 <= campaign.day_of_month <= 31:
         bad("day_of_month", "The member day is a day of the month, 1 to 31.")
-    if campaign.budget_points is not None and campaign.budget_points < campaign.points_awarded:
-        bad(
-            "budget_points",
-            f"The campaign has already awarded {campaign.points_awarded} points; the budget "
-            "cannot be lower.",
-        )
+    if campaign.budget_points is not None:
+        if points_awarded is None:
+            points_awarded = campaign_points_awarded(campaign=campaign) if campaign.pk else 0
+        if campaign.budget_points < points_awarded:
+            bad(
+                "budget_points",
+                f"The campaign has already awarded {points_awarded} points; the budget "
+                "cannot be lower.",
+            )
     if campaign.kind == Campaign.Kind.MULTIPLIER and campaign.multiplier <= 1:
         bad("multiplier", "A multiplier campaign needs a multiplier above 1.")
     if campaign.kind == Campaign.Kind.ACTION:
@@ -112,8 +121,13 @@ def _refuse_sentiment_conditions(campaign: Campaign, bad) -> None:
 
 
 def campaign_save(*, campaign: Campaign, actor: Actor, tiers=None) -> Campaign:
-    """Create or change a campaign (with its target tiers), audited field by field."""
-    campaign_validate(campaign)
+    """Create or change a campaign (with its target tiers), audited field by field.
+
+    A new budget, or a changed one, is spread again over the budget stripes
+    (`budget.budget_stripes_set`); what the campaign has awarded is counted again under the
+    stripes' locks, so no award can slip between the check and the change.
+    """
+    campaign_validate(campaign)  # before writing: a clear error, not a constraint violation
     with transaction.atomic():
         before = (
             Campaign.objects.filter(pk=campaign.pk).values(*TRACKED).first()
@@ -121,6 +135,9 @@ def campaign_save(*, campaign: Campaign, actor: Actor, tiers=None) -> Campaign:
             else None
         )
         campaign.save()
+        if before is None or before["budget_points"] != campaign.budget_points:
+            awarded = budget_stripes_set(campaign=campaign)
+            campaign_validate(campaign, points_awarded=awarded)
         if tiers is not None:
             campaign.tiers.set(tiers)
         changes = {
@@ -237,6 +254,6 @@ def campaign_results(*, campaign: Campaign) -> CampaignResults:
         orders=orders["n"] or 0,
         revenue=(orders["revenue"] or Decimal("0")).quantize(Decimal("0.01")),
         cost=(Decimal(points) * settings.point_value).quantize(Decimal("0.01")),
-        budget_left=campaign.budget_left,
+        budget_left=campaign_budget_left(campaign=campaign),
         currency=settings.currency,
     )

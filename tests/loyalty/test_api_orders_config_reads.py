@@ -16,7 +16,7 @@ import pytest
 from django.db import connection
 from django.db.models import F
 
-from campaigns.models import Campaign, CampaignAward
+from campaigns.models import Campaign, CampaignAward, CampaignBudgetStripe
 from loyalty.demo import demo_tiers_ensure
 from loyalty.models import ProgramSettings, Tier
 from loyalty.selectors.program import program_settings
@@ -136,12 +136,15 @@ def test_the_configuration_version_changes_with_what_the_order_path_caches(db):
     assert changed()
     Tier.objects.filter(rank=0).update(multiplier=Decimal("1.10"))
     assert changed()
-    campaign = make_campaign("double", "multiplier", multiplier=Decimal("2.00"), is_active=False)
+    campaign = make_campaign(
+        "double", "multiplier", multiplier=Decimal("2.00"), is_active=False, budget_points=1000
+    )
     assert changed()
     Campaign.objects.filter(pk=campaign.pk).update(is_active=True)
     assert changed()
     # Every award updates the campaign's budget: that must not invalidate every process's cache.
-    Campaign.objects.filter(pk=campaign.pk).update(points_awarded=F("points_awarded") + 5)
+    stripes = CampaignBudgetStripe.objects.filter(campaign=campaign, stripe=0)
+    assert stripes.update(points_awarded=F("points_awarded") + 5) == 1
     assert not changed()
     Campaign.objects.filter(pk=campaign.pk).delete()
     assert changed()
