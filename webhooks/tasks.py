@@ -1,7 +1,9 @@
 """Webhook jobs, all on the `webhooks` queue.
 
-- `deliver(delivery_id=)`: one job per delivery, so a slow endpoint holds only its own slots
-  (`webhooks.queue`). Idempotent: a delivery no longer pending, or not yet due, is left alone.
+- `deliver_batch(delivery_ids=)`: the first attempts of a batch of new deliveries to one
+  endpoint, one after the other, under one of the endpoint's slots (`webhooks.queue`).
+- `deliver(delivery_id=)`: one delivery (retries, replays, the safety net). Both are idempotent:
+  a delivery no longer pending, or not yet due, is left alone.
 - `dispatch`: the dispatcher, a periodic job (`WEBHOOKS_DISPATCH_CRON`, every minute) that
   reads the outbox for `WEBHOOKS_DISPATCH_SECONDS` (60 s), pausing
   `WEBHOOKS_DISPATCH_POLL_SECONDS` (0.2 s) whenever it has caught up: one job a minute rather
@@ -33,6 +35,11 @@ OVERDUE = dt.timedelta(minutes=1)
 @jobs.task(queue="webhooks", name="webhooks.deliver")
 def deliver(*, delivery_id: int) -> None:
     services.delivery_attempt(delivery_id=delivery_id)
+
+
+@jobs.task(queue="webhooks", name="webhooks.deliver_batch")
+def deliver_batch(*, delivery_ids: list[int]) -> None:
+    services.deliveries_attempt(delivery_ids=delivery_ids)
 
 
 @app.periodic(cron=settings.WEBHOOKS_DISPATCH_CRON, periodic_id="webhooks-dispatch")

@@ -294,6 +294,8 @@ WEBHOOKS_DISPATCH_POLL_SECONDS = env.float("WEBHOOKS_DISPATCH_POLL_SECONDS", def
 # Jobs of first attempts to one endpoint run at most this many at a time (a hanging endpoint
 # holds no more of the workers' slots).
 WEBHOOKS_ENDPOINT_CONCURRENCY = env.int("WEBHOOKS_ENDPOINT_CONCURRENCY", default=2)
+# New deliveries to one endpoint are sent by one job per batch of at most this many.
+WEBHOOKS_DELIVERY_BATCH = env.int("WEBHOOKS_DELIVERY_BATCH", default=50)
 # After a rotation the previous secret keeps signing for this long.
 WEBHOOKS_SECRET_OVERLAP_HOURS = env.int("WEBHOOKS_SECRET_OVERLAP_HOURS", default=24)
 

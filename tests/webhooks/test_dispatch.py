@@ -136,3 +136,32 @@ def test_replay_from_a_time_sends_the_events_since_again(receiver, system_actor,
     assert ids == [str(first.uuid), str(second.uuid), str(second.uuid)]
     originals = {d.kind: d.body for d in Delivery.objects.filter(event_id=second.uuid)}
     assert json.loads(originals["replay"]) == json.loads(originals["event"])
+
+
+@pytest.mark.postgres
+def test_new_deliveries_to_an_endpoint_go_in_batches_of_jobs_on_its_slots(
+    receiver, system_actor, settings
+):
+    from procrastinate.contrib.django.models import ProcrastinateJob
+
+    # given batches of 3, two slots per endpoint, and 7 events for one endpoint
+    settings.WEBHOOKS_DELIVERY_BATCH = 3
+    settings.WEBHOOKS_ENDPOINT_CONCURRENCY = 2
+    endpoint, _secret = services.endpoint_create(url=receiver.url(), actor=system_actor)
+    last = None
+    for member_id in range(1, 8):
+        last = _earned(member_id=member_id)
+    wait_until_visible(Event.objects.filter(position__lte=last.position).count())
+
+    # when a pass fans them out
+    assert services.events_dispatch() == (7, False)
+
+    # then three jobs carry the 7 deliveries, oldest first, each on the slot of its first id
+    ids = list(Delivery.objects.order_by("pk").values_list("pk", flat=True))
+    jobs = ProcrastinateJob.objects.filter(task_name="webhooks.deliver_batch").order_by("id")
+    assert [(j.args["delivery_ids"], j.lock) for j in jobs] == [
+        (ids[0:3], f"webhooks.endpoint.{endpoint.pk}.{ids[0] % 2}"),
+        (ids[3:6], f"webhooks.endpoint.{endpoint.pk}.{ids[3] % 2}"),
+        (ids[6:7], f"webhooks.endpoint.{endpoint.pk}.{ids[6] % 2}"),
+    ]
+    assert receiver.at("/hook") == []  # nothing sent before a worker runs them

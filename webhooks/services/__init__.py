@@ -2,6 +2,7 @@
 (`deliveries`), the fan-out of outbox events to deliveries (`dispatch`)."""
 
 from webhooks.services.deliveries import (
+    deliveries_attempt,
     deliveries_retry_due,
     delivery_attempt,
     delivery_replay,
@@ -25,6 +26,7 @@ from webhooks.services.endpoints import (
 __all__ = [
     "REPLAY_LIMIT",
     "Message",
+    "deliveries_attempt",
     "deliveries_fan_out",
     "deliveries_retry_due",
     "delivery_attempt",

@@ -69,6 +69,12 @@ def delivery_attempt(*, delivery_id: int) -> Delivery | None:
     return delivery_record(delivery_id=delivery.pk, answer=answer, attempted_at=now)
 
 
+def deliveries_attempt(*, delivery_ids: list[int]) -> None:
+    """`delivery_attempt` for each delivery, in order (a batch of first attempts)."""
+    for delivery_id in delivery_ids:
+        delivery_attempt(delivery_id=delivery_id)
+
+
 def _outcome_text(answer: transport.Answer) -> str:
     return answer.body.decode("utf-8", "replace")[: settings.WEBHOOKS_LOG_RESPONSE_CHARS]
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from members.actors import Actor
 from members.services import audit_record
 from webhooks.models import Delivery, DispatchCursor, Endpoint
-from webhooks.queue import delivery_defer
+from webhooks.queue import deliveries_defer
 from webhooks.services.endpoints import message_body
 
 
@@ -86,9 +86,16 @@ def deliveries_fan_out(
             )
         )
     created = Delivery.objects.bulk_create(new)
-    for delivery in created:
-        delivery_defer(delivery.pk, endpoint_id=delivery.endpoint_id)
+    _defer_by_endpoint(created)
     return created
+
+
+def _defer_by_endpoint(deliveries: list[Delivery]) -> None:
+    by_endpoint: dict[int, list[int]] = {}
+    for delivery in deliveries:
+        by_endpoint.setdefault(delivery.endpoint_id, []).append(delivery.pk)
+    for endpoint_id, ids in by_endpoint.items():
+        deliveries_defer(ids, endpoint_id=endpoint_id)
 
 
 CURSOR = "events"
@@ -196,8 +203,7 @@ def endpoint_replay_since(
             )
             for message in map(event_message, chosen)
         )
-        for delivery in replays:
-            delivery_defer(delivery.pk, endpoint_id=delivery.endpoint_id)
+        _defer_by_endpoint(replays)
         audit_record(
             actor=actor,
             action="webhook.endpoint.replay",
