@@ -3,6 +3,7 @@
 
 from webhooks.services.deliveries import (
     deliveries_attempt,
+    deliveries_record,
     deliveries_retry_due,
     delivery_attempt,
     delivery_replay,
@@ -28,6 +29,7 @@ __all__ = [
     "Message",
     "deliveries_attempt",
     "deliveries_fan_out",
+    "deliveries_record",
     "deliveries_retry_due",
     "delivery_attempt",
     "delivery_replay",

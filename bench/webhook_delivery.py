@@ -2,7 +2,7 @@
 
 One command (a private PostgreSQL cluster is created and thrown away):
 
-    scripts/with-postgres.sh .venv/bin/python bench/webhooks.py
+    scripts/with-postgres.sh .venv/bin/python bench/webhook_delivery.py
 
 What it does:
 1. Migrates the database (production settings; private addresses allowed for the local
@@ -33,13 +33,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# This file's own folder comes first on the path, where its name would hide the `webhooks` app.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 _spec = importlib.util.spec_from_file_location("api_earn", ROOT / "bench" / "api_earn.py")
 api_earn = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(api_earn)
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 PYTHON, manage, percentile, server_env = (
     api_earn.PYTHON,
     api_earn.manage,
