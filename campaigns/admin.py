@@ -38,9 +38,27 @@ from members.actors import Actor
 
 
 class CategoriesField(forms.CharField):
-    """Categories as tags: typed separated by commas ("Gifts, Home"), kept as a list of strings."""
+    """Categories as tags: typed separated by commas ("Gifts, Home"), kept as a list of strings.
 
-    widget = forms.TextInput(attrs={"class": "vTextField tag-input", "autocomplete": "off"})
+    The page shows them as chips (static/backoffice/tag_input.js), which post the same text;
+    the checks here hold either way. A category is matched against an order item's `category`,
+    which the API caps at `MAX_LENGTH` characters: a longer one could never match.
+    """
+
+    MAX_LENGTH = 64
+    MAX_TAGS = 50
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.widget.attrs.update(
+            {
+                "class": "vTextField tag-input",
+                "autocomplete": "off",
+                # The chips' words, in the page's language (the script has no catalog).
+                "data-placeholder": _("Type a category, then Enter"),
+                "data-remove-label": _("Remove %s"),
+            }
+        )
 
     def prepare_value(self, value):
         if isinstance(value, list | tuple):
@@ -52,6 +70,29 @@ class CategoriesField(forms.CharField):
             return [str(v) for v in value]
         tags = [part.strip() for part in (value or "").split(",")]
         return list(dict.fromkeys(tag for tag in tags if tag))  # in order, once each
+
+    def validate(self, value: list[str]) -> None:
+        super().validate(value)
+        too_long = [tag for tag in value if len(tag) > self.MAX_LENGTH]
+        if too_long:
+            raise forms.ValidationError(
+                _(
+                    "Categories: “%(category)s” has %(length)s characters; an order item's "
+                    "category has at most %(max)s, so it could never match."
+                ),
+                code="category_too_long",
+                params={
+                    "category": too_long[0],
+                    "length": len(too_long[0]),
+                    "max": self.MAX_LENGTH,
+                },
+            )
+        if len(value) > self.MAX_TAGS:
+            raise forms.ValidationError(
+                _("Categories: %(count)s given; a campaign names at most %(max)s."),
+                code="too_many_categories",
+                params={"count": len(value), "max": self.MAX_TAGS},
+            )
 
     def has_changed(self, initial, data) -> bool:
         return self.to_python(initial or []) != self.to_python(data)
@@ -70,8 +111,8 @@ class CampaignForm(forms.ModelForm):
         required=False,
         label=_("Categories"),
         help_text=_(
-            "Only order items of these categories earn the bonus; separate them with commas. "
-            "Empty: the whole order."
+            "Only order items of these categories earn the bonus: type one, then Enter (or "
+            "separate them with commas). Empty: the whole order."
         ),
     )
 
@@ -92,7 +133,7 @@ class CampaignForm(forms.ModelForm):
         fields = ("code", *EDITABLE_FIELDS)
 
     class Media:
-        js = ("backoffice/kind_fields.js",)
+        js = ("backoffice/kind_fields.js", "backoffice/tag_input.js")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

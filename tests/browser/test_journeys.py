@@ -93,7 +93,27 @@ def test_marketing_creates_a_campaign_with_weekdays_and_sees_the_stacking_warnin
     expect(page.locator("#id_action")).to_be_hidden()
     page.get_by_label("Friday").check()
     page.get_by_label("Saturday").check()
-    page.fill("#id_categories", "Gifts, Home")
+    # Categories are chips: Enter or a comma ends one, × removes one, a pasted list splits,
+    # and what is still being typed is kept when the form is sent.
+    categories = page.get_by_label("Categories")
+    categories.fill("Gifts")
+    categories.press("Enter")
+    categories.type("Toys,")
+    categories.fill("Home, Garden")
+    chips = page.locator(".field-categories .tag-chip")
+    expect(chips).to_have_text(["Gifts×", "Toys×", "Home×", "Garden×"])
+    page.get_by_role("button", name="Remove Toys").click()
+    categories.press("Backspace")  # the empty box's Backspace takes the last chip back
+    expect(chips).to_have_text(["Gifts×", "Home×"])
+    # A category no order item can carry is refused by the server, on the field.
+    categories.fill("G" * 65)
+    page.click("input[name=_save]")
+    expect(page.locator(".field-categories .errorlist")).to_have_text(
+        f"Categories: “{'G' * 65}” has 65 characters; an order item's category has at most 64, "
+        "so it could never match."
+    )
+    page.get_by_role("button", name=f"Remove {'G' * 65}").click()
+    categories.fill("Kitchen")
     page.click("input[name=_save]")
 
     expect(page.locator(".messagelist .warning")).to_have_text(
@@ -102,7 +122,10 @@ def test_marketing_creates_a_campaign_with_weekdays_and_sees_the_stacking_warnin
         "×2.00."
     )
     campaign = Campaign.objects.get(code="weekend")
-    assert (campaign.weekdays, campaign.categories) == ([5, 6], ["Gifts", "Home"])
+    assert (campaign.weekdays, campaign.categories) == ([5, 6], ["Gifts", "Home", "Kitchen"])
+    # The saved campaign's page shows them as chips again.
+    page.goto(f"{live_server.url}/admin/campaigns/campaign/{campaign.pk}/change/")
+    expect(chips).to_have_text(["Gifts×", "Home×", "Kitchen×"])
     assert console == []
 
 

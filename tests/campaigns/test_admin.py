@@ -264,3 +264,37 @@ def test_the_preview_sets_the_30_day_cost_against_the_budget(
     assert '<td id="cost-points">300</td>' in page
     assert '<td id="budget-outlook"' in page
     assert outlook in page.replace("&#x27;", "'")
+
+
+def test_a_category_longer_than_an_order_item_s_is_refused_on_its_field(client):
+    client.force_login(staff("Marketing"))
+    long = "G" * 65
+
+    response = client.post(
+        "/admin/campaigns/campaign/add/",
+        _multiplier_form(code="long", categories=f"Gifts, {long}"),
+    )
+
+    assert response.status_code == HTTPStatus.OK
+    form = response.context["adminform"].form
+    assert form.errors.as_data()["categories"][0].code == "category_too_long"
+    assert form.errors["categories"] == [
+        f"Categories: “{long}” has 65 characters; an order item's category has at most 64, so "
+        "it could never match."
+    ]
+    assert not Campaign.objects.exists()
+    # The field keeps what was typed, for the chips to show again.
+    assert f'name="categories" value="Gifts, {long}"' in response.content.decode()
+
+
+def test_at_most_fifty_categories(client):
+    client.force_login(staff("Marketing"))
+
+    response = client.post(
+        "/admin/campaigns/campaign/add/",
+        _multiplier_form(code="many", categories=", ".join(f"C{n}" for n in range(51))),
+    )
+
+    form = response.context["adminform"].form
+    assert form.errors["categories"] == ["Categories: 51 given; a campaign names at most 50."]
+    assert not Campaign.objects.exists()
