@@ -10,6 +10,8 @@ PYTEST_ARGS ?=
 # The zh-Hans catalog (docs/i18n.md): the .po is committed, the .mo is built from it.
 LOCALE_PO := locale/zh_Hans/LC_MESSAGES/django.po
 LOCALE_MO := locale/zh_Hans/LC_MESSAGES/django.mo
+# The admin's JavaScript strings Django's zh-Hans lacks (kept by hand; compiled with the other).
+LOCALE_JS_PO := locale/zh_Hans/LC_MESSAGES/djangojs.po
 # `make run LANGUAGE=zh-hans`: the admin in Simplified Chinese for staff who have not picked a
 # language in its header (anything but en / zh-hans, such as a shell's LANGUAGE=en_GB:en, is
 # ignored).
@@ -35,7 +37,7 @@ $(STAMP): requirements.lock requirements-dev.lock
 		-r requirements.lock -r requirements-dev.lock
 	touch $(STAMP)
 
-$(LOCALE_MO): $(LOCALE_PO) $(STAMP)
+$(LOCALE_MO): $(LOCALE_PO) $(LOCALE_JS_PO) $(STAMP)
 	$(BIN)/python -m config.translations compile
 
 .PHONY: install

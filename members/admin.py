@@ -317,7 +317,7 @@ class MemberAdmin(DeclaredFiltersOnly, ExportAdminMixin, admin.ModelAdmin):
         if not member.is_erased and self.has_erase_permission(request):
             # Data-protection requests (access, erasure) are the supervisors'.
             url = reverse("admin:{}_{}_export".format(*info), args=[member.pk])
-            tools.append(MemberTool(label="Export data (JSON)", url=url))
+            tools.append(MemberTool(label=_("Export data (JSON)"), url=url))
             url = reverse("admin:{}_{}_erase".format(*info), args=[member.pk])
             tools.append(MemberTool(label=_("Erase personal data"), url=url, danger=True))
         return tools

@@ -59,10 +59,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
-    "axes",
+    "config.apps.AxesConfig",  # axes, named for the admin (config/apps.py)
     "csp",
     "rest_framework",
-    "rest_framework_api_key",
+    "config.apps.ApiKeysConfig",  # rest_framework_api_key, likewise
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",

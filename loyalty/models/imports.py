@@ -139,6 +139,7 @@ class ImportProfile(models.Model):
     col_quantity = models.CharField(_("quantity column"), max_length=100, blank=True)
     col_unit_price = models.CharField(_("unit price column"), max_length=100, blank=True)
     unit_price_decimals = models.PositiveSmallIntegerField(
+        _("unit price decimals"),
         default=4,
         validators=[MinValueValidator(2), MaxValueValidator(4)],
         help_text=_(
