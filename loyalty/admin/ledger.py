@@ -349,7 +349,7 @@ class OpenDebtFilter(admin.SimpleListFilter):
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [("open", "Open"), ("settled", "Settled")]
+        return [("open", _("Open")), ("settled", _("Settled"))]
 
     def queryset(self, request, queryset):
         if self.value() == "open":
