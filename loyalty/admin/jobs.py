@@ -28,6 +28,7 @@ FAILURE_WINDOW = dt.timedelta(days=30)
 STEP_LABELS = {
     "points": _("Mature and expire points"),
     "tiers": _("Evaluate tiers"),
+    "points_expiring": _("Notices of points about to expire"),
     "expire_coupons": _("Expire coupons"),
     "idempotency_purge": _("Purge stored API answers"),
     "birthdays_anniversaries": _("Birthday and anniversary bonuses"),
