@@ -62,17 +62,26 @@ _order_campaigns = PreparedQuery(
 
 
 _NONE_KEY = "campaigns.order_candidates_none"
+_CANDIDATES_KEY = "campaigns.order_candidates"
+
+
+def _order_candidates_read() -> list[Campaign]:
+    candidates = _order_campaigns()
+    if candidates:
+        prefetch_related_objects(candidates, "tiers")
+    return candidates
 
 
 def _order_campaign_candidates(config_version: int | None) -> list[Campaign]:
-    """The active multiplier and first-order campaigns. That there is none is cached per process
-    under the configuration version `order_record` read with the account lock (activating,
-    creating or re-kinding a campaign changes it: `loyalty.selectors.order_path`): the common case
-    then costs no query. When there is one, it is read afresh (budgets, windows, tiers).
+    """The active multiplier and first-order campaigns, with their target tiers, cached per
+    process under the configuration version `order_record` read with the account lock: any
+    change to a campaign or its tiers changes it (`campaigns.0007_config_version_all_columns`;
+    an award changes neither: budgets are counted in `CampaignBudgetStripe`), so the common case
+    costs no query, and a change applies to the very next order. Shared: never modified.
     """
     if config_cached_get(config_version, _NONE_KEY):
         return []
-    candidates = _order_campaigns()
+    candidates = config_cached(config_version, _CANDIDATES_KEY, _order_candidates_read)
     if not candidates:
         config_cached(config_version, _NONE_KEY, lambda: True)
     return candidates
@@ -94,10 +103,11 @@ def order_recorded_quiet(config_version: int | None) -> dict | None:
 
 
 def order_campaigns_live(order: Order) -> list[Campaign]:
-    """Live multiplier and first-order campaigns at the order's `placed_at`, in key order.
+    """Live multiplier and first-order campaigns at the order's `placed_at`, in key order, with
+    their target tiers.
 
-    Read once per order: both hooks of one `order_record` call share the list (kept on the order
-    object), so an order with no campaign live costs one query for all of campaigns' hooks.
+    Both hooks of one `order_record` call share the list (kept on the order object); the
+    candidates come from the configuration cache (`_order_campaign_candidates`).
     """
     live = getattr(order, "_campaigns_live", None)
     if live is None:
@@ -107,8 +117,6 @@ def order_campaigns_live(order: Order) -> list[Campaign]:
             for c in _order_campaign_candidates(getattr(order, "_config_version", None))
             if c.starts_at <= at and (c.ends_at is None or c.ends_at > at)
         ]
-        if live:
-            prefetch_related_objects(live, "tiers")
         order._campaigns_live = live
     return live
 
@@ -156,7 +164,10 @@ def order_recorded(*, order, member, actor) -> None:
     from campaigns.services.referrals import referral_first_order
 
     if order.points_campaign:
-        by_code = {c.code: c for c in Campaign.objects.filter(kind=Campaign.Kind.MULTIPLIER)}
+        # The campaigns that gave the bonuses are among the order's live ones.
+        by_code = {
+            c.code: c for c in order_campaigns_live(order) if c.kind == Campaign.Kind.MULTIPLIER
+        }
         postings = order.postings.filter(kind=PostingKind.CAMPAIGN_BONUS)
         CampaignAward.objects.bulk_create(
             [
