@@ -26,8 +26,9 @@ What it does:
    scenario always runs last (when autovacuum tends to start).
 4. Reports each run, then per scenario the medians over the rounds: req/s, the ratio to the
    ping run just before it, p50, p99, CPU per request; the errors of all rounds. Then
-   `manage.py audit_ledger` on both databases (the script exits 1 if either is not clean) and
-   the budgeted campaign's points awarded (never above its budget).
+   `manage.py audit_ledger` on every database and `audit_campaign_budgets` on `demo` (the script
+   exits 1 if any is not clean) and the budgeted campaign's points awarded (never above its
+   budget).
 
 The cluster must be durable (fsync, synchronous_commit, full_page_writes on); `--not-durable`
 accepts one that is not, for a labelled comparison. Options: `--rounds N`, `--duration S`,
@@ -489,6 +490,13 @@ def main() -> int:
         print((audit.stdout + audit.stderr).strip()[-1000:])
     if "demo" in args.programs:
         from _earn_programs import BUDGET, budget_used
+
+        budgets = manage(
+            {**env, "DATABASE_URL": urls["demo"]}, "audit_campaign_budgets", check=False
+        )
+        audits["campaign budgets"] = budgets.returncode
+        print(f"audit_campaign_budgets (demo): exit {budgets.returncode}")
+        print((budgets.stdout + budgets.stderr).strip()[-1000:])
 
         used = budget_used()
         print(f"bench-budget: {used:,} of {BUDGET:,} points awarded")

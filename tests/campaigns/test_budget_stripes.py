@@ -341,3 +341,24 @@ def test_orders_of_members_on_different_stripes_do_not_wait_for_each_other(
         done()
 
     assert bonus == [("capped", 70)]
+
+
+def test_the_budgets_audit_reports_a_stripe_out_of_step_and_exits_non_zero(
+    member, record_order, capsys
+):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    campaign = make_campaign("capped", "multiplier", multiplier=Decimal("2.00"), budget_points=800)
+    record_order(member, "O-1", "30.00", placed_at=FRIDAY)
+    call_command("audit_campaign_budgets")
+    assert capsys.readouterr().out == "Campaign budgets OK.\n"
+
+    other = (member.pk + 1) % STRIPES  # not the stripe the award took from
+    stripe = CampaignBudgetStripe.objects.filter(campaign=campaign, stripe=other)
+    stripe.update(points_awarded=5)  # points counted against the budget with no award behind
+    with pytest.raises(CommandError):
+        call_command("audit_campaign_budgets")
+
+    assert capsys.readouterr().err == "MISMATCH campaign capped: stripes awarded 35 != awards 30\n"
+    stripe.update(points_awarded=0)  # the fixture's own audit runs after the test
