@@ -51,6 +51,7 @@ from config.admin_tools import (
     service_error_message,
 )
 from config.errors import ServiceError
+from members import admin_lockout  # noqa: F401  (registers the login lockout's pages)
 from members import services
 from members.access import member_data_export
 from members.actors import Actor
@@ -316,7 +317,7 @@ class MemberAdmin(DeclaredFiltersOnly, ExportAdminMixin, admin.ModelAdmin):
             tools.append(MemberTool(label=label, url=url))
         if not member.is_erased and self.has_erase_permission(request):
             # Data-protection requests (access, erasure) are the supervisors'.
-            url = reverse("admin:{}_{}_export".format(*info), args=[member.pk])
+            url = reverse("admin:{}_{}_data_export".format(*info), args=[member.pk])
             tools.append(MemberTool(label=_("Export data (JSON)"), url=url))
             url = reverse("admin:{}_{}_erase".format(*info), args=[member.pk])
             tools.append(MemberTool(label=_("Erase personal data"), url=url, danger=True))
@@ -367,7 +368,7 @@ class MemberAdmin(DeclaredFiltersOnly, ExportAdminMixin, admin.ModelAdmin):
             path(
                 "<path:object_id>/export/",
                 self.admin_site.admin_view(self.export_view),
-                name="{}_{}_export".format(*info),
+                name="{}_{}_data_export".format(*info),
             ),
             *super().get_urls(),
         ]

@@ -17,7 +17,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -412,8 +412,10 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     def replay_view(self, request, object_id):
         delivery = self.get_object(request, unquote(object_id))
-        if delivery is None or not self.may_replay(request) or request.method != "POST":
+        if delivery is None or not self.may_replay(request):
             raise PermissionDenied
+        if request.method != "POST":  # the change page's button posts; a GET changes nothing
+            return HttpResponseNotAllowed(["POST"])
         replay = services.delivery_replay(delivery=delivery, actor=Actor.staff(request.user))
         self.message_user(
             request, gettext("Delivery queued again (delivery %(id)s).") % {"id": replay.pk}

@@ -183,7 +183,7 @@ def test_the_admin_button_downloads_the_same_document(api_client, grace, record_
     record_order(grace, "O-1", "10.00")
     client = client_for(staff_user(SUPERVISOR, "sup"))
     page = client.get(reverse("admin:members_member_change", args=[grace.pk]))
-    url = reverse("admin:members_member_export", args=[grace.pk])
+    url = reverse("admin:members_member_data_export", args=[grace.pk])
     assert [t.label for t in page.context["member_tools"]].count("Export data (JSON)") == 1
 
     response = client.get(url)
@@ -201,6 +201,6 @@ def test_the_admin_button_downloads_the_same_document(api_client, grace, record_
 def test_only_supervisors_export_from_the_admin(grace):
     client = client_for(staff_user(CUSTOMER_SERVICE, "cs"))
 
-    response = client.get(reverse("admin:members_member_export", args=[grace.pk]))
+    response = client.get(reverse("admin:members_member_data_export", args=[grace.pk]))
 
     assert response.status_code == HTTPStatus.FORBIDDEN
