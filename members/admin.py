@@ -51,8 +51,10 @@ from config.admin_tools import (
     service_error_message,
 )
 from config.errors import ServiceError
-from members import admin_lockout  # noqa: F401  (registers the login lockout's pages)
-from members import services
+from members import (
+    admin_lockout,  # noqa: F401  (registers the login lockout's pages)
+    services,
+)
 from members.access import member_data_export
 from members.actors import Actor
 from members.exports import ExportAdminMixin, MemberResource

@@ -136,7 +136,14 @@ def _autocomplete_checks(model_admin, label: str) -> list[Check]:
             f"&field_name={name}&term="
         )
         allowed = who(MODELS[remote][0])
-        checks.append(Check(f"{label} autocomplete {name}", "GET", reverse("admin:autocomplete") + query, allowed))
+        checks.append(
+            Check(
+                f"{label} autocomplete {name}",
+                "GET",
+                reverse("admin:autocomplete") + query,
+                allowed,
+            )
+        )
     return checks
 
 

@@ -87,5 +87,7 @@ def test_every_admin_url_answers_as_the_roles_say(world, db, no_sidebar, princip
         problem = _problem(principal, check, response)
         if problem:
             verdict = "allowed" if principal in check.allowed else "denied"
-            wrong.append(f"{principal} {check.method} {check.url} ({check.what}, {verdict}): {problem}")
+            wrong.append(
+                f"{principal} {check.method} {check.url} ({check.what}, {verdict}): {problem}"
+            )
     assert wrong == [], "\n".join(wrong)
