@@ -50,6 +50,12 @@ class EventType(models.TextChoices):
     REFERRAL_COMPLETED = "referral.completed", _("Referral completed")
     ADJUSTMENT_APPROVED = "adjustment.approved", _("Adjustment approved")
     IMPORT_COMPLETED = "import.completed", _("Import completed")
+    MEMBERSHIP_STARTED = "membership.started", _("Paid membership started")
+    MEMBERSHIP_RENEWED = "membership.renewed", _("Paid membership renewed")
+    MEMBERSHIP_PAST_DUE = "membership.past_due", _("Paid membership past due")
+    MEMBERSHIP_CANCELLED = "membership.cancelled", _("Paid membership cancelled")
+    MEMBERSHIP_REFUNDED = "membership.refunded", _("Paid membership refunded")
+    MEMBERSHIP_EXPIRED = "membership.expired", _("Paid membership expired")
 
 
 class TransactionId(Func):

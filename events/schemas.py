@@ -34,6 +34,31 @@ PAYLOAD_KEYS: dict[str, frozenset[str]] = {
     EventType.IMPORT_COMPLETED: frozenset(
         {"import_id", "format", "orders", "members_created", "points", "rows_rejected"}
     ),
+    # Paid membership (`memberships`): every payload also has `membership_id` and `plan` (code).
+    EventType.MEMBERSHIP_STARTED: frozenset(
+        {"membership_id", "plan", "status", "period_end", "amount", "currency"}
+    ),
+    EventType.MEMBERSHIP_RENEWED: frozenset(
+        {
+            "membership_id",
+            "plan",
+            "period_number",
+            "period_start",
+            "period_end",
+            "amount",
+            "currency",
+        }
+    ),
+    EventType.MEMBERSHIP_PAST_DUE: frozenset(
+        {"membership_id", "plan", "period_end", "grace_until"}
+    ),
+    EventType.MEMBERSHIP_CANCELLED: frozenset(
+        {"membership_id", "plan", "at_period_end", "ends_at"}
+    ),
+    EventType.MEMBERSHIP_REFUNDED: frozenset(
+        {"membership_id", "plan", "period_number", "amount", "currency"}
+    ),
+    EventType.MEMBERSHIP_EXPIRED: frozenset({"membership_id", "plan", "reason", "ended_at"}),
 }
 
 # Types about one member: written with the member's id, external id and next sequence number.

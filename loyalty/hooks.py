@@ -23,6 +23,9 @@ and must only write through loyalty's services.
 - `member_enrolled_listeners`: called as `listener(member=, actor=)` inside the storefront's
   enrolment transaction (sign-up bonuses, referrals). Imports and backfills do not call them.
 - `daily_job_steps`: named steps `run_daily_jobs` runs after its own (coupon expiry, birthdays).
+- `member_summary_parts`: keys of the member summary a higher app fills (`membership`: the paid
+  membership), `provider(member=, now=) -> value`. The summary's serializer declares each key
+  (the API's schema stays stable); with no provider registered the key is null.
 """
 
 from __future__ import annotations
@@ -104,3 +107,10 @@ member_enrolled_listeners: list[Callable[..., None]] = []
 def register_member_enrolled_listener(listener: Callable[..., None]) -> None:
     if listener not in member_enrolled_listeners:
         member_enrolled_listeners.append(listener)
+
+
+member_summary_parts: dict[str, Callable[..., object]] = {}
+
+
+def register_member_summary_part(name: str, provider: Callable[..., object]) -> None:
+    member_summary_parts[name] = provider

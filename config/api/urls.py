@@ -16,6 +16,7 @@ urlpatterns = [
     path("ping", PingView.as_view(), name="api-ping"),
     path("", include("loyalty.api.urls")),
     path("", include("rewards.urls")),
+    path("", include("memberships.urls")),
     path("", include("campaigns.urls")),
     path("", include("events.urls")),
 ]

@@ -165,6 +165,30 @@ class MemberProgressSerializer(serializers.Serializer):
     explanation = serializers.CharField()
 
 
+class MemberPaidMembershipSerializer(serializers.Serializer):
+    """The member's paid membership now (the `memberships` app fills it: `docs/memberships.md`)."""
+
+    id = serializers.IntegerField()
+    plan = serializers.CharField(help_text="The plan's code.")
+    name = serializers.CharField(help_text="The plan's name.")
+    status = serializers.ChoiceField(
+        choices=["trialing", "active", "past_due", "cancelled"],
+        help_text="`past_due`: a renewal failed, perks kept until `grace_until`.",
+    )
+    current_period_end = serializers.DateTimeField()
+    renews_on = serializers.DateField(
+        allow_null=True,
+        help_text="The renewal date (program time zone); null once cancelled or past due.",
+    )
+    ends_at = serializers.DateTimeField(
+        allow_null=True, help_text="When a cancelled membership's perks end; else null."
+    )
+    grace_until = serializers.DateTimeField(
+        allow_null=True, help_text="Past due: the perks end then unless renewed; else null."
+    )
+    perks = MemberPerkSerializer(many=True, help_text="The plan's perks (beside the tier's).")
+
+
 class MemberSummarySerializer(serializers.Serializer):
     external_id = serializers.CharField()
     email = serializers.EmailField()
@@ -184,6 +208,9 @@ class MemberSummarySerializer(serializers.Serializer):
     points = MemberPointsSerializer()
     progress = MemberProgressSerializer(allow_null=True)
     perks = MemberPerkSerializer(many=True)
+    membership = MemberPaidMembershipSerializer(
+        allow_null=True, help_text="The paid membership whose perks the member holds now, or null."
+    )
 
 
 def _summary_response(member: Member, status: int = HTTPStatus.OK) -> Response:

@@ -2,7 +2,8 @@
 
 `member_summary` returns plain Python values (datetimes, dates, Decimals); the API's output
 serializer formats them. Its keys are the API contract's, so every part of the program that adds to
-the summary (tiers fill `tier`, `progress` and `perks`) does it here, and the schema stays stable.
+the summary (tiers fill `tier`, `progress` and `perks`; a paid plan `membership`, through
+`loyalty.hooks.member_summary_parts`) does it here, and the schema stays stable.
 
 Points come from the member's cached `Account` (a member who never earned has no row yet: zeros).
 `expiring` lists the points of available (matured) lots still open that expire within
@@ -17,6 +18,7 @@ from django.db.models import Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from loyalty import hooks
 from loyalty.models import Account, Lot, ProgramSettings
 from loyalty.selectors.program import member_language, program_settings_if_saved
 from loyalty.selectors.tiers import member_tier_summary
@@ -72,4 +74,11 @@ def member_summary(member: Member, *, now: dt.datetime | None = None) -> dict:
         "points": member_points(member=member, now=now),
         "progress": tiers["progress"],
         "perks": tiers["perks"],
+        # The paid membership (`memberships`, through `loyalty.hooks`): null without one.
+        "membership": _summary_part("membership", member=member, now=now),
     }
+
+
+def _summary_part(name: str, *, member: Member, now: dt.datetime | None):
+    provider = hooks.member_summary_parts.get(name)
+    return None if provider is None else provider(member=member, now=now or timezone.now())

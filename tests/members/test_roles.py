@@ -27,7 +27,7 @@ from members.roles import (
     role_permissions_sync,
 )
 
-OUR_APPS = ("members", "loyalty", "feedback", "rewards", "campaigns", "webhooks")
+OUR_APPS = ("members", "loyalty", "memberships", "feedback", "rewards", "campaigns", "webhooks")
 LEDGER_MODELS = ("posting", "lot", "lotallocation", "debt", "account")
 
 
