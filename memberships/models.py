@@ -28,7 +28,10 @@ Invariants (database-enforced where marked [db]):
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pgtrigger
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -36,6 +39,9 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.models import Perk
 from members.models import ActorFields, Member
+
+
+CENT = Decimal("0.01")
 
 
 class RefundRule(models.TextChoices):
@@ -67,9 +73,19 @@ class Plan(models.Model):
 
     code = models.SlugField(_("code"), max_length=64, unique=True)
     name = models.CharField(_("name"), max_length=100)
-    price = models.DecimalField(_("price"), max_digits=12, decimal_places=2)
-    currency = models.CharField(_("currency"), max_length=3, help_text=_("ISO 4217, e.g. GBP."))
-    period_months = models.PositiveSmallIntegerField(_("period (months)"), default=12)
+    # Field validators say what the check constraints below say, naming the field in a form.
+    price = models.DecimalField(
+        _("price"), max_digits=12, decimal_places=2, validators=[MinValueValidator(CENT)]
+    )
+    currency = models.CharField(
+        _("currency"),
+        max_length=3,
+        help_text=_("ISO 4217, e.g. GBP."),
+        validators=[RegexValidator(r"^[A-Z]{3}$", _("Three capital letters, e.g. GBP."))],
+    )
+    period_months = models.PositiveSmallIntegerField(
+        _("period (months)"), default=12, validators=[MinValueValidator(1), MaxValueValidator(36)]
+    )
     trial_days = models.PositiveSmallIntegerField(
         _("free-trial days"), default=0, help_text=_("0: no free trial.")
     )
@@ -79,6 +95,7 @@ class Plan(models.Model):
         max_digits=4,
         decimal_places=2,
         default=1,
+        validators=[MinValueValidator(1)],
         help_text=_(
             "Adds to the tier's: an order earns base points × (tier multiplier + this − 1)."
         ),

@@ -49,6 +49,7 @@ def summary(member: Member, **overrides) -> dict:
         "points": {"available": 0, "pending": 0, "lifetime_earned": 0, "expiring": []},
         "progress": None,
         "perks": [],
+        "membership": None,
     }
     body.update(overrides)
     return body
@@ -99,6 +100,7 @@ def test_put_enrols_a_new_member_and_answers_201_with_the_summary(api_client):
         "points": {"available": 0, "pending": 0, "lifetime_earned": 0, "expiring": []},
         "progress": None,
         "perks": [],
+        "membership": None,
     }
     assert member.enrolled_at == dt.datetime(2026, 1, 5, 10, 0, tzinfo=dt.UTC)
 
@@ -477,8 +479,9 @@ def test_get_of_a_suspended_member_shows_the_status(api_client, member, system_a
 def test_get_takes_a_bounded_number_of_queries(api_client, member, django_assert_max_num_queries):
     # API key, member, account, expiring lots, the tier ladder (none configured here; with
     # tiers see tests/loyalty/test_tiers_summary.py), the program settings (the member's
-    # language when they chose none; with tiers the same read serves both).
-    with django_assert_max_num_queries(6):
+    # language when they chose none; with tiers the same read serves both), the paid
+    # membership (`memberships`: none here, so its plan's perks are not read).
+    with django_assert_max_num_queries(7):
         response = api_client.get(url(member.external_id))
 
     assert response.status_code == HTTPStatus.OK
