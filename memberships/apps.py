@@ -20,5 +20,5 @@ class MembershipsConfig(AppConfig):
         register_erasure_scrubber(memberships_rows_scrub)
         register_export_section("memberships", memberships_section)
         # Past due, then expired: after loyalty's own daily steps, before nothing in particular.
-        hooks.register_daily_job_step("memberships", memberships_daily)
+        hooks.register_daily_job_step("paid_memberships", memberships_daily)
         hooks.register_member_summary_part("membership", member_summary_membership)

@@ -33,6 +33,7 @@ STEP_LABELS = {
     "idempotency_purge": _("Purge stored API answers"),
     "birthdays_anniversaries": _("Birthday and anniversary bonuses"),
     "referral_rewards": _("Referral rewards"),
+    "paid_memberships": _("Paid memberships: past due and expired"),
 }
 
 

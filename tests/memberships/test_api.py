@@ -9,6 +9,11 @@ import pytest
 from django.utils import timezone
 
 from memberships.models import Membership, MembershipCharge, PerkUsage
+from memberships.services import (
+    membership_cancel,
+    membership_start,
+    memberships_lapse_and_expire,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -206,3 +211,33 @@ def test_list_and_the_member_summary(api_client, member, make_plan):
 def test_requests_need_an_api_key(anon_client, member, plan):
     response = anon_client.get(BASE)
     assert response.status_code == HTTPStatus.UNAUTHORIZED
+
+
+def test_the_summary_reads_the_membership_in_two_queries(
+    api_client, member, plan, django_assert_max_num_queries
+):
+    _start(api_client)
+
+    # As `tests/loyalty/test_api_members.py` (7, the membership's included) + the plan's perks.
+    with django_assert_max_num_queries(8):
+        response = api_client.get("/api/v1/members/C-1001")
+
+    assert response.json()["membership"]["perks"][0]["code"] == "free_shipping"
+
+
+def test_the_list_takes_a_fixed_number_of_queries(
+    api_client, member, make_plan, system_actor, django_assert_max_num_queries
+):
+    make_plan()
+    for n in range(3):
+        m = membership_start(
+            member=member, plan_code="plus", payment_reference=f"p-{n}", actor=system_actor
+        )
+        membership_cancel(membership=m, at_period_end=False, actor=system_actor)
+        memberships_lapse_and_expire(cutoff=timezone.now())
+
+    # API key, member, memberships, perks, periods, charges, perk usages (+ their perks).
+    with django_assert_max_num_queries(8):
+        response = api_client.get(BASE)
+
+    assert [m["status"] for m in response.json()["results"]] == ["expired"] * 3

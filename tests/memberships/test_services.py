@@ -10,6 +10,7 @@ from django.db import IntegrityError, connection, transaction
 
 from config.errors import ServiceError
 from events.models import Event
+from loyalty.services.jobs import daily_jobs_run, daily_step_names
 from memberships.models import Membership, MembershipCharge, MembershipPeriod, PerkUsage
 from memberships.services import (
     membership_cancel,
@@ -452,3 +453,14 @@ def test_one_open_membership_per_member_and_plan_is_a_constraint(member, plan, s
             **system_actor.as_fields(),
         )
     assert Membership.objects.get().pk == membership.pk
+
+
+def test_the_daily_jobs_run_the_membership_step(member, plan, system_actor):
+    membership = _start(member, system_actor)  # ends 2026-02-01 10:00 UTC
+
+    before = daily_jobs_run(as_of=dt.date(2026, 1, 31))
+    report = daily_jobs_run(as_of=dt.date(2026, 2, 1))
+
+    assert "paid_memberships" in daily_step_names()
+    assert (before.steps["paid_memberships"], report.steps["paid_memberships"]) == (0, 1)
+    assert Membership.objects.get(pk=membership.pk).status == "past_due"
