@@ -40,7 +40,6 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.models import Perk
 from members.models import ActorFields, Member
 
-
 CENT = Decimal("0.01")
 
 
