@@ -76,6 +76,7 @@ def test_export_holds_everything_about_the_member(api_client, grace, record_orde
         "tier",
         "tier_history",
         "adjustments",
+        "memberships",
         "feedback",
         "redemptions",
         "campaign_awards",
