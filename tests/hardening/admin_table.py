@@ -49,6 +49,10 @@ MODELS: dict[str, tuple[str, str, str, str]] = {
     "loyalty.TierChange": (EVERYONE, "", "", ""),
     # Feedback is written by the storefront only; Operators do not read it.
     "feedback.Feedback": ("M CS S SU", "", "", ""),
+    # Paid membership: Marketing designs plans (never deleted, made inactive); memberships change
+    # through the storefront and the daily step only. Operators have no part in it.
+    "memberships.Plan": ("M CS S SU", "M SU", "M SU", ""),
+    "memberships.Membership": ("M CS S SU", "", "", ""),
     "rewards.Reward": (EVERYONE, "M SU", "M SU", "M SU"),
     "rewards.StockMovement": (EVERYONE, "", "", ""),
     "rewards.Redemption": (EVERYONE, "", "", ""),
@@ -82,6 +86,7 @@ CUSTOM: dict[str, str] = {
     "members_member_data_export": "S SU",
     "loyalty_membertier_override": "M S SU",
     "loyalty_membertier_override_end": "M S SU",
+    "memberships_membership_refund": "S SU",
     "rewards_reward_stock": "M SU",
     "rewards_redemption_cancel": "CS S SU",
     "rewards_redemption_export": "O SU",

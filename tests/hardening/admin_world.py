@@ -55,6 +55,8 @@ from loyalty.tasks import daily_jobs
 from members.actors import Actor
 from members.models import AuditEntry, Member
 from members.roles import CUSTOMER_SERVICE
+from memberships.models import Membership, Plan
+from memberships.services import membership_start, plan_save
 from rewards.models import Redemption, Reward, StockMovement
 from rewards.services import reward_create
 from rewards.services.redemptions import redemption_create
@@ -148,6 +150,16 @@ def admin_world() -> dict[str, object]:
             path=path, actor=system, skip_invalid=True, errors_path=uploads_dir() / "w-errors.csv"
         )
     feedback_record(member=referrer, scale="nps", score=9, comment="Great", actor=system)
+    plan_save(
+        actor=system,
+        code="w-plus",
+        name="Plus",
+        price=Decimal("9.99"),
+        currency="GBP",
+        period_months=1,
+        perks=list(Perk.objects.order_by("pk")[:1]),
+    )
+    membership_start(member=referrer, plan_code="w-plus", payment_reference="w-pay", actor=system)
     APIKey.objects.create_key(name="w-storefront")
     # A webhook endpoint on a closed local port and a test delivery to it (queued: the job runs
     # after a commit that a test never makes, so nothing is sent).
@@ -187,6 +199,8 @@ def admin_world() -> dict[str, object]:
             CampaignAward,
             Referral,
             Feedback,
+            Plan,
+            Membership,
             Endpoint,
             Delivery,
             AccessAttempt,
