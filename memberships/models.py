@@ -96,7 +96,8 @@ class Plan(models.Model):
         default=1,
         validators=[MinValueValidator(1)],
         help_text=_(
-            "Adds to the tier's: an order earns base points × (tier multiplier + this − 1)."
+            "Not applied to orders yet. Once it is, it adds to the tier's: an order earns base "
+            "points × (tier multiplier + this − 1)."
         ),
     )
     grace_days = models.PositiveSmallIntegerField(
