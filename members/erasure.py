@@ -8,9 +8,11 @@ Invariants:
 - Every scrub runs in the erasure's transaction: erasure is all or nothing.
 - The audit trail keeps *that* a change happened, who made it and when: only the values are
   replaced by `ERASED`.
-- An `external_id` that is personal data (an email, as Shopify exports make them) becomes a
+- An `external_id` that is personal data (an email used as the id) becomes a
   stable pseudonym (`external_id_pseudonym`): the same id always gives the same pseudonym, so a
-  later request with the old id still finds the erased member (`410 member_erased`).
+  later request with the old id still finds the erased member (`410 member_erased`). A customer
+  imported under their email never gets it as an id: `external_id_for_email` gives the same
+  keyed digest under the prefix `em-`.
 - Apps above `members` take part through `erasure_scrubbers` (registered in their
   `AppConfig.ready()`, never imported from here): `scrubber(erasure=ErasedMember)` rewrites its
   own rows and files and returns how many it changed.
@@ -39,6 +41,7 @@ from members.models import AuditEntry, IdempotencyRecord, Member
 
 ERASED = "(erased)"
 PSEUDONYM_PREFIX = "erased-"
+IMPORTED_PREFIX = "em-"
 # The audit trail's fields whose values are personal data (`members.services.CONTACT_FIELDS`
 # without the consent flag, plus the external id when it is an email).
 PERSONAL_FIELDS = ("email", "first_name", "last_name", "phone", "birth_date", "external_id")
@@ -131,18 +134,28 @@ def register_erasure_scrubber(scrubber: Callable[..., int]) -> None:
 
 
 def external_id_is_personal(external_id: str) -> bool:
-    """An external id that is an email (Shopify exports use the customer's email) is personal."""
+    """An external id that is an email (the storefront's, or an earlier import's) is personal."""
     return "@" in external_id
 
 
+def _keyed_digest(value: str) -> str:
+    """HMAC-SHA256 (keyed with the project's SECRET_KEY) of the lower-cased value, 32 hex digits:
+    stable, and not reversible without the key."""
+    return salted_hmac(_PSEUDONYM_SALT, value.strip().lower(), algorithm="sha256").hexdigest()[:32]
+
+
 def external_id_pseudonym(external_id: str) -> str:
-    """The stable pseudonym an erased member's personal external id is replaced with: a keyed
-    hash (HMAC-SHA256 with the project's SECRET_KEY) of the lower-cased id, so it cannot be
-    reversed without the key and a later request with the old id finds the erased member."""
-    digest = salted_hmac(
-        _PSEUDONYM_SALT, external_id.strip().lower(), algorithm="sha256"
-    ).hexdigest()
-    return f"{PSEUDONYM_PREFIX}{digest[:32]}"
+    """The stable pseudonym an erased member's personal external id is replaced with
+    (`erased-` and the keyed digest of the id), so a later request with the old id finds the
+    erased member."""
+    return f"{PSEUDONYM_PREFIX}{_keyed_digest(external_id)}"
+
+
+def external_id_for_email(email: str) -> str:
+    """The external id of a customer known only by their email (a Shopify export has no customer
+    id): `em-` and the same keyed digest, so no email becomes an id, and the same customer gets
+    the same id on every import (a re-import finds them). Erasure keeps it: it is not personal."""
+    return f"{IMPORTED_PREFIX}{_keyed_digest(email)}"
 
 
 def personal_values(member: Member) -> tuple[frozenset[str], frozenset[str]]:

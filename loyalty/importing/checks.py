@@ -24,6 +24,7 @@ from contextlib import nullcontext
 from loyalty.importing import staging
 from loyalty.importing.formats import items_json, order_fingerprint
 from loyalty.importing.staging import execute, from_utc_text, rows
+from members.erasure import external_id_pseudonym
 
 
 def _error_insert(select_sql: str, params=()) -> int:
@@ -109,37 +110,64 @@ def _repeated_refunds_skip() -> None:
 
 
 def remap_email_customers() -> int:
-    """Shopify files key customers by email: an email a member already has is that member.
+    """Shopify files key customers by their email's pseudonym (`external_id_for_email`). A
+    customer no member has that id for may be a member already, under another id:
 
-    Their staged orders take the member's external id, and fingerprints are recomputed with it
-    (the fingerprint names the member). Returns how many orders were remapped.
+    - a member erased under the email itself as their id (before ids were pseudonymised on
+      import) now has its erasure pseudonym: that is the customer, and their new orders are
+      refused (`member_erased` in `customers`), whoever holds the email since;
+    - a member holding the email (enrolled by the storefront, or imported before, under the
+      email as id) gets the orders.
+
+    Their staged orders take that member's external id, and fingerprints are recomputed with the
+    id the ledger's orders were recorded under (the email, for a member imported under it).
+    Returns how many orders were remapped.
     """
-    pairs = rows(
-        "SELECT DISTINCT o.ckey, m.external_id FROM imp_orders o JOIN members_member m "
-        "ON LOWER(m.email) = o.ckey WHERE m.external_id <> o.ckey"
+    unknown = (
+        "o.email <> '' AND NOT EXISTS (SELECT 1 FROM members_member k WHERE k.external_id = o.ckey)"
     )
-    remapped = 0
-    for ckey, external_id in pairs:
-        for row_no, placed, currency, total, eligible, items in rows(
-            "SELECT row_no, placed_at, currency, total_cents, eligible_cents, items "
-            "FROM imp_orders WHERE ckey = %s",
-            [ckey],
+    targets: dict[str, tuple[str, str]] = {}  # ckey -> (member's external id, fingerprint's)
+    customers = rows(f"SELECT DISTINCT o.ckey, o.email FROM imp_orders o WHERE {unknown}")
+    by_pseudonym = {external_id_pseudonym(email): (ckey, email) for ckey, email in customers}
+    found = list(by_pseudonym)
+    for start in range(0, len(found), 500):
+        chunk = found[start : start + 500]
+        marks = ", ".join(["%s"] * len(chunk))
+        for (external_id,) in rows(
+            f"SELECT external_id FROM members_member WHERE external_id IN ({marks})", chunk
         ):
-            _, hashed = items_json(json.loads(items))
-            fingerprint = order_fingerprint(
-                member=external_id,
-                placed_at=from_utc_text(placed),
-                currency=currency,
-                total_cents=total,
-                eligible_cents=eligible,
-                items_sorted_json=hashed,
-            )
-            execute(
-                "UPDATE imp_orders SET ckey = %s, fingerprint = %s WHERE row_no = %s",
-                [external_id, fingerprint, row_no],
-            )
-            remapped += 1
-        execute("UPDATE imp_refunds SET ckey = %s WHERE ckey = %s", [external_id, ckey])
+            ckey, email = by_pseudonym[external_id]
+            targets[ckey] = (external_id, email)
+    for ckey, external_id in rows(
+        "SELECT DISTINCT o.ckey, m.external_id FROM imp_orders o JOIN members_member m "
+        f"ON LOWER(m.email) = o.email WHERE m.external_id <> o.ckey AND {unknown}"
+    ):
+        targets.setdefault(ckey, (external_id, external_id))
+    return sum(_remap(ckey, *target) for ckey, target in targets.items())
+
+
+def _remap(ckey: str, external_id: str, fingerprint_member: str) -> int:
+    remapped = 0
+    for row_no, placed, currency, total, eligible, items in rows(
+        "SELECT row_no, placed_at, currency, total_cents, eligible_cents, items "
+        "FROM imp_orders WHERE ckey = %s",
+        [ckey],
+    ):
+        _, hashed = items_json(json.loads(items))
+        fingerprint = order_fingerprint(
+            member=fingerprint_member,
+            placed_at=from_utc_text(placed),
+            currency=currency,
+            total_cents=total,
+            eligible_cents=eligible,
+            items_sorted_json=hashed,
+        )
+        execute(
+            "UPDATE imp_orders SET ckey = %s, fingerprint = %s WHERE row_no = %s",
+            [external_id, fingerprint, row_no],
+        )
+        remapped += 1
+    execute("UPDATE imp_refunds SET ckey = %s WHERE ckey = %s", [external_id, ckey])
     return remapped
 
 

@@ -8,7 +8,9 @@ One parser per layout, all writing the same staging shapes (see `staging.TABLES`
   staged as they are and assembled into orders by `assemble.py`, which needs the whole customer
   history to match cancellations.
 - `ShopifyParser`: Shopify's orders export: one row per line item, the order's own fields on the
-  first row of each order only (rows of an order are consecutive, as Shopify writes them).
+  first row of each order only (rows of an order are consecutive, as Shopify writes them). The
+  export has no customer id: a customer is keyed by their email's pseudonym
+  (`members.erasure.external_id_for_email`), never by the email.
 
 Every bad cell is reported with its row, column and value; a row with any error is never staged.
 An error in one line of an order rejects the whole order later (`order_id` travels with the error),
@@ -40,6 +42,7 @@ from loyalty.importing.staging import (
     db_datetime_converter,
     utc_text,
 )
+from members.erasure import external_id_for_email
 
 _enc = json.encoder.encode_basestring_ascii  # what json.dumps uses with ensure_ascii=True
 # A date in UTC to the second, as exports write them: (date, time of day).
@@ -1501,6 +1504,13 @@ class ShopifyParser(_ColumnParser):
         self.i_price = col("Lineitem price")
         self.i_sku = col("Lineitem sku")
         self.current: dict | None = None
+        self._keys: dict[str, str] = {}
+
+    def _customer_key(self, email: str) -> str:
+        key = self._keys.get(email)
+        if key is None:
+            key = self._keys[email] = external_id_for_email(email)
+        return key
 
     def feed(self, record: Record) -> None:
         fields = record.fields
@@ -1633,7 +1643,9 @@ class ShopifyParser(_ColumnParser):
             ctx,
             row=order["row"],
             order_id=order["order_id"],
-            ckey=order["email"],
+            # The export has no customer id: the customer is their email's pseudonym, never the
+            # email itself (which stays the member's email).
+            ckey=self._customer_key(order["email"]),
             email=order["email"],
             first=order["first_name"],
             last=order["last_name"],

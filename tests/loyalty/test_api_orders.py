@@ -14,6 +14,7 @@ from loyalty.hooks import OrderBonus
 from loyalty.models import Account, Order, Posting
 from loyalty.selectors.members import member_points
 from members import services as member_services
+from members.models import Member
 
 PROBLEM = "application/problem+json"
 URL = "/api/v1/orders"
@@ -124,6 +125,38 @@ def test_a_repeat_for_a_member_erased_since_is_410_member_erased(api_client, mem
     # The API acts on no erased member, a repeat included: the storefront learns why.
     assert first.status_code == HTTPStatus.CREATED
     assert_problem(again, HTTPStatus.GONE, "member_erased")
+
+
+def test_orders_for_an_erased_email_shaped_id_are_410_and_never_make_a_member(
+    api_client, make_member
+):
+    # given: a member the storefront knew by their email, an order, the erasure (the id became a
+    # pseudonym), and a stranger who enrolled since with the same email
+    make_member(external_id="ada@example.com", email="ada@example.com")
+    first = post(api_client, order_body(member="ada@example.com"))
+    erased = api_client.delete("/api/v1/members/ada@example.com")
+    pseudonym = erased["External-Id-Replaced-By"]
+    stranger = api_client.put("/api/v1/members/C-2", {"email": "ada@example.com"}, format="json")
+
+    # when: the storefront repeats the order, sends a new one, or enrols the old id again
+    repeat = post(api_client, order_body(member="ada@example.com"))
+    new = post(api_client, order_body(order_id="O-2", member="ada@example.com"))
+    by_pseudonym = post(api_client, order_body(order_id="O-3", member=pseudonym))
+    enrol = api_client.put(
+        "/api/v1/members/ada@example.com", {"email": "ada@example.com"}, format="json"
+    )
+
+    # then: each is refused as the erased member's, and nothing is written
+    assert (first.status_code, stranger.status_code) == (HTTPStatus.CREATED, HTTPStatus.CREATED)
+    for response in (repeat, new, by_pseudonym, enrol):
+        assert_problem(response, HTTPStatus.GONE, "member_erased")
+    assert list(Order.objects.values_list("order_id", "member__external_id")) == [
+        ("O-1", pseudonym)
+    ]
+    assert not Posting.objects.filter(member__external_id="C-2").exists()
+    assert sorted(Member.objects.values_list("external_id", flat=True)) == sorted(
+        ["C-2", pseudonym]
+    )
 
 
 def test_the_same_order_id_with_other_content_is_409_order_conflict(api_client, member):
