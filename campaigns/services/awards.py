@@ -59,17 +59,25 @@ def member_targeted(campaign: Campaign, *, member_id: int) -> bool:
 
 
 def award_reserve(
-    *, campaign: Campaign, member_id: int, points: int, reference: str
+    *,
+    campaign: Campaign,
+    member_id: int,
+    points: int,
+    reference: str,
+    reference_new: bool = False,
 ) -> tuple[int, str | None]:
     """Reserve up to `points` of the campaign's budget for one award: (granted, reason if 0).
 
     Must run inside a transaction that already holds the member's account lock: the member's
     awards (once per reference, the per-member limit) cannot change under it.
+    `reference_new`: the caller knows no award can have this reference yet (an order's bonus,
+    `order:<order_id>`, right after that order was inserted): the look-up is skipped; the unique
+    constraint still holds it.
     """
     if points <= 0:
         return 0, NO_CAMPAIGN
     awards = CampaignAward.objects.filter(campaign_id=campaign.pk, member_id=member_id)
-    if awards.filter(reference=reference).exists():
+    if not reference_new and awards.filter(reference=reference).exists():
         return 0, LIMIT_REACHED
     if campaign.per_member_limit is not None and awards.count() >= campaign.per_member_limit:
         return 0, LIMIT_REACHED

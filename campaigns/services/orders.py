@@ -140,6 +140,9 @@ def order_bonuses(*, order, member, base_points, settings, actor) -> list[OrderB
             member_id=member.pk,
             points=wanted,
             reference=f"order:{order.order_id}",
+            # `order_record` calls the providers only for an order it has just inserted, and
+            # order ids are unique: no award can name this order yet.
+            reference_new=True,
         )
         if granted:
             bonuses.append(

@@ -28,6 +28,10 @@ def campaign_reads(queries) -> list[str]:
     return [q["sql"] for q in queries if 'FROM "campaigns_campaign"' in q["sql"]]
 
 
+def award_reads(queries) -> list[str]:
+    return [q["sql"] for q in queries if 'FROM "campaigns_campaignaward"' in q["sql"]]
+
+
 def test_a_live_campaign_is_read_once_then_taken_from_the_cache(api_client, member):
     program_settings()  # creating the settings record is a configuration change too
     make_campaign("double", "multiplier", multiplier=Decimal("2.00"))
@@ -37,6 +41,16 @@ def test_a_live_campaign_is_read_once_then_taken_from_the_cache(api_client, memb
         assert earn(api_client, "O-2") == [("double", 100)]
 
     assert campaign_reads(second.captured_queries) == []
+    # No per-member limit, and the order is new: nothing of the member's awards to read either.
+    assert award_reads(second.captured_queries) == []
+
+
+def test_a_per_member_limit_still_counts_the_members_awards(api_client, member):
+    make_campaign("twice", "multiplier", multiplier=Decimal("2.00"), per_member_limit=2)
+
+    bonuses = [earn(api_client, f"O-{i}") for i in range(3)]
+
+    assert bonuses == [[("twice", 100)], [("twice", 100)], []]
 
 
 def test_a_multiplier_budget_or_limit_changed_behind_the_services_back_applies_next_order(
