@@ -22,7 +22,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from config.admin_tools import column, denied, service_error_message
+from config.admin_tools import IdColumn, column, denied, service_error_message
 from config.errors import ServiceError
 from loyalty.admin.base import ReadOnlyAdmin, action_page, member_change_url, member_link
 from loyalty.forms import ApproveRequestForm, RejectRequestForm
@@ -41,10 +41,10 @@ def request_url(request_id: int) -> str:
 
 
 @admin.register(AdjustmentRequest)
-class AdjustmentRequestAdmin(ReadOnlyAdmin):
+class AdjustmentRequestAdmin(IdColumn, ReadOnlyAdmin):
     change_form_template = "admin/loyalty/adjustmentrequest/change_form.html"
     list_display = (
-        "id",
+        "number",
         column("requested_at", _("requested")),
         "member_column",
         "points",
@@ -54,7 +54,7 @@ class AdjustmentRequestAdmin(ReadOnlyAdmin):
         "status",
         "decided_column",
     )
-    list_display_links = ("id",)
+    list_display_links = ("number",)
     list_filter = ("status", "requested_at")
     search_fields = ("requested_by_label",)
     search_help_text = _(
@@ -63,7 +63,7 @@ class AdjustmentRequestAdmin(ReadOnlyAdmin):
     list_select_related = ("member",)
     raw_id_fields = ("member", "posting", "requested_by", "decided_by")
     ordering = ("-requested_at", "-id")
-    sortable_by = ("id", "requested_at")
+    sortable_by = ("number", "requested_at")
     fields = (
         "member",
         "points",

@@ -25,7 +25,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from config.admin_tools import column, denied, service_error_message
+from config.admin_tools import IdColumn, column, denied, service_error_message
 from config.errors import ServiceError
 from loyalty.admin.base import ReadOnlyAdmin, action_page, member_link
 from loyalty.exports import PostingResource
@@ -61,12 +61,12 @@ class _MemberColumn:
 
 
 @admin.register(Posting)
-class PostingAdmin(ExportAdminMixin, _MemberColumn, ReadOnlyAdmin):
+class PostingAdmin(IdColumn, ExportAdminMixin, _MemberColumn, ReadOnlyAdmin):
     # Export (CSV, XLSX; formulas escaped) for holders of `loyalty.export_posting` (Operator).
     resource_classes = [PostingResource]
     change_form_template = "admin/loyalty/posting/change_form.html"
     list_display = (
-        "id",
+        "number",
         "member_column",
         "kind",
         "points",
@@ -76,7 +76,7 @@ class PostingAdmin(ExportAdminMixin, _MemberColumn, ReadOnlyAdmin):
         "reason",
         "order_column",
     )
-    list_display_links = ("id",)
+    list_display_links = ("number",)
     list_filter = ("kind", "actor_kind", "created_at")
     search_fields = ("idempotency_key",)  # the search itself is `get_search_results`
     search_help_text = _(
@@ -86,7 +86,7 @@ class PostingAdmin(ExportAdminMixin, _MemberColumn, ReadOnlyAdmin):
     list_select_related = ("member", "order")
     raw_id_fields = ("member", "order", "refund", "reverses", "actor_user", "actor_api_key")
     ordering = ("-id",)
-    sortable_by = ("id", "created_at")
+    sortable_by = ("number", "created_at")
     fieldsets = (
         (None, {"fields": ("member", "kind", "points", "description", "reason")}),
         (_("When"), {"fields": ("effective_at", "created_at", "available_at", "expires_at")}),
@@ -331,8 +331,8 @@ class LotAdmin(_MemberColumn, ReadOnlyAdmin):
     sortable_by = ("posting_column", "expires_at", "available_at")
 
     @admin.display(description=_("posting"), ordering="posting_id")
-    def posting_column(self, lot: Lot) -> int:
-        return lot.posting_id
+    def posting_column(self, lot: Lot) -> str:
+        return str(lot.posting_id)  # an id, not an amount: no thousands separator
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip().removeprefix("#")
