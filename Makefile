@@ -62,7 +62,7 @@ worker: install ## Start a job worker against DATABASE_URL (PostgreSQL); start a
 	@$(BIN)/python manage.py shell -v 0 -c "import sys; from django.db import connection; \
 	sys.exit(connection.vendor != 'postgresql')" || { echo "make worker: DATABASE_URL must \
 	name PostgreSQL (on SQLite jobs run in-process after commit: no worker needed)" >&2; exit 1; }
-	JOBS_LOG_LEVEL=$${JOBS_LOG_LEVEL:-INFO} $(BIN)/python manage.py procrastinate worker
+	JOBS_LOG_LEVEL=$${JOBS_LOG_LEVEL:-INFO} $(BIN)/python manage.py jobs_worker
 
 .PHONY: test
 test: test-sqlite test-postgres ## Run the whole test suite on SQLite and on PostgreSQL

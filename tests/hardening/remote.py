@@ -61,12 +61,12 @@ def orders_report(*, order_ids: list[str]) -> dict:
     }
 
 
-def endpoint_seed(*, url: str) -> dict:
-    """A webhook endpoint for every event type at `url`; its secret."""
+def endpoint_seed(*, receiver_url: str) -> dict:
+    """A webhook endpoint for every event type at `receiver_url`; its secret."""
     from members.actors import Actor
     from webhooks.services import endpoint_create
 
-    _, secret = endpoint_create(url=url, actor=Actor.system("faults"))
+    _, secret = endpoint_create(url=receiver_url, actor=Actor.system("faults"))
     return {"secret": secret}
 
 
@@ -92,7 +92,7 @@ def events_record(*, start: int, count: int) -> dict:
 
 
 def deliveries_report() -> dict:
-    """The webhook deliveries by status, and the jobs by status."""
+    """The webhook deliveries by status, and the jobs by task and status."""
     from django.db.models import Count
     from procrastinate.contrib.django.models import ProcrastinateJob
 
@@ -109,7 +109,12 @@ def deliveries_report() -> dict:
                 "event_id", flat=True
             )
         ),
-        "jobs": by_status(ProcrastinateJob.objects.all()),
+        "jobs": {
+            f"{task} {status}": n
+            for task, status, n in ProcrastinateJob.objects.values("task_name", "status")
+            .annotate(n=Count("pk"))
+            .values_list("task_name", "status", "n")
+        },
     }
 
 

@@ -8,7 +8,11 @@ every client has its answers:
 - every acknowledged answer earned the order's points, and each member's balance is the sum;
 - `audit_ledger` (`ledger_audit`) finds nothing.
 
-The SIGKILL test runs on the suite's own database. The restart test restarts a private cluster
+PostgreSQL restarted while a job worker (`manage.py jobs_worker`) delivers webhooks to a receiver
+on 127.0.0.1: the same worker process carries on, and every event from before and after the
+restart is delivered (at least once) with a valid signature.
+
+The SIGKILL test runs on the suite's own database. The restart tests restart a private cluster
 (tests/hardening/cluster.py): the suite's processes share theirs.
 """
 
@@ -24,7 +28,8 @@ from loyalty.models import Account
 from tests.hardening import remote
 from tests.hardening.cluster import PrivateCluster, run_remote, wait_until
 from tests.hardening.load import OrderLoad, gunicorn, order_points
-from tests.jobs.worker import database_url
+from tests.jobs.worker import database_url, running_worker
+from tests.webhooks.receiver import Receiver, verify
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -111,3 +116,71 @@ def test_postgresql_restarted_under_order_load_loses_and_doubles_nothing(cluster
     assert_every_order_exactly_once(
         load, run_remote(url, "orders_report", order_ids=load.order_ids())
     )
+
+
+# Webhook retries after 1 s; the dispatcher every second; a stalled job (its worker's heartbeat
+# older than 3 s) retried within 2 s.
+JOBS_FAST = {
+    "WEBHOOKS_RETRY_SCHEDULE": ",".join(["1"] * 30),
+    "WEBHOOKS_CONNECT_TIMEOUT": "1",
+    "WEBHOOKS_READ_TIMEOUT": "20",
+    "WEBHOOKS_TOTAL_TIMEOUT": "20",
+    "JOBS_WORKER_CONCURRENCY": "4",
+    "WEBHOOKS_DISPATCH_CRON": "* * * * * *",
+    "WEBHOOKS_DISPATCH_SECONDS": "0.8",
+    "JOBS_HEARTBEAT_SECONDS": "1",
+    "JOBS_STALLED_AFTER_SECONDS": "3",
+    "JOBS_STALLED_CHECK_CRON": "* * * * * */2",
+}
+
+
+def test_postgresql_restarted_while_job_workers_run_loses_no_event(cluster, tmp_path):
+    # given an endpoint that holds its requests open, ten events, and a worker delivering them
+    url = cluster.database("jobs_restart")
+    receiver = Receiver()
+    try:
+        receiver.behave("/hook", "hang")
+        secret = run_remote(url, "endpoint_seed", receiver_url=receiver.url("/hook"))["secret"]
+        before = run_remote(url, "events_record", start=1, count=10)["ids"]
+        with running_worker(tmp_path, env={**JOBS_FAST, "DATABASE_URL": url}) as worker:
+            wait_until(lambda: len(receiver.at("/hook")) == 2, timeout=60, what="two deliveries")
+
+            # when PostgreSQL crashes and restarts while the worker is mid-delivery
+            cluster.restart()
+            receiver.behave("/hook", "ok")
+            receiver.released.set()  # the held requests are answered 500: delivered later
+            after = run_remote(url, "events_record", start=11, count=10)["ids"]
+
+            # then the worker carries on: every event, from before and after, is delivered
+            wait_until(
+                lambda: {r.id for r in receiver.at("/hook")} == {*before, *after},
+                timeout=60,
+                what="every event",
+            )
+            report = wait_until(lambda: settled(url), timeout=90, what="every job finished")
+            assert worker.poll() is None  # the same process: it reconnected
+    finally:
+        receiver.close()
+
+    assert report["deliveries"] == {"delivered": 20}
+    failed = {k.split()[0] for k in report["jobs"] if k.endswith(" failed")}
+    assert failed <= {k.strip() for k in PERIODIC}
+    assert all(verify(secret=secret, headers=r.headers, body=r.body) for r in receiver.at("/hook"))
+
+
+# Periodic jobs: one the crash interrupted may have failed, and the next run (every second or
+# two) covers it; at any moment one may be waiting or running.
+PERIODIC = ("webhooks.dispatch ", "webhooks.retry_overdue ", "jobs.tasks.retry_stalled_jobs ")
+
+
+def settled(url: str) -> dict | None:
+    """The deliveries and jobs, once every delivery is delivered and every delivery job (any job
+    but the periodic ones) has succeeded."""
+    report = run_remote(url, "deliveries_report")
+    print(report["deliveries"], report["jobs"])  # shown if the test fails
+    others = [k for k in report["jobs"] if not k.startswith(PERIODIC)]
+    if report["deliveries"] != {"delivered": 20} or not others:
+        return None
+    if not all(k.endswith(" succeeded") for k in others):
+        return None
+    return report

@@ -1,10 +1,11 @@
 """A real worker process against the test database, for tests marked `postgres` that use
 `django_db(transaction=True)` (the worker only sees committed rows).
 
-`running_worker(log_dir, name=..., env={...})` starts `manage.py procrastinate worker` in its own
-process group with the test settings, the test database's URL and the probe tasks
-(tests/jobs/probe_tasks.py) importable; on exit it stops it (SIGTERM, then SIGKILL). `kill(proc)`
-is the SIGKILL of a crashed machine. `wait_for(check)` polls until `check()` is truthy.
+`running_worker(log_dir, name=..., env={...})` starts `manage.py jobs_worker` (the production
+worker command, docs/jobs.md) in its own process group with the test settings, the test
+database's URL and the probe tasks (tests/jobs/probe_tasks.py) importable; on exit it stops it
+(SIGTERM, then SIGKILL). `kill(proc)` is the SIGKILL of a crashed machine. `wait_for(check)`
+polls until `check()` is truthy.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def running_worker(
     }
     log = (log_dir / f"{name}.log").open("ab")
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", "procrastinate", "worker", "--name", name],
+        [sys.executable, "manage.py", "jobs_worker", "--name", name],
         cwd=ROOT,
         env=environment,
         stdout=log,
