@@ -61,6 +61,9 @@ def insert_select(cursor, model, expressions: dict[str, str], source: str, param
         if f.name in expressions:
             values.append(expressions[f.name])
             continue
+        if f.db_default is not NOT_PROVIDED:
+            columns.pop()  # the database fills it in
+            continue
         if f.default is NOT_PROVIDED or callable(f.default):
             if f.null:
                 values.append("NULL")

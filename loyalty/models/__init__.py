@@ -5,7 +5,7 @@ from loyalty.models.imports import ImportProfile, ImportRun
 from loyalty.models.ledger import Account, Debt, Lot, LotAllocation, Posting
 from loyalty.models.orders import Order, Refund
 from loyalty.models.program import ExchangeRate, ProgramSettings
-from loyalty.models.tiers import MemberTier, Perk, Tier, TierChange
+from loyalty.models.tiers import MemberTier, Perk, Tier, TierChange, TierEvaluationRun
 
 __all__ = [
     "Account",
@@ -24,4 +24,5 @@ __all__ = [
     "Refund",
     "Tier",
     "TierChange",
+    "TierEvaluationRun",
 ]

@@ -297,3 +297,44 @@ class TierChange(BulkActorFields):
 
     def __str__(self) -> str:
         return f"{self.member_id}: {self.kind} {self.from_tier_id} → {self.to_tier_id}"
+
+
+class TierEvaluationRun(models.Model):
+    """One completed daily evaluation of all members (`tier_evaluate_all`). Append-only.
+
+    The next run starts from the last one (the incremental evaluation, `docs/tiers.md`): it
+    evaluates only the members whose status can have changed since that run's moment (`as_of`),
+    given the orders and tier changes written after its watermarks; a run with another
+    configuration (`config`), for an earlier moment, or with `full` evaluates everyone.
+    """
+
+    started_at = models.DateTimeField(verbose_name=_("started at"))
+    finished_at = models.DateTimeField(verbose_name=_("finished at"))
+    as_of = models.DateTimeField(
+        help_text=_("The moment the run evaluated the members as of."), verbose_name=_("as of")
+    )
+    full = models.BooleanField(
+        help_text=_("Whether every member was evaluated (else only those due)."),
+        verbose_name=_("full"),
+    )
+    # The highest order and tier change ids when the run started: anything written later is
+    # the next run's business.
+    order_watermark = models.BigIntegerField(verbose_name=_("order watermark"))
+    change_watermark = models.BigIntegerField(verbose_name=_("tier change watermark"))
+    config = models.CharField(
+        max_length=2000,
+        help_text=_("The settings and thresholds the run used."),
+        verbose_name=_("configuration"),
+    )
+    members = models.IntegerField(
+        help_text=_("Members with something to do."), verbose_name=_("members")
+    )
+    changes = models.IntegerField(verbose_name=_("changes"))
+    batches = models.IntegerField(verbose_name=_("batches"))
+
+    class Meta:
+        verbose_name = _("tier evaluation run")
+        verbose_name_plural = _("tier evaluation runs")
+
+    def __str__(self) -> str:
+        return f"{self.as_of:%Y-%m-%d %H:%M} ({'full' if self.full else 'incremental'})"

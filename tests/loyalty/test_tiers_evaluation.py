@@ -15,8 +15,8 @@ from config.errors import ServiceError
 from events.models import Event
 from loyalty import hooks
 from loyalty.demo import demo_tiers_ensure
-from loyalty.models import MemberTier, Tier, TierChange
-from loyalty.services import tiers as tiers_module
+from loyalty.models import MemberTier, Tier, TierChange, TierEvaluationRun
+from loyalty.services import tier_batches
 from loyalty.services.ledger import account_lock
 from loyalty.services.tier_config import tier_save
 from loyalty.services.tiers import tier_evaluate_all, tier_evaluate_member, tier_override
@@ -197,7 +197,7 @@ def test_the_member_scoped_evaluation_equals_evaluating_those_members_one_by_one
 def test_the_evaluation_waits_for_an_order_in_flight_and_respects_it(
     ladder, make_member, record_order, record_refund, system_actor, scoped
 ):
-    # All members: the evaluation locks the account table; given members: their account rows.
+    # The evaluation locks the accounts of a batch of members at a time (no table lock).
     # given: Gold after its hold with 400.00 in the window, due for a downgrade to Silver
     settings_set(tier_hold_days=30)
     now = timezone.now()
@@ -256,17 +256,18 @@ def test_the_evaluation_waits_for_an_order_in_flight_and_respects_it(
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.postgres
-def test_the_evaluation_steps_aside_for_a_long_transaction_and_says_so(
+def test_the_evaluation_does_the_others_then_steps_aside_for_a_long_transaction_and_says_so(
     ladder, make_member, system_actor, monkeypatch
 ):
-    # given: a member owed Silver, and a long transaction holding another member's account lock
+    # given: two members owed Silver, one of them locked by a long transaction
     from tests.loyalty.tiers_helpers import order_row
 
-    monkeypatch.setattr(tiers_module, "TABLE_LOCK_ATTEMPTS", 2)
-    monkeypatch.setattr(tiers_module, "TABLE_LOCK_TIMEOUT", "50ms")
-    monkeypatch.setattr(tiers_module, "TABLE_LOCK_PAUSE", 0)
+    monkeypatch.setattr(tier_batches, "BUSY_ATTEMPTS", 2)
+    monkeypatch.setattr(tier_batches, "BUSY_LOCK_TIMEOUT", "50ms")
+    monkeypatch.setattr(tier_batches, "BUSY_PAUSE", 0)
     owed, busy = make_member(), make_member()
     order_row(owed, "O-1", "300.00", placed_at=timezone.now() - DAY)
+    order_row(busy, "O-2", "300.00", placed_at=timezone.now() - DAY)
     locked, release = threading.Event(), threading.Event()
 
     def hold():
@@ -282,18 +283,21 @@ def test_the_evaluation_steps_aside_for_a_long_transaction_and_says_so(
     holder.start()
     try:
         assert locked.wait(10)
-        # when: the evaluation runs meanwhile, then: it gives up (bounded waits), writing nothing
+        # when: the evaluation runs meanwhile, then: it evaluates the other member, waits for
+        # the locked one a bounded time, gives up and says so; the run is not recorded
         with pytest.raises(ServiceError) as excinfo:
             tier_evaluate_all(actor=system_actor)
         assert excinfo.value.code == "tier_evaluation_busy"
-        assert not TierChange.objects.exists()
+        assert (held(owed), held(busy)) == ("silver", "member")
+        assert not TierEvaluationRun.objects.exists()
     finally:
         release.set()
         holder.join(10)
 
-    # and once the long transaction has ended it runs
+    # and once the long transaction has ended it runs (everyone again: no run recorded yet)
     assert tier_evaluate_all(actor=system_actor) == 1
-    assert held(owed) == "silver"
+    assert (held(owed), held(busy)) == ("silver", "silver")
+    assert TierEvaluationRun.objects.get().full is True
 
 
 def test_the_set_based_evaluation_admits_a_spend_exactly_at_the_threshold(
