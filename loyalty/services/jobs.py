@@ -121,13 +121,16 @@ def daily_step_names() -> list[str]:
     return [*names, EXPIRING_STEP, *(name for name, _ in hooks.daily_job_steps)]
 
 
-def daily_step_run(*, name: str, as_of: dt.date, cutoff: dt.datetime, actor: Actor) -> int:
-    """Run one daily step (a periodic job runs each on its own); how many things it did."""
+def daily_step_run(
+    *, name: str, as_of: dt.date, cutoff: dt.datetime, actor: Actor, full_tiers: bool = False
+) -> int:
+    """Run one daily step (a periodic job runs each on its own); how many things it did.
+    `full_tiers`: the tier evaluation evaluates every member, not only those due."""
     if name == POINTS_STEP:
         _members, matured, expired = points_mature_and_expire(cutoff=cutoff, actor=actor)
         return matured + expired
     if name == TIERS_STEP:
-        return tiers.tier_evaluate_all(as_of=as_of, actor=actor) or 0
+        return tiers.tier_evaluate_all(as_of=as_of, actor=actor, full=full_tiers) or 0
     if name == EXPIRING_STEP:
         return points_expiring_notify(as_of=as_of, cutoff=cutoff)
     for step_name, step in hooks.daily_job_steps:
@@ -141,8 +144,10 @@ def daily_jobs_run(
     as_of: dt.date | None = None,
     actor: Actor | None = None,
     progress: Callable[[int, int], None] | None = None,
+    full_tiers: bool = False,
 ) -> DailyJobsReport:
-    """Every daily step in one go (`run_daily_jobs`, for cron users and catching up)."""
+    """Every daily step in one go (`run_daily_jobs`, for cron users and catching up).
+    `full_tiers`: the tier evaluation evaluates every member, not only those due."""
     actor = actor or Actor.system("daily_jobs")
     cutoff = cutoff_for(as_of)
     report = DailyJobsReport(as_of=timezone.localdate(cutoff))
@@ -151,6 +156,6 @@ def daily_jobs_run(
     )
     for name in daily_step_names()[1:]:
         report.steps[name] = daily_step_run(
-            name=name, as_of=report.as_of, cutoff=cutoff, actor=actor
+            name=name, as_of=report.as_of, cutoff=cutoff, actor=actor, full_tiers=full_tiers
         )
     return report

@@ -30,8 +30,30 @@ class EvaluationSQL:
         change = TierChange._meta.db_table
         account = Account._meta.db_table
         in_window = f"o.placed_at {window_op} %(start)s AND o.placed_at <= %(end)s"
-        in_scope_o = " AND o.member_id IN (SELECT member_id FROM tier_scope)" if scoped else ""
-        in_scope_mt = " AND mt.member_id IN (SELECT member_id FROM tier_scope)" if scoped else ""
+        # Scoped: the members of `tier_scope` (those with nothing to do fall out at the end).
+        # The id bounds keep the orders' index scan to the scope's range of members (else the
+        # planner may merge-join from the index's first member on, for every batch).
+        in_scope_o = (
+            " AND o.member_id IN (SELECT member_id FROM tier_scope)"
+            " AND o.member_id >= (SELECT MIN(member_id) FROM tier_scope)"
+            " AND o.member_id <= (SELECT MAX(member_id) FROM tier_scope)"
+            if scoped
+            else ""
+        )
+        in_scope_mt = (
+            " AND mt.member_id >= (SELECT MIN(member_id) FROM tier_scope)"
+            " AND mt.member_id <= (SELECT MAX(member_id) FROM tier_scope)"
+            if scoped
+            else ""
+        )
+        candidates = (
+            "SELECT member_id FROM tier_scope"
+            if scoped
+            else f"""SELECT member_id FROM spend
+                    UNION
+                    SELECT mt.member_id FROM {member_tier} mt
+                    WHERE mt.qualified_at < %(cutoff)s OR mt.override_until < %(today)s"""
+        )
 
         def target_rank(amount: str) -> str:
             whens = " ".join(
@@ -82,15 +104,9 @@ class EvaluationSQL:
                        CASE WHEN mt.qualified_at < %(cutoff)s THEN 1 ELSE 0 END AS expired,
                        CASE WHEN mt.override_until < %(today)s THEN 1 ELSE 0 END AS lapse,
                        mt.override_tier_id, mt.override_reason
-                FROM (
-                    SELECT member_id FROM spend
-                    UNION
-                    SELECT mt.member_id FROM {member_tier} mt
-                    WHERE (mt.qualified_at < %(cutoff)s OR mt.override_until < %(today)s)
-                        {in_scope_mt}
-                ) c
+                FROM ({candidates}) c
                 LEFT JOIN spend s ON s.member_id = c.member_id
-                LEFT JOIN {member_tier} mt ON mt.member_id = c.member_id
+                LEFT JOIN {member_tier} mt ON mt.member_id = c.member_id{in_scope_mt}
                 LEFT JOIN {tier} ct ON ct.id = mt.tier_id
                 WHERE c.member_id NOT IN (SELECT m.id FROM {member} m WHERE m.status = %(erased)s)
             ) y

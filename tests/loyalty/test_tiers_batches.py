@@ -186,3 +186,23 @@ def test_catch_up_days_one_after_the_other_equal_a_full_run_each_day(
     # and a full run of the last day finds nothing the incremental runs left
     last = timezone.localdate(start + 7 * DAY)
     assert tier_evaluate_all(as_of=last, actor=system_actor, full=True) == 0
+
+
+def test_run_daily_jobs_evaluates_everyone_with_full_tiers_and_only_those_due_without(
+    ladder, make_member
+):
+    from django.core.management import call_command
+
+    # given: a member owed Silver (an order the order path never saw)
+    member = make_member()
+    order_row(member, "O-1", "300.00", placed_at=timezone.now() - DAY)
+
+    # when: the daily jobs run three times: plain (the first run: full), with --full-tiers,
+    # then plain again
+    for extra in ([], ["--full-tiers"], []):
+        call_command("run_daily_jobs", "--no-progress", *extra)
+
+    # then
+    runs = TierEvaluationRun.objects.order_by("pk")
+    assert [(r.full, r.changes) for r in runs] == [(True, 1), (True, 0), (False, 0)]
+    assert held(member) == "silver"

@@ -1,4 +1,4 @@
-"""`python manage.py run_daily_jobs [--as-of YYYY-MM-DD]`: the once-a-day work.
+"""`python manage.py run_daily_jobs [--as-of YYYY-MM-DD] [--full-tiers]`: the once-a-day work.
 
 Matures pending points, expires lapsed lots, evaluates tiers and runs the other apps' daily steps.
 Safe to run twice (the second run changes nothing) and on two machines at once.
@@ -20,8 +20,13 @@ class Command(BaseCommand):
             "--as-of", help="Process everything due up to the end of this date (YYYY-MM-DD)."
         )
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+        parser.add_argument(
+            "--full-tiers",
+            action="store_true",
+            help="Evaluate every member's tier, not only those whose status can have changed.",
+        )
 
-    def handle(self, *args, as_of=None, no_progress=False, **options):
+    def handle(self, *args, as_of=None, no_progress=False, full_tiers=False, **options):
         date = None
         if as_of:
             try:
@@ -40,7 +45,7 @@ class Command(BaseCommand):
                 bar.n = done
                 bar.refresh()
 
-        report = daily_jobs_run(as_of=date, progress=progress)
+        report = daily_jobs_run(as_of=date, progress=progress, full_tiers=full_tiers)
         if bar:
             bar.close()
         steps = ", ".join(f"{name}: {count}" for name, count in report.steps.items())
