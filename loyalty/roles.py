@@ -79,4 +79,6 @@ NO_ROLE = [
     "delete_importrun",
     # Tier states and the tier history: written by the tier services only.
     *(f"{a}_{m}" for m in ("membertier", "tierchange") for a in ("add", "change", "delete")),
+    # The daily tier evaluation's record of its runs: written by it, not shown in the admin.
+    *(f"{a}_tierevaluationrun" for a in ("view", "add", "change", "delete")),
 ]

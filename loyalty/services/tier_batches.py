@@ -39,7 +39,6 @@ from dataclasses import dataclass
 
 from django.conf import settings as django_settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -193,10 +192,14 @@ def tier_evaluate_all(
 
 
 def _watermarks() -> tuple[int, int]:
-    """The highest order and tier change ids now (before the plan is read)."""
-    order = Order.objects.aggregate(top=Max("pk"))["top"] or 0
-    change = TierChange.objects.aggregate(top=Max("pk"))["top"] or 0
-    return order, change
+    """The highest order and tier change ids now (before the plan is read), in one query."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT MAX(id) FROM {Order._meta.db_table}), "
+            f"(SELECT MAX(id) FROM {TierChange._meta.db_table})"
+        )
+        order, change = cursor.fetchone()
+    return order or 0, change or 0
 
 
 def _incremental(evaluation: _Evaluation, watermarks: tuple[int, int]) -> bool:
@@ -232,7 +235,7 @@ def _plan(evaluation: _Evaluation, *, member_ids_sql: str | None, full: bool) ->
         cursor.execute(sql.decide, evaluation.params)
         cursor.execute("SELECT member_id FROM tier_eval ORDER BY member_id")
         plan = [row[0] for row in cursor.fetchall()]
-        for statement in sql.cleanup:
+        for statement in sql.cleanup_plan:
             cursor.execute(statement)
     return plan
 
@@ -241,8 +244,9 @@ def _session(cursor, evaluation: _Evaluation) -> None:
     if evaluation.postgres:
         # A batch job: let the aggregate hash in memory rather than spill to disk, and skip
         # JIT compilation (it cost a second per statement here, for nothing).
-        cursor.execute("SET LOCAL work_mem = '64MB'")
-        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(
+            "SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"
+        )
 
 
 def _batch_run(evaluation: _Evaluation, member_ids: list[int], *, wait: bool) -> tuple[int, list]:
@@ -259,16 +263,10 @@ def _batch_run(evaluation: _Evaluation, member_ids: list[int], *, wait: bool) ->
             # The history's tier columns have no foreign key: keep the tiers from being deleted
             # until this commits (their delete trigger then sees the new history).
             cursor.execute(sql.lock_tiers)
-        for statement in sql.prepare:
-            cursor.execute(statement)
-        cursor.execute(sql.SCOPE_CREATE)
-        cursor.execute(sql.scope_ids(locked))
-        if evaluation.postgres:
-            cursor.execute("ANALYZE tier_scope")  # else it may plan a scan of every order
+        # (A failed batch rolls back its temporary tables with it: none is left over here.)
+        cursor.execute(sql.scope_values(locked))
         # Under the locks: the spend and state read again, the decision made again.
         cursor.execute(sql.decide, evaluation.params)
-        if evaluation.postgres:
-            cursor.execute("ANALYZE tier_eval")
         cursor.execute(sql.history, evaluation.params)
         written = max(cursor.rowcount, 0)
         if evaluation.events and written:
@@ -276,7 +274,7 @@ def _batch_run(evaluation: _Evaluation, member_ids: list[int], *, wait: bool) ->
             tier_events_write(rows=cursor.fetchall(), at=evaluation.moment)
         for statement in sql.states:
             cursor.execute(statement, evaluation.params)
-        for statement in sql.cleanup:
+        for statement in sql.cleanup_batch:
             cursor.execute(statement)
     held = set(locked)
     return written, [i for i in member_ids if i not in held]
