@@ -79,15 +79,17 @@ class EvaluationSQL:
         self._account = account
         # The members whose status can have changed since the last run (the incremental run;
         # `docs/tiers.md`): holds ending, overrides lapsing, orders placed since the last run's
-        # moment or recorded since it started, tier changes written since it started. Anyone
-        # else has nothing to do (their spend can only have fallen, their tier not).
+        # moment or recorded since it started, tier changes written since it started (but for
+        # the last run's own, dated its moment: they leave nobody owed anything as of it).
+        # Anyone else has nothing to do (their spend can only have fallen, their tier not).
         self.candidates = f"""SELECT mt.member_id FROM {member_tier} mt
                 WHERE mt.qualified_at < %(cutoff)s AND mt.tier_id <> %(entry)s
             UNION SELECT mt.member_id FROM {member_tier} mt WHERE mt.override_until < %(today)s
             UNION SELECT o.member_id FROM {order} o
                 WHERE o.placed_at > %(since)s AND o.placed_at <= %(end)s
             UNION SELECT o.member_id FROM {order} o WHERE o.id > %(order_mark)s
-            UNION SELECT c.member_id FROM {change} c WHERE c.id > %(change_mark)s"""
+            UNION SELECT c.member_id FROM {change} c
+                WHERE c.id > %(change_mark)s AND c.at <> %(since)s"""
         # Under the locks: each member's spend (one aggregate, read once), tier state and the
         # decision (`tier_decision`); only members with something to do are kept.
         self.decide = f"""CREATE TEMPORARY TABLE tier_eval AS

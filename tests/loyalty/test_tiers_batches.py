@@ -113,7 +113,10 @@ def test_the_incremental_run_evaluates_only_those_due_and_leaves_nothing_for_a_f
         backdated.pk: ("member", "silver", "upgrade"),
         moved_down.pk: ("member", "gold", "upgrade"),
     }
-    # and a full run for the same moment finds nothing left to do
+    # and the next run for the same moment plans nobody (the last run's own changes do not
+    # count), and a full run finds nothing left to do
+    assert tier_evaluate_all(as_of=as_of, actor=system_actor) == 0
+    assert TierEvaluationRun.objects.latest("pk").members == 0
     assert tier_evaluate_all(as_of=as_of, actor=system_actor, full=True) == 0
     assert TierEvaluationRun.objects.latest("pk").full is True
 
