@@ -14,8 +14,17 @@ from rest_framework.views import APIView
 
 from config.api.schema import problems
 from events.models import EventType
-from events.selectors import FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX, events_feed
+from events.selectors import CURSOR_PATTERN, FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX, events_feed
 from events.serializers import EventSerializer
+
+# What `types_parse` accepts, for the schema: comma-separated parts, each an event type or
+# nothing, with what Python's `str.strip` removes around it (spelled out: `\s` differs).
+_SPACE = (
+    "[\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a"
+    "\\u2028\\u2029\\u202f\\u205f\\u3000]*"
+)
+_PART = f"{_SPACE}(" + "|".join(t.replace(".", "\\.") for t in EventType.values) + f")?{_SPACE}"
+TYPES_PATTERN = f"^{_PART}(,{_PART})*$"
 
 
 class EventPageSerializer(serializers.Serializer):
@@ -39,20 +48,20 @@ class EventFeedApi(APIView):
         parameters=[
             OpenApiParameter(
                 "after",
-                str,
+                {"type": "string", "pattern": f"^({CURSOR_PATTERN[1:-1]})?$"},
                 OpenApiParameter.QUERY,
                 description="The `cursor` of the previous page; none: from the first event.",
             ),
             OpenApiParameter(
                 "types",
-                str,
+                {"type": "string", "pattern": TYPES_PATTERN},
                 OpenApiParameter.QUERY,
                 description="Comma-separated event types to return (none: all): "
                 + ", ".join(f"`{t}`" for t in EventType.values),
             ),
             OpenApiParameter(
                 "limit",
-                int,
+                {"type": "integer", "minimum": 1, "maximum": FEED_LIMIT_MAX},
                 OpenApiParameter.QUERY,
                 description=f"Events per page, 1 to {FEED_LIMIT_MAX} "
                 f"(default {FEED_LIMIT_DEFAULT}).",

@@ -30,7 +30,9 @@ from events.models import Event, EventType
 
 FEED_LIMIT_DEFAULT = 100
 FEED_LIMIT_MAX = 1000
-_CURSOR = re.compile(r"^(\d{1,19})\.(\d{1,19})$")
+# ASCII digits only (Python's `\d` takes any script's digits), as the schema's pattern says.
+CURSOR_PATTERN = r"^([0-9]{1,19})\.([0-9]{1,19})$"
+_CURSOR = re.compile(CURSOR_PATTERN)
 
 
 @dataclass(frozen=True)

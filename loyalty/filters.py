@@ -44,7 +44,12 @@ class DateOrDateTimeField(forms.Field):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         if moment.tzinfo is None:
             raise forms.ValidationError(self.error_messages["naive"], code="naive")
-        return moment
+        # In UTC: PostgreSQL refuses zone offsets past ±15:59 that Python reads (a 500 before);
+        # an instant before year 1 in UTC is no instant at all.
+        try:
+            return moment.astimezone(dt.UTC)
+        except OverflowError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
 
 
 class DateOrDateTimeFilter(django_filters.Filter):
@@ -83,6 +88,8 @@ class TransactionFilter(django_filters.FilterSet):
     def filter_to(self, queryset, name, value):
         if isinstance(value, dt.datetime):
             return queryset.filter(effective_at__lte=value)
+        if value == dt.date.max:  # up to the last day there is: everything (no day after it)
+            return queryset
         return queryset.filter(effective_at__lt=_start_of(value + dt.timedelta(days=1)))
 
 

@@ -68,12 +68,22 @@ EXTERNAL_ID_SCHEMA = {
 }
 # A refund of nothing is refused (`refund_record`): the amount's money pattern, and not zero.
 NOT_ZERO_MONEY = {"not": {"pattern": "^0+(\\.0{1,2})?$"}}
+# `from` / `to` of a listing: a date, or a date-time with its zone (`loyalty.filters`); empty is
+# the same as absent.
+DATE_OR_DATE_TIME = {
+    "type": "string",
+    "anyOf": [{"format": "date"}, {"format": "date-time"}, {"maxLength": 0}],
+}
+# A feedback score is 0-10 (nps) or 1-5 (csat): the schema says the union, the scale the rest.
+FEEDBACK_SCORE = {"minimum": 0, "maximum": 10}
 
 
 def exact_schema(result, generator, request, public):
     """drf-spectacular postprocessing hook: request bodies refuse unknown fields
-    (`StrictSerializer`), the `Idempotency-Key` header and every member path's `external_id` carry
-    their pattern, `page` and `page_size` start at 1, and a refund's `amount` is not zero."""
+    (`StrictSerializer`), the `Idempotency-Key` header, every member path's `external_id` and
+    every `member` query parameter carry their pattern, `page` and `page_size` start at 1, a
+    refund's `amount` is not zero, a feedback score is 0-10 and `from` / `to` are dates or
+    date-times."""
     schemas = result.get("components", {}).get("schemas", {})
     for name, schema in schemas.items():
         if name.endswith("Request") and schema.get("type") == "object":
@@ -81,6 +91,9 @@ def exact_schema(result, generator, request, public):
     refund = schemas.get("RefundInputRequest", {}).get("properties", {}).get("amount")
     if refund is not None:
         refund.update(NOT_ZERO_MONEY)
+    score = schemas.get("FeedbackInputRequest", {}).get("properties", {}).get("score")
+    if score is not None:
+        score.update(FEEDBACK_SCORE)
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
             if not isinstance(operation, dict):
@@ -89,8 +102,10 @@ def exact_schema(result, generator, request, public):
                 where, name = parameter.get("in"), parameter.get("name")
                 if where == "header" and name == "Idempotency-Key":
                     parameter["schema"] = dict(IDEMPOTENCY_KEY_SCHEMA)
-                elif where == "path" and name == "external_id":
+                elif (where, name) in (("path", "external_id"), ("query", "member")):
                     parameter["schema"] = dict(EXTERNAL_ID_SCHEMA)
+                elif where == "query" and name in ("from", "to"):
+                    parameter["schema"] = dict(DATE_OR_DATE_TIME)
                 elif where == "query" and name in ("page", "page_size"):
                     parameter["schema"] = {**parameter.get("schema", {}), "minimum": 1}
     return result

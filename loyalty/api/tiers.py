@@ -12,6 +12,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api.schema import problems
 from loyalty.api.members import MemberPerkSerializer
 from loyalty.selectors.program import program_settings
 from loyalty.selectors.tiers import tiers_published
@@ -40,7 +41,7 @@ class TierListApi(APIView):
     @extend_schema(
         operation_id="tiers_list",
         summary="The tier ladder with thresholds, multipliers and perks",
-        responses={200: TierListSerializer},
+        responses={200: TierListSerializer, **problems()},
         tags=["tiers"],
     )
     def get(self, request):

@@ -165,6 +165,18 @@ def test_from_and_to_take_datetimes_with_a_zone(api_client, ledger):
     assert rows(after) == [("earn", 25, "pending", "O-new")]
 
 
+def test_the_last_day_and_a_zone_past_postgresqls_range_are_answered(api_client, ledger):
+    # found by schemathesis (tests/hardening): `to=9999-12-31` overflowed looking for the day
+    # after, and an offset of -20:36 (Python reads up to ±23:59) was refused by PostgreSQL: 500s
+    far_zone = ledger["old"].astimezone(dt.timezone(-dt.timedelta(hours=20, minutes=36)))
+
+    everything = api_client.get(URL, {"from": "0001-01-01", "to": "9999-12-31"})
+    exact = api_client.get(URL, {"from": far_zone.isoformat(), "to": far_zone.isoformat()})
+
+    assert everything.json()["count"] == 5
+    assert rows(exact) == [("earn", 40, "available", "O-old")]
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [
@@ -173,6 +185,10 @@ def test_from_and_to_take_datetimes_with_a_zone(api_client, ledger):
         ({"from": "last week"}, "from"),
         ({"to": "2026-02-30"}, "to"),
         ({"from": "2026-01-05T10:00:00"}, "from"),  # naive
+        ({"from": "0001-01-01T00:00:00+05:00"}, "from"),  # before year 1 in UTC
+        ({"page_size": "ten"}, "page_size"),  # was served the default page size (schemathesis)
+        ({"page_size": "0"}, "page_size"),
+        ({"page_size": "-1"}, "page_size"),
     ],
 )
 def test_a_bad_filter_is_400_validation_error_naming_the_parameter(
