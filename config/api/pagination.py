@@ -7,6 +7,7 @@ above 200 it is served as 200 (docs/api.md, Pagination).
 
 import re
 
+from django.utils.translation import gettext
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 
@@ -23,5 +24,5 @@ class PageNumberPagination(pagination.PageNumberPagination):
         if raw is None:
             return self.page_size
         if not _WHOLE.fullmatch(raw) or int(raw) < 1:
-            raise ValidationError({"page_size": ["A whole number from 1 is required."]})
+            raise ValidationError({"page_size": [gettext("A whole number from 1 is required.")]})
         return min(int(raw), self.max_page_size)
