@@ -74,17 +74,21 @@ class PrivateCluster:
     @classmethod
     def create(cls) -> PrivateCluster:
         cluster = cls()
-        cluster._pg("initdb", "-D", cluster.data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                    "--locale=C.UTF-8")  # fmt: skip
-        cluster._ctl("start")
-        cluster._pg("createdb", *cluster._where(), "template_loyalty")
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "-v", "0", "--noinput"],
-            cwd=ROOT,
-            env=django_env(cluster.url("template_loyalty")),
-            check=True,
-            timeout=300,
-        )
+        try:
+            cluster._pg("initdb", "-D", cluster.data, "-U", "postgres", "--auth=trust",
+                        "-E", "UTF8", "--locale=C.UTF-8")  # fmt: skip
+            cluster._ctl("start")
+            cluster._pg("createdb", *cluster._where(), "template_loyalty")
+            subprocess.run(
+                [sys.executable, "manage.py", "migrate", "-v", "0", "--noinput"],
+                cwd=ROOT,
+                env=django_env(cluster.url("template_loyalty")),
+                check=True,
+                timeout=300,
+            )
+        except BaseException:  # no server left running when the fixture fails
+            cluster.destroy()
+            raise
         return cluster
 
     def url(self, name: str) -> str:
