@@ -118,9 +118,12 @@ def prepare_programs(env: dict, args) -> tuple[str, str, dict[str, str]]:
     url = env["DATABASE_URL"]
     name = url.partition("?")[0].rsplit("/", 1)[1]
     urls = {"demo": url, "plain": database_url_for(url, f"{name}_plain")}
-    with psycopg.connect(database_url_for(url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}_plain"')
-        conn.execute(f'CREATE DATABASE "{name}_plain" TEMPLATE "{name}"')
+    if "plain" in args.programs:
+        # A copy needs the source database to itself (bench/webhook_delivery.py runs only `demo`
+        # with a worker connected).
+        with psycopg.connect(database_url_for(url, "postgres"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}_plain"')
+            conn.execute(f'CREATE DATABASE "{name}_plain" TEMPLATE "{name}"')
     if "demo" in args.programs:
         print("bench: configuring the demo program", flush=True)
         for what, value in demo_program_configure().items():

@@ -9,7 +9,7 @@ What it does:
    receiver) and creates one endpoint (every event type) pointing at a receiver in this process
    (a threaded HTTP server on 127.0.0.1 answering 204).
 2. Throughput: writes `--events` events (points.adjusted, in transactions of 500) with no worker
-   running, then starts one worker (`manage.py procrastinate worker`, concurrency
+   running, then starts one worker (`manage.py jobs_worker`, concurrency
    `JOBS_WORKER_CONCURRENCY`, default 4) and times until the receiver has every event id:
    dispatch (fan-out, one job per delivery), signing and the HTTP POSTs included.
 3. Lag: with that worker still running, runs `bench/api_earn.py --scenarios earn_spread` (its own
@@ -74,7 +74,7 @@ def write_events(count: int, start: int) -> None:
 
 def start_worker(env: dict, log: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [PYTHON, "manage.py", "procrastinate", "worker", "--name", "bench-webhooks"],
+        [PYTHON, "manage.py", "jobs_worker", "--name", "bench-webhooks"],
         cwd=ROOT,
         env={**env, "JOBS_POLL_SECONDS": "0.5"},
         stdout=log.open("ab"),
