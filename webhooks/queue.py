@@ -2,12 +2,10 @@
 deliveries (one job per batch of up to `WEBHOOKS_DELIVERY_BATCH` deliveries to one endpoint), and
 `webhooks.tasks.deliver` for one delivery (a retry, a replay, the safety net).
 
-Called inside the transaction that wrote the delivery or its last attempt; the job is deferred
-once that transaction commits (`transaction.on_commit`), never before: inside a worker, where the
-dispatcher and the attempts run, Procrastinate defers on its own connection, outside Django's
-transaction, so a job deferred in the transaction could run before its delivery is visible (or
-exist for a delivery rolled back). A crash between the commit and the deferral leaves a pending
-delivery without a job: `deliveries_retry_due`, every minute, gives it one.
+Called inside the transaction that wrote the delivery or its last attempt: the job is deferred in
+that transaction (`jobs.defer` writes it on Django's connection, inside a worker too), so it
+exists exactly when the delivery does. `deliveries_retry_due`, every minute, gives any pending
+delivery that has no job one (a safety net).
 
 - A first attempt runs under one of `WEBHOOKS_ENDPOINT_CONCURRENCY` locks of its endpoint: a
   hanging endpoint holds at most that many of the workers' slots, never all of them.
@@ -27,7 +25,6 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 import jobs
@@ -55,14 +52,12 @@ def delivery_defer(
     elif endpoint_id is not None:
         slot = delivery_id % max(settings.WEBHOOKS_ENDPOINT_CONCURRENCY, 1)
         lock = f"webhooks.endpoint.{endpoint_id}.{slot}"
-    transaction.on_commit(
-        lambda: jobs.defer(
-            deliver,
-            lock=lock,
-            queueing_lock=queueing_lock,
-            schedule_in=delay,
-            delivery_id=delivery_id,
-        )
+    jobs.defer(
+        deliver,
+        lock=lock,
+        queueing_lock=queueing_lock,
+        schedule_in=delay,
+        delivery_id=delivery_id,
     )
 
 
@@ -76,6 +71,4 @@ def deliveries_defer(delivery_ids: list[int], *, endpoint_id: int) -> None:
     for start in range(0, len(delivery_ids), size):
         batch = delivery_ids[start : start + size]
         lock = None if inline else f"webhooks.endpoint.{endpoint_id}.{batch[0] % slots}"
-        transaction.on_commit(
-            lambda batch=batch, lock=lock: jobs.defer(deliver_batch, lock=lock, delivery_ids=batch)
-        )
+        jobs.defer(deliver_batch, lock=lock, delivery_ids=batch)

@@ -67,27 +67,35 @@ def deliveries_fan_out(
         if (endpoint.pk, message.id) in existing:
             continue
         if message.id not in bodies:
-            bodies[message.id] = message_body(
-                event_type=message.type,
-                occurred_at=message.occurred_at,
-                data=message.data,
-                envelope=message.envelope,
-            )
-        new.append(
-            Delivery(
-                endpoint=endpoint,
-                kind=Delivery.Kind.EVENT,
-                event_id=message.id,
-                event_type=message.type,
-                occurred_at=message.occurred_at,
-                member_id=message.member_id,
-                body=bodies[message.id],
-                next_attempt_at=now,
-            )
-        )
+            bodies[message.id] = _body(message)
+        new.append(_delivery(endpoint, message, Delivery.Kind.EVENT, bodies[message.id], now))
     created = Delivery.objects.bulk_create(new)
     _defer_by_endpoint(created)
     return created
+
+
+def _body(message: Message) -> str:
+    return message_body(
+        event_type=message.type,
+        occurred_at=message.occurred_at,
+        data=message.data,
+        envelope=message.envelope,
+    )
+
+
+def _delivery(
+    endpoint: Endpoint, message: Message, kind: str, body: str, now: dt.datetime
+) -> Delivery:
+    return Delivery(
+        endpoint=endpoint,
+        kind=kind,
+        event_id=message.id,
+        event_type=message.type,
+        occurred_at=message.occurred_at,
+        member_id=message.member_id,
+        body=body,
+        next_attempt_at=now,
+    )
 
 
 def _defer_by_endpoint(deliveries: list[Delivery]) -> None:
@@ -186,21 +194,7 @@ def endpoint_replay_since(
     with transaction.atomic():
         chosen = list(events[:limit])
         replays = Delivery.objects.bulk_create(
-            Delivery(
-                endpoint=endpoint,
-                kind=Delivery.Kind.REPLAY,
-                event_id=message.id,
-                event_type=message.type,
-                occurred_at=message.occurred_at,
-                member_id=message.member_id,
-                body=message_body(
-                    event_type=message.type,
-                    occurred_at=message.occurred_at,
-                    data=message.data,
-                    envelope=message.envelope,
-                ),
-                next_attempt_at=now,
-            )
+            _delivery(endpoint, message, Delivery.Kind.REPLAY, _body(message), now)
             for message in map(event_message, chosen)
         )
         _defer_by_endpoint(replays)
