@@ -15,12 +15,22 @@ What it does:
    and its peak resident memory (`ru_maxrss` from `wait4`, i.e. of that process only).
 4. Prints orders/s (orders created / wall time of the whole command, start-up included), the
    peak, the import's own phases, and checks the ledger (`audit_ledger`, `--no-audit` to skip).
+5. On PostgreSQL, measures the import's **floor in the same run** (`bench/_import_floor.py`):
+   the rows the import left, `COPY`ed out and loaded back into an empty copy of the schema in one
+   transaction, with every index and foreign key live (the chunked import's floor) or inside
+   the import's own `ledger_exclusive()` (`--exclusive`'s floor: bare `COPY`, then the index
+   and foreign-key builds); prints the floor's orders/s and the import's share of it
+   (`--no-floor` to skip).
+
+The file has a shop export's variety (offsets, naive local times, amounts without their zero
+cents, float noise, accented and Chinese names: `orders_csv_write(variety=True)`), not the
+parser's best case (`--best-case` writes that one, for comparison).
 
 Options: `--orders N` (default 100000), `--seed S`, `--chunk-size N`, `--no-tiers`,
 `--exclusive` (the import's `--exclusive`: one transaction, the ledger locked, its indexes and
-foreign keys built once at the end), `--no-audit`, `--admin-rows N` (also time the admin path
-on an N-row file through the admin's views with the test client). Figures and commands:
-docs/benchmarks.md, "Historical import".
+foreign keys built once at the end), `--no-audit`, `--no-floor`, `--best-case`, `--admin-rows N`
+(also time the admin path on an N-row file through the admin's views with the test client).
+Figures and commands: docs/benchmarks.md, "Historical import".
 """
 
 from __future__ import annotations
@@ -90,6 +100,8 @@ def main() -> int:
     parser.add_argument("--exclusive", action="store_true")
     parser.add_argument("--no-audit", action="store_true")
     parser.add_argument("--admin-rows", type=int, default=0)
+    parser.add_argument("--no-floor", action="store_true")
+    parser.add_argument("--best-case", action="store_true")
     durability_add_argument(parser)
     args = parser.parse_args()
 
@@ -113,10 +125,13 @@ def main() -> int:
         cache = ROOT / "var" / "bench"
         cache.mkdir(parents=True, exist_ok=True)
         end = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-        path = cache / f"orders-{args.orders}-{args.seed}-{end:%Y%m%d}.csv"
+        kind = "best" if args.best_case else "varied"
+        path = cache / f"orders-{args.orders}-{args.seed}-{kind}-{end:%Y%m%d}.csv"
         if not path.exists():
             started = time.monotonic()
-            orders_csv_write(path, orders=args.orders, seed=args.seed, end=end)
+            orders_csv_write(
+                path, orders=args.orders, seed=args.seed, end=end, variety=not args.best_case
+            )
             print(
                 f"wrote {path.name} ({path.stat().st_size / 2**20:.1f} MiB) "
                 f"in {time.monotonic() - started:.1f}s"
@@ -127,6 +142,11 @@ def main() -> int:
             else __import__("sqlite3").sqlite_version
         )
         connection.close()
+        floor = engine == "PostgreSQL" and not args.no_floor
+        if floor:
+            from _import_floor import floor_database_create
+
+            floor_url = floor_database_create(env["DATABASE_URL"])
 
         command = [
             *MANAGE,
@@ -154,7 +174,8 @@ def main() -> int:
         print(
             f"engine: {engine} {version}; orders: {args.orders:,}; tiers: "
             f"{'off' if args.no_tiers else 'demo ladder'}; "
-            f"{'exclusive' if args.exclusive else 'chunked commits'}"
+            f"{'exclusive' if args.exclusive else 'chunked commits'}; file: "
+            f"{'best case (--best-case)' if args.best_case else 'a shop export varied'}"
         )
         print(
             f"wall: {wall:.1f}s (whole command, Python start-up included); "
@@ -164,6 +185,9 @@ def main() -> int:
             f"CPU of the importing process: {cpu:.1f}s; load average before the run: {load}, "
             f"after: {loadavg()}"
         )
+
+        if floor:
+            floor_report(env["DATABASE_URL"], floor_url, tmp, created / wall, args.exclusive)
 
         if args.admin_rows:
             admin_bench(args.admin_rows, env, tmp)
@@ -180,6 +204,27 @@ def main() -> int:
             if audit.returncode != 0:
                 return 1
     return 0
+
+
+def floor_report(url: str, floor_url: str, tmp: Path, rate: float, exclusive: bool) -> None:
+    """Load the import's rows again as bare `COPY`s (the floor) and print the import's share."""
+    from _import_floor import floor_measure, floor_rows_dump, floor_tables
+
+    tables = floor_tables(url)
+    counts = floor_rows_dump(url, tmp, tables)
+    orders = counts.get("loyalty_order", 0)
+    seconds = floor_measure(floor_url, tmp, tables, exclusive=exclusive)
+    what = (
+        "bare COPY then the index and foreign-key builds (ledger_exclusive)"
+        if exclusive
+        else "COPY into the live schema, every index and foreign key"
+    )
+    rows = sum(counts.values())
+    print(
+        f"floor: {what}: {rows:,} rows of {len(tables)} tables in {seconds:.1f}s, "
+        f"{orders / seconds:,.0f} orders/s; the import reaches {rate / (orders / seconds):.0%} "
+        f"of it (load average after: {loadavg()})"
+    )
 
 
 def admin_bench(rows: int, env: dict, tmp: Path) -> None:
