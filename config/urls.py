@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.dashboard import dashboard_view
+from analytics.dashboard import dashboard_view
 from config.health import healthz
 from loyalty.admin.jobs import jobs_view
 

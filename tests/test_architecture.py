@@ -25,6 +25,7 @@ APPS = (
     "feedback",
     "rewards",
     "campaigns",
+    "analytics",
     "webhooks",
 )  # lowest first
 RANK = {app: rank for rank, app in enumerate(APPS)}

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "feedback",
     "rewards",
     "campaigns",
+    "analytics",
     "webhooks",
 ]
 
@@ -331,6 +332,7 @@ LOGGING = {
             "feedback",
             "rewards",
             "campaigns",
+            "analytics",
             "webhooks",
             "config",
         )

@@ -27,7 +27,16 @@ from members.roles import (
     role_permissions_sync,
 )
 
-OUR_APPS = ("members", "loyalty", "memberships", "feedback", "rewards", "campaigns", "webhooks")
+OUR_APPS = (
+    "members",
+    "loyalty",
+    "memberships",
+    "feedback",
+    "rewards",
+    "campaigns",
+    "analytics",
+    "webhooks",
+)
 LEDGER_MODELS = ("posting", "lot", "lotallocation", "debt", "account")
 
 

@@ -1,10 +1,11 @@
 """The program dashboard in the admin (`/admin/dashboard/`): Marketing reads the program's results.
 
-It lives in the top app because it reads every app (members, loyalty, rewards, campaigns). The
-view only reads, through selectors whose query count does not grow with the data, so the page
-costs the same few queries for ten members or ten million. Who may see it: staff who may view
-members (every role does); others get 403. `config/urls.py` mounts it inside the admin's login
-(`admin.site.admin_view`). What each figure means: `docs/dashboard.md`.
+It lives in `analytics`, the app above campaigns, because it reads every app (members, loyalty,
+memberships, feedback, rewards, campaigns). The view only reads, through selectors whose query
+count does not grow with the data, so the page costs the same few queries for ten members or ten
+million. Who may see it: staff who may view members (every role does); others get 403.
+`config/urls.py` mounts it inside the admin's login (`admin.site.admin_view`). What each figure
+means: `docs/dashboard.md`.
 """
 
 from __future__ import annotations
@@ -102,4 +103,4 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             ],
         },
     }
-    return TemplateResponse(request, "admin/dashboard.html", context)
+    return TemplateResponse(request, "analytics/dashboard.html", context)
