@@ -23,6 +23,9 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("config.api.urls")),
     path("healthz", healthz, name="healthz"),
+    # Member messages: the one-click unsubscribe link (no login); the ESP's tracking webhooks.
+    path("messages/", include("messaging.urls")),
+    path("anymail/", include("anymail.urls")),
 ]
 
 # Under /api/ even Django's own 404 and 500 pages are problem+json (config.api.errors).

@@ -56,6 +56,7 @@ class EventType(models.TextChoices):
     MEMBERSHIP_CANCELLED = "membership.cancelled", _("Paid membership cancelled")
     MEMBERSHIP_REFUNDED = "membership.refunded", _("Paid membership refunded")
     MEMBERSHIP_EXPIRED = "membership.expired", _("Paid membership expired")
+    MESSAGE_REQUESTED = "message.requested", _("Message requested")
 
 
 class TransactionId(Func):

@@ -25,6 +25,7 @@ APPS = (
     "feedback",
     "rewards",
     "campaigns",
+    "messaging",
     "analytics",
     "webhooks",
 )  # lowest first

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "import_export",
     "pgtrigger",
     "procrastinate.contrib.django",
+    "anymail",
     # Our apps, in dependency order: each may import only those above it.
     "jobs",
     "events",
@@ -78,6 +79,7 @@ INSTALLED_APPS = [
     "feedback",
     "rewards",
     "campaigns",
+    "messaging",
     "analytics",
     "webhooks",
 ]
@@ -301,6 +303,26 @@ WEBHOOKS_DELIVERY_BATCH = env.int("WEBHOOKS_DELIVERY_BATCH", default=50)
 # After a rotation the previous secret keeps signing for this long.
 WEBHOOKS_SECRET_OVERLAP_HOURS = env.int("WEBHOOKS_SECRET_OVERLAP_HOURS", default=24)
 
+# --- member messages (docs/messaging.md) -----------------------------------------------------
+# Django's email backend: SMTP (EMAIL_URL), an ESP through django-anymail
+# (EMAIL_BACKEND=anymail.backends.<esp>.EmailBackend and ANYMAIL_* keys), or in development the
+# console (default) / file backend. Tests use locmem (pytest-django).
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+if "EMAIL_URL" in env:
+    vars().update(env.email_url("EMAIL_URL"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="loyalty@example.com")
+ANYMAIL = {
+    key.removeprefix("ANYMAIL_"): value
+    for key, value in env.ENVIRON.items()
+    if key.startswith("ANYMAIL_") and key != "ANYMAIL_"
+}
+# The public base URL of this back office: unsubscribe links in messages point here.
+MESSAGING_BASE_URL = env("MESSAGING_BASE_URL", default="http://localhost:8000")
+MESSAGING_PROGRAM_NAME = env("MESSAGING_PROGRAM_NAME", default="Loyalty Club")
+MESSAGING_MESSAGE_ID_DOMAIN = env("MESSAGING_MESSAGE_ID_DOMAIN", default="loyalty.example.com")
+# Frequency cap: at most one promotional message per member per this many days.
+MESSAGING_PROMO_CAP_DAYS = env.int("MESSAGING_PROMO_CAP_DAYS", default=7)
+
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 IMPORT_ADMIN_MAX_MB = env.int("IMPORT_ADMIN_MAX_MB", default=20)
@@ -332,6 +354,7 @@ LOGGING = {
             "feedback",
             "rewards",
             "campaigns",
+            "messaging",
             "analytics",
             "webhooks",
             "config",

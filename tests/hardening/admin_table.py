@@ -59,6 +59,13 @@ MODELS: dict[str, tuple[str, str, str, str]] = {
     "campaigns.Campaign": (EVERYONE, "M SU", "M SU", ""),
     "campaigns.CampaignAward": (EVERYONE, "", "", ""),
     "campaigns.Referral": (EVERYONE, "", "", ""),
+    # Member messages: Marketing writes templates and switches kinds; the log, opt-outs and
+    # suppressions are written by the sending, the members' links and the provider only.
+    "messaging.MessageTemplate": ("M CS S SU", "M SU", "M SU", ""),
+    "messaging.KindSetting": ("M SU", "", "M SU", ""),
+    "messaging.MessageLog": (EVERYONE, "", "", ""),
+    "messaging.OptOut": ("M CS S SU", "", "", ""),
+    "messaging.Suppression": ("M S O SU", "", "", ""),
     # Webhooks: Marketing and Operators manage endpoints (switched off, never deleted); the
     # delivery log is written by the deliveries alone.
     "webhooks.Endpoint": ("M O SU", "M O SU", "M O SU", ""),
@@ -92,6 +99,7 @@ CUSTOM: dict[str, str] = {
     "rewards_redemption_export": "O SU",
     "campaigns_campaign_preview": EVERYONE,
     "campaigns_campaign_results": EVERYONE,
+    "messaging_messagetemplate_test": "M SU",
     "webhooks_endpoint_test": "M O SU",
     "webhooks_endpoint_replay": "M O SU",
     "webhooks_endpoint_rotate": "M O SU",
@@ -133,6 +141,7 @@ GET_REDIRECTS = {"loyalty.ProgramSettings changelist", "loyalty_adjustmentreques
 # Views that take one method only: the other answers 405 to whoever may use the view.
 ONE_METHOD = {
     "webhooks_delivery_replay": "POST",
+    "messaging_messagetemplate_test": "POST",
     "admin:jsi18n": "GET",
     "admin:password_change_done": "GET",
 }

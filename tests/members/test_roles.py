@@ -34,6 +34,7 @@ OUR_APPS = (
     "feedback",
     "rewards",
     "campaigns",
+    "messaging",
     "analytics",
     "webhooks",
 )
