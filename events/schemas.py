@@ -60,7 +60,9 @@ PAYLOAD_KEYS: dict[str, frozenset[str]] = {
     ),
     EventType.MEMBERSHIP_EXPIRED: frozenset({"membership_id", "plan", "reason", "ended_at"}),
     # Member messages (`messaging`): every message to a member, for channels besides email.
-    EventType.MESSAGE_REQUESTED: frozenset({"message_id", "kind", "subject_key", "locale", "params"}),
+    EventType.MESSAGE_REQUESTED: frozenset(
+        {"message_id", "kind", "subject_key", "locale", "params"}
+    ),
 }
 
 # Types about one member: written with the member's id, external id and next sequence number.

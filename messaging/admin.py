@@ -155,7 +155,8 @@ class MessageTemplateAdmin(admin.ModelAdmin):
             )
         self.message_user(
             request,
-            gettext("A test message is on its way to %(address)s.") % {"address": request.user.email},
+            gettext("A test message is on its way to %(address)s.")
+            % {"address": request.user.email},
             messages.SUCCESS,
         )
         return HttpResponseRedirect(f"{back}?preview_member={member.external_id}")

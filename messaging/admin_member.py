@@ -35,7 +35,11 @@ class MessagingMemberAdmin(_Base):
         panel = MemberPanel(
             title=_("Messages"),
             template="admin/messaging/member_messages_panel.html",
-            context={"rows": rows[:PANEL_ROWS], "has_more": len(rows) > PANEL_ROWS, "log_url": log_url},
+            context={
+                "rows": rows[:PANEL_ROWS],
+                "has_more": len(rows) > PANEL_ROWS,
+                "log_url": log_url,
+            },
         )
         # Before the audit trail, which stays last.
         return [*panels[:-1], panel, *panels[-1:]]

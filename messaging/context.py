@@ -47,7 +47,9 @@ def unsubscribe_read(token: str) -> tuple[int, str]:
 
 
 def unsubscribe_url(*, member_id: int, kind: str) -> str:
-    path = reverse("messaging-unsubscribe", args=[unsubscribe_token(member_id=member_id, kind=kind)])
+    path = reverse(
+        "messaging-unsubscribe", args=[unsubscribe_token(member_id=member_id, kind=kind)]
+    )
     return settings.MESSAGING_BASE_URL.rstrip("/") + path
 
 

@@ -34,7 +34,7 @@ class MessageTemplate(models.Model):
     active = models.BooleanField(
         _("active"),
         default=True,
-        help_text=_("An inactive template sends nothing: messages of its kind and language wait."),
+        help_text=_("An inactive template sends nothing: its messages are logged as skipped."),
     )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

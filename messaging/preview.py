@@ -20,7 +20,9 @@ from messaging.sending import email_build, message_render
 def preview_log(*, template: MessageTemplate, member: Member) -> MessageLog:
     """An unsaved log row standing for the message `member` would get from `template`."""
     latest = (
-        MessageLog.objects.filter(member=member, kind=template.kind).order_by("-requested_at").first()
+        MessageLog.objects.filter(member=member, kind=template.kind)
+        .order_by("-requested_at")
+        .first()
     )
     params = latest.params if latest is not None else kind_get(template.kind).sample
     return MessageLog(member=member, kind=template.kind, locale=template.locale, params=params)

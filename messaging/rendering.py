@@ -24,7 +24,17 @@ ALLOWED_TAGS = frozenset(
     {"if", "elif", "else", "endif", "for", "empty", "endfor", "comment", "endcomment"}
 )
 ALLOWED_FILTERS = frozenset(
-    {"default", "upper", "lower", "title", "capfirst", "join", "length", "pluralize", "linebreaksbr"}
+    {
+        "default",
+        "upper",
+        "lower",
+        "title",
+        "capfirst",
+        "join",
+        "length",
+        "pluralize",
+        "linebreaksbr",
+    }
 )
 _IF_OPERATORS = frozenset({"and", "or", "not", "in", "is", "==", "!=", "<", ">", "<=", ">="})
 
@@ -49,13 +59,13 @@ def _check_expression(text: str, allowed: set[str], line: int, parser: Parser) -
     problems = []
     var = expression.var
     if isinstance(var, Variable) and var.lookups is not None and var.lookups[0] not in allowed:
-        problems.append(
-            Problem(line, _("unknown variable “%(name)s”.") % {"name": var.lookups[0]})
-        )
+        problems.append(Problem(line, _("unknown variable “%(name)s”.") % {"name": var.lookups[0]}))
     for func, _args in expression.filters:
         name = getattr(func, "_filter_name", func.__name__)
         if name not in ALLOWED_FILTERS:
-            problems.append(Problem(line, _("the filter “%(name)s” is not allowed.") % {"name": name}))
+            problems.append(
+                Problem(line, _("the filter “%(name)s” is not allowed.") % {"name": name})
+            )
     return problems
 
 

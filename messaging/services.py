@@ -64,8 +64,9 @@ def _request_batch(*, kind: Kind, rows: list[dict], now: dt.datetime) -> int:
     with transaction.atomic():
         members = {
             m["pk"]: m
-            for m in _eligible(kind=kind, member_ids={r["member_id"] for r in rows}, now=now)
-            .values("pk", "external_id", "locale")
+            for m in _eligible(
+                kind=kind, member_ids={r["member_id"] for r in rows}, now=now
+            ).values("pk", "external_id", "locale")
         }
         batch, capped = uuid.uuid4(), set()
         logs = []
@@ -114,7 +115,9 @@ def _request_batch(*, kind: Kind, rows: list[dict], now: dt.datetime) -> int:
         from messaging.tasks import message_send_batch  # tasks import this module
 
         for start in range(0, len(mine), SEND_BATCH):
-            jobs.defer(message_send_batch, message_ids=[m[0] for m in mine[start : start + SEND_BATCH]])
+            jobs.defer(
+                message_send_batch, message_ids=[m[0] for m in mine[start : start + SEND_BATCH]]
+            )
     return len(mine)
 
 
@@ -143,7 +146,9 @@ def messages_plan(*, kind: Kind, rows: QuerySet, now: dt.datetime | None = None)
         batch = []
         for row in page:
             subject_key, params = kind.params_of(row)
-            batch.append({"member_id": row["member_id"], "subject_key": subject_key, "params": params})
+            batch.append(
+                {"member_id": row["member_id"], "subject_key": subject_key, "params": params}
+            )
         requested += _request_batch(kind=kind, rows=batch, now=now)
     return requested
 

@@ -27,7 +27,9 @@ def template_validate(*, kind: str, subject: str, body_text: str, body_html: str
     try:
         variables = set(kind_get(kind).all_variables())
     except LookupError:
-        raise ValidationError({"kind": ValidationError(_("Unknown kind."), code="unknown_kind")}) from None
+        raise ValidationError(
+            {"kind": ValidationError(_("Unknown kind."), code="unknown_kind")}
+        ) from None
     values = {"subject": subject, "body_text": body_text, "body_html": body_html}
     errors = {
         name: [ValidationError(str(p), code="template_invalid") for p in problems]
@@ -52,15 +54,21 @@ def template_save(
     template_validate(kind=kind, subject=subject, body_text=body_text, body_html=body_html)
     fields = {"subject": subject, "body_text": body_text, "body_html": body_html, "active": active}
     with transaction.atomic():
-        template = MessageTemplate.objects.select_for_update().filter(kind=kind, locale=locale).first()
+        template = (
+            MessageTemplate.objects.select_for_update().filter(kind=kind, locale=locale).first()
+        )
         if template is None:
             template = MessageTemplate.objects.create(kind=kind, locale=locale, **fields)
             changes = {"version": ["", 1]}
         else:
-            changes = {k: [getattr(template, k), v] for k, v in fields.items() if getattr(template, k) != v}
+            changes = {
+                k: [getattr(template, k), v] for k, v in fields.items() if getattr(template, k) != v
+            }
             if not changes:
                 return template
-            MessageTemplate.objects.filter(pk=template.pk).update(version=F("version") + 1, **fields)
+            MessageTemplate.objects.filter(pk=template.pk).update(
+                version=F("version") + 1, **fields
+            )
             template.refresh_from_db()
         audit_record(actor=actor, action="messages.template_save", target=template, changes=changes)
     return template
@@ -85,11 +93,15 @@ def templates_install_defaults() -> int:
 
 
 def days_checked(days: str) -> str:
-    """"30, 7" -> "30,7"; a `ValidationError` on anything but whole days 0..3660."""
+    """ "30, 7" -> "30,7"; a `ValidationError` on anything but whole days 0..3660."""
     parts = [part.strip() for part in (days or "").split(",") if part.strip()]
     if not all(part.isdigit() and int(part) <= 3660 for part in parts):
         raise ValidationError(
-            {"days": ValidationError(_("Whole days from 0 to 3660, comma-separated."), code="invalid")}
+            {
+                "days": ValidationError(
+                    _("Whole days from 0 to 3660, comma-separated."), code="invalid"
+                )
+            }
         )
     return ",".join(str(int(part)) for part in parts)
 

@@ -31,9 +31,7 @@ def unsubscribe(request, token: str):
         kind = KINDS[kind_code]
         member = Member.objects.get(pk=member_id)
     except (signing.BadSignature, KeyError, Member.DoesNotExist):
-        return render(
-            request, "messaging/unsubscribe_invalid.html", status=HTTPStatus.BAD_REQUEST
-        )
+        return render(request, "messaging/unsubscribe_invalid.html", status=HTTPStatus.BAD_REQUEST)
     language = member_language(member)
     if request.method == "POST":
         opt_out_record(member_id=member_id, kind=kind_code, actor=Actor.system("unsubscribe link"))

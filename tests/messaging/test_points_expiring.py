@@ -102,14 +102,14 @@ def test_the_event_is_written_with_the_log_row(member, award, daily):
 
 def test_who_does_not_get_it(make_member, award, system_actor, daily):
     # given five members with points expiring the same day
-    members = {name: make_member(first_name=name) for name in ("ok", "out", "bounced", "off", "gone")}
+    members = {
+        name: make_member(first_name=name) for name in ("ok", "out", "bounced", "off", "gone")
+    }
     for m in members.values():
         award(m, 100)
     opt_out_record(member_id=members["out"].pk, kind="points_expiring", actor=system_actor)
     suppression_record(address=members["bounced"].email, reason="bounced")
-    member_set_status(
-        member=members["off"], status="suspended", actor=system_actor, reason="test"
-    )
+    member_set_status(member=members["off"], status="suspended", actor=system_actor, reason="test")
     member_erase(member=members["gone"], actor=system_actor, reason="test")
 
     daily(DAY_30)

@@ -30,7 +30,10 @@ def test_syntax_error_names_its_line():
 
 
 def test_other_tags_filters_and_variables_in_conditions_are_refused():
-    source = '{% load static %}\n{{ points|safe }}\n{% if secret %}x{% endif %}\n{% for p in perks %}{{ p }}{% endfor %}'
+    source = (
+        "{% load static %}\n{{ points|safe }}\n{% if secret %}x{% endif %}\n"
+        "{% for p in perks %}{{ p }}{% endfor %}"
+    )
 
     assert [str(p) for p in template_problems(source, VARIABLES)] == [
         "Line 1: the tag “load” is not allowed.",
@@ -65,7 +68,10 @@ def test_a_change_bumps_the_version():
         body_html="",
     )
 
-    assert (template.version, template.subject) == (2, "{{ points }} points expire {{ expiry_date }}")
+    assert (template.version, template.subject) == (
+        2,
+        "{{ points }} points expire {{ expiry_date }}",
+    )
 
 
 def test_shipped_templates_exist_in_both_languages():

@@ -31,9 +31,7 @@ def test_get_asks_post_stops_at_once_and_a_second_use_is_fine(member):
 
     assert (first.status_code, second.status_code) == (HTTPStatus.OK, HTTPStatus.OK)
     assert "You will receive no more “Points expiring” messages." in second.content.decode()
-    assert list(OptOut.objects.values_list("member_id", "kind")) == [
-        (member.pk, "points_expiring")
-    ]
+    assert list(OptOut.objects.values_list("member_id", "kind")) == [(member.pk, "points_expiring")]
     audit = AuditEntry.objects.get(action="messages.opt_out")
     assert (audit.member_id, audit.actor_label, audit.changes) == (
         member.pk,

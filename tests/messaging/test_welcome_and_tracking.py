@@ -43,8 +43,12 @@ def test_welcome_in_chinese(system_actor, django_capture_on_commit_callbacks):
     )
 
 
-@pytest.mark.parametrize(("event_type", "reason"), [("bounced", "bounced"), ("complained", "complained")])
-def test_tracking_signal_suppresses_the_address(member, event_type, reason, django_capture_on_commit_callbacks):
+@pytest.mark.parametrize(
+    ("event_type", "reason"), [("bounced", "bounced"), ("complained", "complained")]
+)
+def test_tracking_signal_suppresses_the_address(
+    member, event_type, reason, django_capture_on_commit_callbacks
+):
     event = AnymailTrackingEvent(
         event_type=event_type, recipient="Ada@Example.com", event_id="ev-1", message_id="m-1"
     )
@@ -67,7 +71,9 @@ def test_delivered_events_change_nothing(member):
     assert Suppression.objects.count() == 0
 
 
-def test_a_member_suppressed_after_planning_is_skipped_at_send(member, django_capture_on_commit_callbacks):
+def test_a_member_suppressed_after_planning_is_skipped_at_send(
+    member, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         message_request(kind="welcome", member_id=member.pk, subject_key="enrolled")
     Suppression.objects.create(address="ada@example.com", reason="bounced")
