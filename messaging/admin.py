@@ -129,10 +129,10 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         ]
 
     def send_test_view(self, request, object_id):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
         if not self.has_change_permission(request):
             raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
         template = self.get_object(request, unquote(object_id))
         if template is None:
             return HttpResponseRedirect(reverse("admin:messaging_messagetemplate_changelist"))

@@ -132,14 +132,15 @@ WELCOME = Kind(
     sample={},
     defaults={
         "en": template(
-            "Welcome to {{ program_name }}",
+            "{% if first_name %}{{ first_name }}, welcome{% else %}Welcome{% endif %} "
+            "to {{ program_name }}",
             HELLO_EN,
             "Welcome to {{ program_name }}: from now on every order earns you points. "
             "Invite friends with your code {{ referral_code }}.",
             UNSUBSCRIBE_EN,
         ),
         "zh-hans": template(
-            "欢迎加入{{ program_name }}",
+            "{% if first_name %}{{ first_name }}，{% endif %}欢迎加入{{ program_name }}",
             HELLO_ZH,
             "欢迎加入{{ program_name }}！从现在起，每笔订单都能为您赚取积分。"
             "用您的推荐码 {{ referral_code }} 邀请好友。",

@@ -1,8 +1,10 @@
 """Erasure and the subject-access export of member messages.
 
-The log stores no body. Its rendered subject may name the member ("Ada, your points expire"):
-the name is scrubbed out of it like any text (`members.erasure.scrub_rows`), the rest of the
-row (kind, key, dates, status) stays as the record of what was sent. A suppressed address that
+The log stores no body. Its rendered subject may hold the member's name or another value of
+theirs ("Ada, welcome to ..."), and for a member erased before this scrubber existed not every
+former value is known (their first name may be in no audit entry): the subject is blanked whole.
+The rest of the row (kind, key, params, dates, status) stays as the record of what was sent; the
+subject can be re-rendered from it if needed, without the name. A suppressed address that
 was the member's is deleted: an erased member gets nothing anyway, and the address is personal.
 """
 
@@ -13,10 +15,8 @@ from messaging.models import MessageLog, OptOut, Suppression
 
 
 def messages_scrub(*, erasure) -> int:
-    from members.erasure import scrub_rows
-
     member = erasure.member
-    changed = scrub_rows(erasure, MessageLog.objects.filter(member_id=member.pk), ["subject"])
+    changed = MessageLog.objects.filter(member_id=member.pk).exclude(subject="").update(subject="")
     emails = [value for value in erasure.values if "@" in value]
     deleted, _ = Suppression.objects.filter(address__in=[e.lower() for e in emails]).delete()
     return changed + deleted

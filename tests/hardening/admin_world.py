@@ -57,6 +57,8 @@ from members.models import AuditEntry, Member
 from members.roles import CUSTOMER_SERVICE
 from memberships.models import Membership, Plan
 from memberships.services import membership_start, plan_save
+from messaging.models import KindSetting, MessageLog, MessageTemplate, OptOut, Suppression
+from messaging.services import message_request, opt_out_record, suppression_record
 from rewards.models import Redemption, Reward, StockMovement
 from rewards.services import reward_create
 from rewards.services.redemptions import redemption_create
@@ -165,6 +167,11 @@ def admin_world() -> dict[str, object]:
     # after a commit that a test never makes, so nothing is sent).
     endpoint, _ = endpoint_create(url="http://127.0.0.1:9/hook", actor=system)
     endpoint_send_test(endpoint=endpoint, actor=system)
+    # A member message (queued: its send job runs after a commit a test never makes), an
+    # opt-out and a suppressed address; the templates and kind settings exist after migrate.
+    message_request(kind="welcome", member_id=referrer.pk, subject_key="enrolled")
+    opt_out_record(member_id=referrer.pk, kind="points_expiring", actor=system)
+    suppression_record(address="bounced@example.com", reason="bounced")
     _admin_logins(agent.username)
     if connection.vendor == "postgresql":  # the job queue (its admin is PostgreSQL's only)
         with transaction.atomic():
@@ -201,6 +208,11 @@ def admin_world() -> dict[str, object]:
             Feedback,
             Plan,
             Membership,
+            MessageTemplate,
+            KindSetting,
+            MessageLog,
+            OptOut,
+            Suppression,
             Endpoint,
             Delivery,
             AccessAttempt,

@@ -81,6 +81,7 @@ def test_export_holds_everything_about_the_member(api_client, grace, record_orde
         "redemptions",
         "campaign_awards",
         "referrals",
+        "messages",
     ]
     assert data["format_version"] == 1
     member = data["member"]

@@ -107,6 +107,11 @@ def _history(api_client, external_id: str) -> None:
         HTTP_IDEMPOTENCY_KEY="k-2",
     )
     assert feedback.status_code == HTTPStatus.CREATED
+    # The welcome message (queued at enrolment) sent: its logged subject names the member.
+    from messaging.models import MessageLog
+    from messaging.sending import messages_send
+
+    assert messages_send(message_ids=list(MessageLog.objects.values_list("pk", flat=True))) == 1
 
 
 def _staff_touches(supervisor, member: Member) -> None:

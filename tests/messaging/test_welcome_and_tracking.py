@@ -21,7 +21,7 @@ def test_welcome_on_enrolment(system_actor, django_capture_on_commit_callbacks):
         )
 
     email = mail.outbox[0]
-    assert email.subject == "Welcome to Loyalty Club"
+    assert email.subject == "Wu, welcome to Loyalty Club"
     assert email.body.startswith(
         "Hello Wu,\n\nWelcome to Loyalty Club: from now on every order earns you points. "
         f"Invite friends with your code {member.referral_code}.\n\n"
