@@ -17,6 +17,13 @@ DAY_30 = EXPIRY - dt.timedelta(days=30)  # 30 Jan 2027
 DAY_7 = EXPIRY - dt.timedelta(days=7)
 
 
+@pytest.fixture(autouse=True)
+def _jobs_inline(settings):
+    """The send jobs run in-process after commit on both engines (what these tests check is
+    what the job does; the queue itself is tested in tests/jobs)."""
+    settings.JOBS_RUN_INLINE = True
+
+
 @pytest.fixture
 def award(system_actor):
     counter = iter(range(1, 1_000_000))
