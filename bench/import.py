@@ -28,8 +28,11 @@ parser's best case (`--best-case` writes that one, for comparison).
 
 Options: `--orders N` (default 100000), `--seed S`, `--chunk-size N`, `--no-tiers`,
 `--exclusive` (the import's `--exclusive`: one transaction, the ledger locked, its indexes and
-foreign keys built once at the end), `--no-audit`, `--no-floor`, `--best-case`, `--admin-rows N`
-(also time the admin path on an N-row file through the admin's views with the test client).
+foreign keys built once at the end), `--split N --workers W` (PostgreSQL: the import split by
+customer into N jobs, `import_orders --split N`, run by W `manage.py jobs_worker` processes; the
+peak memory is then the waiting command's, not the workers'), `--no-audit`, `--no-floor`,
+`--best-case`, `--admin-rows N` (also time the admin path on an N-row file through the
+admin's views with the test client).
 Figures and commands: docs/benchmarks.md, "Historical import".
 """
 
@@ -102,6 +105,8 @@ def main() -> int:
     parser.add_argument("--admin-rows", type=int, default=0)
     parser.add_argument("--no-floor", action="store_true")
     parser.add_argument("--best-case", action="store_true")
+    parser.add_argument("--split", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1)
     durability_add_argument(parser)
     args = parser.parse_args()
 
@@ -159,8 +164,16 @@ def main() -> int:
             str(args.chunk_size),
             *(["--exclusive"] if args.exclusive else []),
         ]
+        workers = []
+        if args.split > 1:  # N jobs on the imports queue, run by W workers (PostgreSQL)
+            command = [*MANAGE, "import_orders", str(path), "--no-progress", "--split"]
+            command.append(str(args.split))
+            workers = workers_start(env, tmp, args.workers) if engine == "PostgreSQL" else []
         load = loadavg()
-        wall, peak, output, status, cpu = run_measured(command, env)
+        try:
+            wall, peak, output, status, cpu = run_measured(command, env)
+        finally:
+            workers_stop(workers)
         print(output.rstrip())
         if status != 0:
             print(f"bench: the import exited with {status}")
@@ -174,7 +187,9 @@ def main() -> int:
         print(
             f"engine: {engine} {version}; orders: {args.orders:,}; tiers: "
             f"{'off' if args.no_tiers else 'demo ladder'}; "
-            f"{'exclusive' if args.exclusive else 'chunked commits'}; file: "
+            f"{'exclusive' if args.exclusive else 'chunked commits'}"
+            f"{f'; split in {args.split} jobs, {len(workers)} worker(s)' if args.split > 1 else ''}"
+            "; file: "
             f"{'best case (--best-case)' if args.best_case else 'a shop export varied'}"
         )
         print(
@@ -204,6 +219,31 @@ def main() -> int:
             if audit.returncode != 0:
                 return 1
     return 0
+
+
+def workers_start(env: dict, tmp: Path, count: int) -> list[subprocess.Popen]:
+    """W job workers serving the imports queue (`manage.py jobs_worker`), logs in `tmp`."""
+    return [
+        subprocess.Popen(
+            [*MANAGE, "jobs_worker", "--name", f"bench-import-{n}", "--queues", "imports"],
+            cwd=ROOT,
+            env={**env, "JOBS_POLL_SECONDS": "0.5"},
+            stdout=(tmp / f"worker-{n}.log").open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        for n in range(count)
+    ]
+
+
+def workers_stop(workers: list[subprocess.Popen]) -> None:
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
 
 
 def floor_report(url: str, floor_url: str, tmp: Path, rate: float, exclusive: bool) -> None:

@@ -4,6 +4,6 @@ The bottom layer: it imports no other app of ours, so every app may defer jobs t
 See docs/jobs.md.
 """
 
-from jobs.api import QUEUES, defer, task
+from jobs.api import QUEUES, defer, runs_inline, task
 
-__all__ = ["QUEUES", "defer", "task"]
+__all__ = ["QUEUES", "defer", "runs_inline", "task"]

@@ -20,11 +20,17 @@ The admin confirms a previewed upload and defers this job; the page then follows
 run record (`loyalty.importing.progress`). It is idempotent like every import: orders already
 recorded are skipped, so a retried or recovered job changes nothing twice. On SQLite it runs
 in-process right after the confirming request's (autocommit) write.
+
+## A split import (`import_part`, queue `imports`)
+
+`import_orders FILE --split N` defers one job per part of the file's customers; each is an
+import of its own (`loyalty.importing.parts`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -105,4 +111,33 @@ def import_upload(
         progress=ProgressRecorder(checksum=checksum),
     )
     path.unlink(missing_ok=True)
+    return result.run.pk
+
+
+@jobs.task(queue="imports", retry=False)
+def import_part(
+    *,
+    path: str,
+    part: int,
+    parts: int,
+    user_id: int | None,
+    fmt: str,
+    profile: str,
+    skip_invalid: bool,
+) -> int:
+    """One part of a split import (`loyalty.importing.parts`); the id of its run record."""
+    actor = (
+        Actor.staff(get_user_model().objects.get(pk=user_id))
+        if user_id
+        else Actor.system("import_orders")
+    )
+    result = import_orders(
+        path=Path(path),
+        actor=actor,
+        fmt=fmt,
+        profile_name=profile or None,
+        skip_invalid=skip_invalid,
+        part=part,
+        parts=parts,
+    )
     return result.run.pk

@@ -40,6 +40,7 @@ from loyalty.importing.assemble import assemble_lines
 from loyalty.importing.earning import Earning
 from loyalty.importing.exclusive import ledger_exclusive
 from loyalty.importing.formats import Counters, ParseContext, StageBuffer, parser_for
+from loyalty.importing.parts import staged_part_keep
 from loyalty.importing.profiles import LINES, ORDERS, SHOPIFY, SHOPIFY_REQUIRED, detect, profile_get
 from loyalty.importing.reader import CsvSource, FileError, file_checksum
 from loyalty.importing.runs import run_finish, run_release, run_start
@@ -174,11 +175,14 @@ def import_orders(
     chunk_orders: int = CHUNK_ORDERS,
     on_errors: Callable[[Iterator[tuple]], None] | None = None,
     exclusive: bool = False,
+    part: int = 0,
+    parts: int = 1,
 ) -> ImportResult:
     """Import (or with `dry_run`, check) one file of historical orders. See the module doc.
 
     `exclusive`: write every chunk in one transaction with the ledger locked and its indexes
-    built once at the end (`exclusive.ledger_exclusive`): for a first import before launch."""
+    built once at the end (`exclusive.ledger_exclusive`): for a first import before launch.
+    `part` of `parts`: only that share of the file's customers (`loyalty.importing.parts`)."""
     started = time.monotonic()
     path = Path(path)
     checksum, size = file_checksum(path)
@@ -192,6 +196,8 @@ def import_orders(
         dry_run=dry_run,
         skip_invalid=skip_invalid,
         via=via,
+        part=part,
+        parts=parts,
     )
     result = ImportResult(run=run, status=ImportRun.Status.RUNNING, dry_run=dry_run)
     progress = progress or (lambda phase, done, total: None)
@@ -211,6 +217,7 @@ def import_orders(
             chunk_orders=chunk_orders,
             on_errors=on_errors,
             exclusive=exclusive,
+            part=(part, parts),
         )
     except (FileError, ServiceError) as exc:
         result.status = ImportRun.Status.FAILED
@@ -251,7 +258,7 @@ def import_orders(
         )
     except Exception:
         if not dry_run:
-            run_release(checksum)
+            run_release(checksum, part)
         raise
     if not dry_run:
         _totals_from_run(result)
@@ -282,6 +289,7 @@ def _run(
     chunk_orders: int,
     on_errors,
     exclusive: bool,
+    part: tuple[int, int],
 ) -> None:
     run = result.run
     clock = time.monotonic()
@@ -344,6 +352,9 @@ def _run(
     if fmt == SHOPIFY:
         checks.remap_email_customers()
     ctx.counters.duplicate_rows = checks.duplicates(orders_have_refunds=fmt != LINES)
+    staged_part_keep(part=part[0], parts=part[1])
+    if part[0]:
+        ctx.counters = Counters(rows_read=ctx.counters.rows_read)  # part 0 reports the file's
     checks.against_ledger()
     checks.customers(customer_col, email_col)
     checks.refunds()

@@ -2,8 +2,9 @@
 
 Every import (dry runs too) gets an `ImportRun`: who, when, which file (name, size, SHA-256),
 format, options, counts, duration, result, error report. A real run is `running` until it ends;
-the partial unique index on (checksum) where running makes a second run of the same file fail to
-start while the first runs: the database enforces it, whatever the number of machines.
+the partial unique index on (checksum, part) where running makes a second run of the same file
+(or of the same part of it) fail to start while the first runs: the database enforces it,
+whatever the number of machines.
 
 A run that died (`kill -9`, power cut) leaves its record `running`. The next attempt recognises
 it as dead and closes it as `interrupted` before starting:
@@ -31,13 +32,15 @@ from members.actors import Actor
 STALE_AFTER = dt.timedelta(minutes=15)
 
 
-def _lock_key(checksum: str) -> int:
-    return int.from_bytes(bytes.fromhex(checksum[:16]), "big", signed=True)
+def _lock_key(checksum: str, part: int = 0) -> int:
+    """The advisory lock of a file's run (of one part of it: `loyalty.importing.parts`)."""
+    key = int.from_bytes(bytes.fromhex(checksum[:16]), "big", signed=True)
+    return key if part == 0 else (key ^ part)  # part 0 keeps the key a whole-file run has
 
 
-def _advisory(sql: str, checksum: str) -> bool:
+def _advisory(sql: str, checksum: str, part: int = 0) -> bool:
     with connection.cursor() as cursor:
-        cursor.execute(sql, [_lock_key(checksum)])
+        cursor.execute(sql, [_lock_key(checksum, part)])
         return bool(cursor.fetchone()[0])
 
 
@@ -72,8 +75,13 @@ def run_start(
     dry_run: bool,
     skip_invalid: bool,
     via: str,
+    part: int = 0,
+    parts: int = 1,
 ) -> ImportRun:
-    """Record a run as started; a real run of a file already running is `import_running` (409)."""
+    """Record a run as started; a real run of a file already running is `import_running` (409).
+
+    A part of a split import (`part` of `parts`) is a run of its own: another part of the same
+    file may run meanwhile, the same part may not."""
     fields = {
         **actor.as_fields(),
         "file_name": file_name[-255:],
@@ -86,17 +94,19 @@ def run_start(
         "via": via,
         "pid": os.getpid(),
         "host": socket.gethostname()[:255],
+        "part": part,
+        "parts": parts,
     }
     if dry_run:
         return ImportRun.objects.create(**fields)
     if connection.vendor == "postgresql" and not _advisory(
-        "SELECT pg_try_advisory_lock(%s)", checksum
+        "SELECT pg_try_advisory_lock(%s)", checksum, part
     ):
         raise _running(checksum)
     try:
         now = timezone.now()
         for stale in ImportRun.objects.filter(
-            checksum=checksum, status=ImportRun.Status.RUNNING, dry_run=False
+            checksum=checksum, part=part, status=ImportRun.Status.RUNNING, dry_run=False
         ):
             if _holder_dead(stale, now):
                 ImportRun.objects.filter(pk=stale.pk, status=ImportRun.Status.RUNNING).update(
@@ -110,7 +120,7 @@ def run_start(
         except IntegrityError:
             raise _running(checksum) from None
     except BaseException:
-        run_release(checksum)
+        run_release(checksum, part)
         raise
 
 
@@ -128,9 +138,9 @@ def _running(checksum: str) -> Conflict:
     )
 
 
-def run_release(checksum: str) -> None:
+def run_release(checksum: str, part: int = 0) -> None:
     if connection.vendor == "postgresql" and connection.connection is not None:
-        _advisory("SELECT pg_advisory_unlock(%s)", checksum)
+        _advisory("SELECT pg_advisory_unlock(%s)", checksum, part)
 
 
 def run_heartbeat(run: ImportRun, **counts) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -45,6 +45,11 @@ class ImportRun(ActorFields):
     dry_run = models.BooleanField(default=False, verbose_name=_("dry run"))
     skip_invalid = models.BooleanField(default=False, verbose_name=_("skip invalid"))
     via = models.CharField(max_length=16, default="command", verbose_name=_("via"))
+    # An import split by customer (`loyalty.importing.parts`): this run is part `part` of
+    # `parts` (0 of 1: the whole file). Each part is a run of its own, so two parts of one file
+    # run at once while the same part twice is refused.
+    part = models.PositiveSmallIntegerField(default=0, verbose_name=_("part"))
+    parts = models.PositiveSmallIntegerField(default=1, verbose_name=_("parts"))
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.RUNNING, verbose_name=_("status")
     )
@@ -76,9 +81,12 @@ class ImportRun(ActorFields):
         verbose_name = _("import run")
         constraints = [
             models.UniqueConstraint(
-                fields=["checksum"],
+                fields=["checksum", "part"],
                 condition=Q(status="running", dry_run=False),
                 name="importrun_one_running_per_file",
+            ),
+            models.CheckConstraint(
+                condition=Q(part__lt=F("parts")), name="importrun_part_within_parts"
             ),
             models.CheckConstraint(
                 condition=Q(
