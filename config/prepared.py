@@ -185,7 +185,7 @@ class PreparedQuery:
         return rows[0] if rows else None
 
 
-_insert_sql: dict[tuple, str] = {}
+_insert_sql: dict[tuple, tuple[str, bool]] = {}
 
 
 _SLOW = object()  # a fast preparer's answer when the value needs Django's own conversion
@@ -284,8 +284,9 @@ def insert_sql(model, objs: list, *, connection, on_conflict=None, returning=Non
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     returning_names = tuple(f.name for f in returning or ())
     key = (model, len(objs), on_conflict, returning_names, connection.vendor)
-    sql = _insert_sql.get(key)
-    if sql is not None:
+    cached = _insert_sql.get(key)
+    if cached is not None:
+        sql, by_column = cached
         values = [f.pre_save(obj, True) for obj in objs for f in fields]
         if not any(hasattr(v, "resolve_expression") for v in values):
             fast = _fast_preparers(model, fields, connection)
@@ -293,6 +294,9 @@ def insert_sql(model, objs: list, *, connection, on_conflict=None, returning=Non
             for f, prepare, v in zip(fields * len(objs), fast * len(objs), values, strict=True):
                 out = prepare(v)
                 prepared.append(f.get_db_prep_save(v, connection) if out is _SLOW else out)
+            if by_column:  # PostgreSQL's `UNNEST` form: one array per column
+                width = len(fields)
+                return sql, [prepared[i::width] for i in range(width)]
             return sql, prepared
     query = InsertQuery(model, on_conflict=on_conflict)
     query.insert_values(fields, objs)
@@ -300,11 +304,18 @@ def insert_sql(model, objs: list, *, connection, on_conflict=None, returning=Non
     if returning:
         compiler.returning_fields = list(returning)
     [(sql, params)] = compiler.as_sql()
-    cacheable = sql.count("%s") == len(params) == len(fields) * len(objs) and not any(
-        hasattr(f, "get_placeholder") for f in fields
-    )
-    if cacheable:
-        _insert_sql[key] = sql
+    plain = not any(hasattr(f, "get_placeholder") for f in fields)
+    if plain and sql.count("%s") == len(params) == len(fields) * len(objs):
+        _insert_sql[key] = (sql, False)
+    elif (
+        # Several rows on PostgreSQL: Django's `INSERT ... SELECT * FROM UNNEST(...)`, one array
+        # parameter per column holding that column's prepared values, row by row.
+        plain
+        and len(objs) > 1
+        and sql.count("%s") == len(params) == len(fields)
+        and all(isinstance(p, list) and len(p) == len(objs) for p in params)
+    ):
+        _insert_sql[key] = (sql, True)
     return sql, list(params)
 
 

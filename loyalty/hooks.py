@@ -13,7 +13,9 @@ and must only write through loyalty's services.
   statement (the providers still run, after the order is known to be new, unless the listeners
   are quiet too: see below).
 - `order_recorded_listeners`: called as `listener(order=, member=, actor=)` once the order and all
-  its postings exist (e.g. a referral waiting for a first order). A listener may come with a
+  its postings exist (e.g. a referral waiting for a first order). The order path hands over the
+  `campaign_bonus` postings it has just written as `order.campaign_postings` (a list, so a
+  listener need not read them back; absent on an order from elsewhere). A listener may come with a
   `quiet(config_version) -> dict | None` check: the member fields (`{attname: value}`, `{}` for
   any member) for whose orders it would do nothing under that configuration version, or None if
   it may act on anyone's. When every provider and every listener is quiet (and no tier is

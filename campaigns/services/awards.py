@@ -76,11 +76,12 @@ def award_reserve(
     """
     if points <= 0:
         return 0, NO_CAMPAIGN
-    awards = CampaignAward.objects.filter(campaign_id=campaign.pk, member_id=member_id)
-    if not reference_new and awards.filter(reference=reference).exists():
-        return 0, LIMIT_REACHED
-    if campaign.per_member_limit is not None and awards.count() >= campaign.per_member_limit:
-        return 0, LIMIT_REACHED
+    if not reference_new or campaign.per_member_limit is not None:
+        awards = CampaignAward.objects.filter(campaign_id=campaign.pk, member_id=member_id)
+        if not reference_new and awards.filter(reference=reference).exists():
+            return 0, LIMIT_REACHED
+        if campaign.per_member_limit is not None and awards.count() >= campaign.per_member_limit:
+            return 0, LIMIT_REACHED
     if campaign.budget_points is None:
         return points, None
     grant = budget_take(campaign=campaign, member_id=member_id, points=points)

@@ -37,6 +37,7 @@ from django.db import transaction
 from django.db.models import F, Sum
 
 from campaigns.models import Campaign, CampaignAward, CampaignBudgetStripe
+from config.prepared import hot_cursor
 
 # Enough that 16-64 concurrent orders rarely meet on a stripe; few enough that a nearly spent
 # campaign's walk over its stripes (step 2) stays short.
@@ -49,20 +50,17 @@ def budget_take(*, campaign: Campaign, member_id: int, points: int) -> int:
     Inside the award's transaction (the member's account lock held); `campaign.budget_points` is
     not None.
     """
-    stripes = CampaignBudgetStripe.objects.filter(campaign_id=campaign.pk)
     own = member_id % STRIPES
     # In a savepoint: an UPDATE that waited for another award on this stripe and then found it
     # cannot cover this one still holds the row's lock (PostgreSQL locks the row before it checks
     # the condition again); rolling the savepoint back releases it, so step 2 locks in stripe
     # order only.
     savepoint = transaction.savepoint()
-    covered = stripes.filter(stripe=own, points_awarded__lte=F("budget_points") - points).update(
-        points_awarded=F("points_awarded") + points
-    )
-    if covered:
+    if _own_stripe_take(campaign_id=campaign.pk, stripe=own, points=points):
         transaction.savepoint_commit(savepoint)
         return points
     transaction.savepoint_rollback(savepoint)
+    stripes = CampaignBudgetStripe.objects.filter(campaign_id=campaign.pk)
     granted = 0
     left = stripes.filter(points_awarded__lt=F("budget_points")).order_by("stripe")
     for stripe in left.select_for_update():
@@ -74,6 +72,30 @@ def budget_take(*, campaign: Campaign, member_id: int, points: int) -> int:
         if granted == points:
             break
     return granted
+
+
+_own_stripe_sql: dict[str, str] = {}
+
+
+def _own_stripe_take(*, campaign_id: int, stripe: int, points: int) -> bool:
+    """Step 1: add `points` to one stripe if it can cover them (one conditional UPDATE, its SQL
+    built once per backend: every budgeted award of the order path runs it)."""
+    connection = transaction.get_connection()
+    sql = _own_stripe_sql.get(connection.vendor)
+    if sql is None:
+        qn = connection.ops.quote_name
+        meta = CampaignBudgetStripe._meta
+        table = qn(meta.db_table)
+        awarded = qn(meta.get_field("points_awarded").column)
+        budget = qn(meta.get_field("budget_points").column)
+        sql = _own_stripe_sql[connection.vendor] = (
+            f"UPDATE {table} SET {awarded} = {awarded} + %s "
+            f"WHERE {qn(meta.get_field('campaign').column)} = %s "
+            f"AND {qn(meta.get_field('stripe').column)} = %s AND {awarded} <= {budget} - %s"
+        )
+    with hot_cursor(connection) as cursor:
+        cursor.execute(sql, [points, campaign_id, stripe, points])
+        return cursor.rowcount > 0
 
 
 def budget_shares(left: int, stripes: int = STRIPES) -> list[int]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from decimal import ROUND_FLOOR, Decimal
 
+from django.db import connection
 from django.db.models import Q, prefetch_related_objects
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignAward
 from campaigns.services.awards import award_grant, award_reserve, member_targeted
-from config.prepared import PreparedQuery
+from config.prepared import PreparedQuery, hot_cursor, insert_sql
 from loyalty.hooks import OrderBonus
 from loyalty.models import Order
 from loyalty.models.ledger import PostingKind
@@ -156,6 +157,16 @@ def order_bonuses(*, order, member, base_points, settings, actor) -> list[OrderB
     return bonuses
 
 
+def _awards_insert(awards: list[CampaignAward]) -> None:
+    """INSERT the order's awards: `bulk_create`'s rows, its SQL compiled once per row count
+    (`config.prepared.insert_sql`); the hot path of an order with campaign bonuses."""
+    if not awards:
+        return
+    sql, params = insert_sql(CampaignAward, awards, connection=connection)
+    with hot_cursor(connection) as cursor:
+        cursor.execute(sql, params)
+
+
 def order_recorded(*, order, member, actor) -> None:
     """`loyalty.hooks` listener: record the awards the order's bonuses made; first-order awards.
 
@@ -171,14 +182,18 @@ def order_recorded(*, order, member, actor) -> None:
         by_code = {
             c.code: c for c in order_campaigns_live(order) if c.kind == Campaign.Kind.MULTIPLIER
         }
-        postings = order.postings.filter(kind=PostingKind.CAMPAIGN_BONUS)
-        CampaignAward.objects.bulk_create(
+        # The order path hands over the bonus postings it has just written (`loyalty.hooks`);
+        # read them only if it did not.
+        postings = getattr(order, "campaign_postings", None)
+        if postings is None:
+            postings = order.postings.filter(kind=PostingKind.CAMPAIGN_BONUS)
+        _awards_insert(
             [
                 CampaignAward(
-                    campaign=by_code[p.campaign_code],
-                    member=member,
-                    posting=p,
-                    order=order,
+                    campaign_id=by_code[p.campaign_code].pk,
+                    member_id=member.pk,
+                    posting_id=p.pk,
+                    order_id=order.pk,
                     points=p.points,
                     reference=f"order:{order.order_id}",
                     created_at=p.created_at,

@@ -21,7 +21,7 @@ from django.db import connection
 
 from config.prepared import ModelColumns, PreparedQuery, hot_cursor
 from loyalty.config_version import TABLE
-from loyalty.models import MemberTier, ProgramSettings, Tier
+from loyalty.models import MemberTier, ProgramSettings, Tier, TierChange
 
 _settings = PreparedQuery(lambda: ProgramSettings.objects.filter(pk=1))
 _ladder = PreparedQuery(lambda: Tier.objects.order_by("rank"))
@@ -48,6 +48,44 @@ def tier_ladder_read() -> list[Tier]:
 def member_tier_read(*, member_id: int) -> MemberTier | None:
     """The member's tier state row, if any (none: the entry tier, no override)."""
     return _member_tier.first(member_id=member_id)
+
+
+_tier_state_sql: dict[str, tuple] = {}
+
+
+def member_tier_state_read(*, member_id: int, after) -> tuple[MemberTier | None, bool, int | None]:
+    """The member's tier state row (None: entry tier, no override) and the first tier change
+    after `after` (the history, `tierchange_member_at_idx`): (row, is there one, its
+    `from_tier_id`), in one round trip. What the order path needs to know which tier an order
+    placed at `after` earns at (`loyalty.services.tiers.tier_order_state`)."""
+    compiled = _tier_state_sql.get(connection.vendor)
+    if compiled is None:
+        qn = connection.ops.quote_name
+        columns = ModelColumns(MemberTier, "mt", connection)
+        change = qn(TierChange._meta.db_table)
+        member_col = qn(TierChange._meta.get_field("member").column)
+        at_col = qn(TierChange._meta.get_field("at").column)
+        later = (
+            f"FROM {change} WHERE {member_col} = %s AND {at_col} > %s "
+            f"ORDER BY {at_col}, {qn('id')} LIMIT 1"
+        )
+        sql = (
+            f"SELECT {columns.sql}, (SELECT {qn('id')} {later}), "
+            f"(SELECT {qn(TierChange._meta.get_field('from_tier').column)} {later}) "
+            f"FROM (SELECT 1 AS {qn('one')}) {qn('one')} "
+            f"LEFT JOIN {qn(MemberTier._meta.db_table)} {qn('mt')} "
+            f"ON {qn('mt')}.{qn(MemberTier._meta.get_field('member').column)} = %s"
+        )
+        compiled = _tier_state_sql[connection.vendor] = (sql, columns)
+    sql, columns = compiled
+    member_id = int(member_id)
+    after = connection.ops.adapt_datetimefield_value(after)
+    with hot_cursor(connection) as cursor:
+        cursor.execute(sql, [member_id, after, member_id, after, member_id])
+        row = cursor.fetchone()
+    state = columns.instance(row[: columns.width], connection=connection)
+    later_id, later_from = row[columns.width], row[columns.width + 1]
+    return state, later_id is not None, later_from
 
 
 _config_read: dict[str, tuple] = {}

@@ -413,8 +413,11 @@ def order_record(
             available_at, expires_at = earn_dates(placed_at=placed_at, settings=settings)
             # The tier held when the order was placed: a late, back-dated order does not earn
             # at a tier reached since (the history says which).
-            tier_code, multiplier, held_now = tiers.tier_held_at(
-                member_id=member.pk, at=placed_at, ladder=ladder
+            tier_state = tiers.tier_order_state(member_id=member.pk, at=placed_at, ladder=ladder)
+            tier_code, multiplier, held_now = (
+                tier_state.code,
+                tier_state.multiplier,
+                tier_state.held_now,
             )
             base, tier_bonus = earn_breakdown(
                 eligible_amount=eligible_amount,
@@ -496,7 +499,9 @@ def order_record(
                             **common,
                         )
                     )
-            credits_post(account=account, credits=credits, actor=actor, now=now)
+            written = credits_post(account=account, credits=credits, actor=actor, now=now)
+            # For the order listeners (`loyalty.hooks`): the bonus postings just written.
+            order.campaign_postings = [p for p in written if p.kind == PostingKind.CAMPAIGN_BONUS]
             earned = earned_payload(credits=[*posted, *credits], order_id=order_id)
             if earned is not None:
                 member_event(
@@ -506,15 +511,21 @@ def order_record(
                 order.points_campaign = sum(p for _, p in campaign)
                 Order.objects.filter(pk=order.pk).update(points_campaign=order.points_campaign)
             upgrade = tiers.tier_after_order(
-                member_id=member.pk, order=order, actor=actor, ladder=ladder, settings=settings
+                member_id=member.pk,
+                order=order,
+                actor=actor,
+                ladder=ladder,
+                settings=settings,
+                row=tier_state.row,
             )
             # The tier held now: the one the order earned at, unless the order moved it or was
             # placed before a change (then read again, since an active override still wins).
-            tier_now = (
-                tiers.tier_for_order(member_id=member.pk, ladder=ladder)[0]
-                if upgrade or not held_now
-                else tier_code
-            )
+            if upgrade:  # read again: an active override still wins over the new tier
+                tier_now = tiers.tier_for_order(member_id=member.pk, ladder=ladder)[0]
+            elif not held_now:  # placed before a change: the state row read says what is held
+                tier_now = tiers.tier_held_now(tier_state.row, ladder).code
+            else:
+                tier_now = tier_code
             for listener in hooks.order_recorded_listeners:
                 listener(order=order, member=member, actor=actor)
     except IntegrityError:

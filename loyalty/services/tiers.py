@@ -32,13 +32,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.translation import gettext
 
-from config.errors import ServiceError
 from loyalty.models import MemberTier, Order, Tier, TierChange
 from loyalty.selectors.program import program_settings
 from loyalty.selectors.tiers import (
@@ -57,10 +56,10 @@ from loyalty.services.ledger import account_lock
 from loyalty.services.outbox import tier_changed
 from members.actors import Actor
 from members.models import Member
-from members.services import audit_record
 
 logger = logging.getLogger("loyalty.tiers")
 ONE = Decimal("1")
+UNREAD = object()  # `tier_after_order(row=)`: not read by the caller
 
 
 # --- the order path --------------------------------------------------------------------------
@@ -78,16 +77,52 @@ def tier_for_order(*, member_id: int, ladder: list[Tier] | None = None) -> tuple
         ladder = tier_ladder_read()
     if not ladder:
         return "", ONE
-    row = member_tier_read(member_id=member_id)
+    tier = tier_held_now(member_tier_read(member_id=member_id), ladder)
+    return tier.code, tier.multiplier
+
+
+def tier_held_now(row: MemberTier | None, ladder: list[Tier]) -> Tier:
+    """The tier a member with this state row holds now (an active override wins)."""
+    from loyalty.selectors.order_path import tier_ladder_read
+
     if row is None:
-        return ladder[0].code, ladder[0].multiplier
+        return ladder[0]
     by_id = {t.pk: t for t in ladder}
     if row.tier_id not in by_id or row.override_tier_id not in (None, *by_id):
         by_id = {t.pk: t for t in tier_ladder_read()}  # a tier added since `ladder` was read
     tier = by_id[row.tier_id]
     if row.override_tier_id is not None and row.override_until >= timezone.localdate():
         tier = by_id[row.override_tier_id]
-    return tier.code, tier.multiplier
+    return tier
+
+
+@dataclass(frozen=True)
+class TierOrderState:
+    """What the order path knows of the member's tier (`tier_order_state`)."""
+
+    code: str
+    multiplier: Decimal
+    held_now: bool  # the tier the order earns at is also the tier held now
+    row: MemberTier | None  # the member's tier state row as read (None: entry tier)
+
+
+def tier_order_state(*, member_id: int, at: dt.datetime, ladder: list[Tier]) -> TierOrderState:
+    """`tier_held_at` for the order path, which holds the member's account lock: the state row
+    read with the history in one statement and kept, so that `tier_after_order` (same lock, same
+    transaction: nobody else can change the row meanwhile) need not read it again."""
+    from loyalty.selectors.order_path import member_tier_state_read, tier_ladder_read
+
+    if not ladder:
+        return TierOrderState("", ONE, True, None)
+    row, changed_since, from_id = member_tier_state_read(member_id=member_id, after=at)
+    if not changed_since:
+        tier = tier_held_now(row, ladder)
+        return TierOrderState(tier.code, tier.multiplier, True, row)
+    by_id = {t.pk: t for t in ladder}
+    if from_id is not None and from_id not in by_id:
+        by_id = {t.pk: t for t in tier_ladder_read()}  # a tier added since `ladder` was read
+    tier = ladder[0] if from_id is None else by_id[from_id]
+    return TierOrderState(tier.code, tier.multiplier, False, row)
 
 
 def tier_held_at(
@@ -99,26 +134,15 @@ def tier_held_at(
 
     No tier change after `at`: the tier held now (`tier_for_order`). Otherwise the history says
     it: the first change after `at` records the tier left behind (`from_tier`; no `from_tier`:
-    the entry tier). One indexed read (`tierchange_member_at_idx`) when tiers are configured.
+    the entry tier). One indexed read (`tierchange_member_at_idx`, with the state row) when
+    tiers are configured.
     """
     from loyalty.selectors.order_path import tier_ladder_read
 
     if ladder is None:
         ladder = tier_ladder_read()
-    if not ladder:
-        return "", ONE, True
-    later = list(
-        TierChange.objects.filter(member_id=member_id, at__gt=at)
-        .order_by("at", "id")
-        .values_list("from_tier_id", flat=True)[:1]
-    )
-    if not later:
-        return *tier_for_order(member_id=member_id, ladder=ladder), True
-    by_id = {t.pk: t for t in ladder}
-    if later[0] is not None and later[0] not in by_id:
-        by_id = {t.pk: t for t in tier_ladder_read()}  # a tier added since `ladder` was read
-    tier = ladder[0] if later[0] is None else by_id[later[0]]
-    return tier.code, tier.multiplier, False
+    state = tier_order_state(member_id=member_id, at=at, ladder=ladder)
+    return state.code, state.multiplier, state.held_now
 
 
 def tier_timeline(*, member_id: int, ladder: list[Tier] | None = None):
@@ -158,12 +182,14 @@ def tier_after_order(
     actor: Actor,
     ladder: list[Tier] | None = None,
     settings=None,
+    row: MemberTier | object | None = UNREAD,
 ) -> TierChange | None:
     """Upgrade at once if the order made the spend reach a higher tier; returns the change.
 
     The window ends when the order was recorded (`order.created_at`, or its `placed_at` if
     later). The new tier holds from that moment. `ladder` and `settings`: as the order path has
-    just read them, else read here.
+    just read them, else read here; `row`: the member's tier state row as read under the same
+    account lock in this transaction (`tier_order_state`), else read here.
     """
     from loyalty.selectors.order_path import member_tier_read, tier_ladder_read
 
@@ -177,7 +203,8 @@ def tier_after_order(
     at = max(order.created_at or timezone.now(), order.placed_at)
     window = qualification_window(as_of=at, qualification=settings.qualification)
     spend = qualifying_spend(member_id=member_id, window=window)
-    row = member_tier_read(member_id=member_id)
+    if row is UNREAD:
+        row = member_tier_read(member_id=member_id)
     by_id = {t.pk: t for t in ladder}
     if row is not None and row.tier_id not in by_id:
         ladder = tier_ladder_read()  # a tier added since `ladder` was read
@@ -238,156 +265,6 @@ def _earned_set(
         qualifying_spend=spend,
         note=note[:500],
     )
-
-
-# --- overrides -------------------------------------------------------------------------------
-
-
-def _entry_tier() -> Tier:
-    entry = Tier.objects.order_by("rank").first()
-    if entry is None:
-        raise ServiceError("no_tiers", gettext("No tier is configured yet."))
-    return entry
-
-
-def tier_override(
-    *, member: Member, tier: Tier, until: dt.date, reason: str, actor: Actor
-) -> MemberTier:
-    """Place the member in `tier` through `until` (inclusive), whatever they earn; audited.
-
-    Replaces an override already in place. Raises `validation_error` for a past date or an empty
-    reason, `member_erased` for an erased member.
-    """
-    reason = (reason or "").strip()
-    if not reason:
-        raise ServiceError(
-            "validation_error",
-            gettext("Give a reason for the override."),
-            status=400,
-            field="reason",
-        )
-    today = timezone.localdate()
-    if until < today:
-        raise ServiceError(
-            "validation_error",
-            gettext("The override must end today or later."),
-            status=400,
-            field="until",
-        )
-    if member.is_erased:
-        raise ServiceError(
-            "member_erased", gettext("This member's data has been erased."), status=410
-        )
-    now = timezone.now()
-    with transaction.atomic(durable=True):
-        account_lock(member_id=member.pk)
-        row = _row_for_update(member=member)
-        before = _effective(row, today)
-        old = (row.override_tier.code if row.override_tier else None, row.override_until)
-        row.override_tier = tier
-        row.override_until = until
-        row.override_reason = reason[:500]
-        row.override_by = actor.label[:150]
-        row.override_at = now
-        row.save()
-        TierChange.objects.create(
-            **actor.as_fields(),
-            member=member,
-            from_tier=before,
-            to_tier=tier,
-            kind=TierChange.Kind.OVERRIDE,
-            at=now,
-            note=f"Until {until.isoformat()}: {reason}"[:500],
-        )
-        tier_changed(
-            member_id=member.pk,
-            member=member,
-            from_tier=before,
-            to_tier=tier,
-            direction="override",
-            at=now,
-        )
-        audit_record(
-            actor=actor,
-            action="tier.override",
-            target=row,
-            member=member,
-            reason=reason,
-            changes={
-                "override_tier": (old[0], tier.code),
-                "override_until": (old[1], until),
-            },
-        )
-    return row
-
-
-def tier_override_end(*, member: Member, reason: str, actor: Actor) -> MemberTier | None:
-    """End the member's override now; they hold their earned tier again. Audited."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise ServiceError(
-            "validation_error", gettext("Give a reason for ending the override."), field="reason"
-        )
-    now = timezone.now()
-    with transaction.atomic(durable=True):
-        account_lock(member_id=member.pk)
-        row = MemberTier.objects.filter(member_id=member.pk).first()
-        if row is None or row.override_tier_id is None:
-            return row
-        old_tier, old_until = row.override_tier, row.override_until
-        MemberTier.objects.filter(member_id=member.pk).update(
-            override_tier=None,
-            override_until=None,
-            override_reason="",
-            override_by="",
-            override_at=None,
-        )
-        TierChange.objects.create(
-            **actor.as_fields(),
-            member=member,
-            from_tier=old_tier,
-            to_tier=row.tier,
-            kind=TierChange.Kind.OVERRIDE,
-            at=now,
-            note=f"Override ended early: {reason}"[:500],
-        )
-        tier_changed(
-            member_id=member.pk,
-            member=member,
-            from_tier=old_tier,
-            to_tier=row.tier,
-            direction="override",
-            at=now,
-        )
-        audit_record(
-            actor=actor,
-            action="tier.override_end",
-            target=row,
-            member=member,
-            reason=reason,
-            changes={"override_tier": (old_tier.code, None), "override_until": (old_until, None)},
-        )
-        row.refresh_from_db()
-    return row
-
-
-def _row_for_update(*, member: Member) -> MemberTier:
-    """The member's row (caller holds the account lock), created in the entry tier if missing."""
-    row = MemberTier.objects.select_related("tier", "override_tier").filter(member=member).first()
-    if row is None:
-        row = MemberTier.objects.create(
-            member=member,
-            tier=_entry_tier(),
-            since=member.enrolled_at,
-            qualified_at=member.enrolled_at,
-        )
-    return row
-
-
-def _effective(row: MemberTier, today: dt.date) -> Tier:
-    if row.override_tier_id is not None and row.override_until >= today:
-        return row.override_tier
-    return row.tier
 
 
 # --- evaluation, one member ------------------------------------------------------------------
@@ -474,8 +351,10 @@ def tier_evaluate_member(
     return changes
 
 
-# The evaluation of many members (the daily job, the import) lives in its own module.
+# The evaluation of many members (the daily job, the import) and staff overrides live in their
+# own modules.
 from loyalty.services.tier_batches import tier_evaluate_all  # noqa: E402
+from loyalty.services.tier_overrides import tier_override, tier_override_end  # noqa: E402
 
 __all__ = [
     "tier_after_order",
@@ -483,6 +362,8 @@ __all__ = [
     "tier_evaluate_member",
     "tier_for_order",
     "tier_held_at",
+    "tier_held_now",
+    "tier_order_state",
     "tier_override",
     "tier_override_end",
     "tier_timeline",

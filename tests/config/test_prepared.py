@@ -74,7 +74,7 @@ def test_insert_sql_compiled_once_writes_what_django_would():
             cursor.execute(sql, params)
 
     assert sql.count("%s") == len(params) == 3  # currency, rate, updated_at
-    assert sql in prepared._insert_sql.values()
+    assert (sql, False) in prepared._insert_sql.values()
     stored = {r.currency: r.rate for r in ExchangeRate.objects.all()}
     assert stored == {"EUR": Decimal("0.850000"), "USD": Decimal("0.790001")}
     assert all(r.updated_at is not None for r in ExchangeRate.objects.all())  # auto_now applied
@@ -129,6 +129,49 @@ def test_insert_sql_parameters_are_those_of_djangos_compiler(db):
 
     assert params == compiler_params(posting)
     assert [type(p) for p in params] == [type(p) for p in compiler_params(posting)]
+
+
+def test_insert_sql_of_several_rows_is_compiled_once_with_djangos_parameters(db):
+    """Several rows: on PostgreSQL Django writes `INSERT ... SELECT * FROM UNNEST(...)` with one
+    array per column; the compiled path gives the same parameters (and the rows go in)."""
+    from django.db.models.sql import InsertQuery
+
+    from loyalty.models import Posting
+
+    at = dt.datetime(2026, 3, 1, 12, 30, tzinfo=dt.UTC)
+
+    def postings(tag: str) -> list[Posting]:
+        return [
+            Posting(
+                actor_kind="api",
+                actor_label="key",
+                member_id=7,
+                kind=kind,
+                points=points,
+                created_at=at,
+                effective_at=at,
+                available_at=at + dt.timedelta(days=points),
+                expires_at=None if points < 5 else at + dt.timedelta(days=400),
+                source_type="order",
+                source_id=f"O-{tag}",
+                campaign_code=code,
+                idempotency_key=f"order:O-{tag}:{kind}:{code}",
+                description=f"Order O-{tag}",
+            )
+            for kind, points, code in (("earn", 12, ""), ("campaign_bonus", 3, "double"))
+        ]
+
+    fields = [f for f in Posting._meta.concrete_fields if not f.primary_key]
+    query = InsertQuery(Posting)
+    query.insert_values(fields, postings("b"))
+    [(django_sql, django_params)] = query.get_compiler(connection=connection).as_sql()
+
+    insert_sql(Posting, postings("a"), connection=connection)  # compiles
+    sql, params = insert_sql(Posting, postings("b"), connection=connection)  # the compiled path
+
+    assert sql == django_sql
+    assert params == list(django_params)
+    assert [type(p) for p in params] == [type(p) for p in django_params]
 
 
 def _compiler_params(model, obj) -> list:
