@@ -14,18 +14,19 @@ Invariants:
   demand exceeds its budget, it awards its whole budget, and at most one award is cut short.
 
 How an award takes budget (`budget_take`), inside the order's transaction:
-1. its member's own stripe (`member_id % stripes`): one conditional UPDATE that adds the whole
-   award if the stripe can cover it. It locks that stripe only; orders of members on other
-   stripes do not wait. When it cannot cover it, the UPDATE's savepoint is rolled back, which
-   releases the lock it may have taken (an UPDATE that waited for another award keeps the row
-   locked even when its condition then fails).
+1. one stripe that can cover the whole award: on PostgreSQL the first, from its member's own
+   (`member_id % stripes`) onwards, that no other transaction holds (`FOR UPDATE SKIP LOCKED`,
+   one statement): it never waits and locks only the stripe it updates, so orders on one stripe
+   do not queue and nothing is ever held out of step 2's order (no savepoint needed: a stripe
+   that cannot cover the award is not locked). Elsewhere: the member's own stripe.
 2. otherwise (the campaign is nearly spent, or its stripe is): every stripe with budget left, in
    stripe order, locked in that order (`SELECT ... ORDER BY stripe FOR UPDATE`), and the award
    takes from them in that order until it is covered or they are all spent.
 
 Lock order: the member's account (the caller), then per campaign (in key order) either one stripe
-(step 1) or stripes in ascending order (step 2): a transaction that locks a stripe in step 1 never
-waits for another stripe of that campaign, so no two orders can wait for each other. Budget
+(step 1, which waits for nobody) or stripes in ascending order (step 2): a transaction that locks
+a stripe in step 1 never waits for another stripe of that campaign, so no two orders can wait
+for each other. Budget
 changes (`budget_stripes_set`) lock all the campaign's stripes in the same ascending order.
 A stripe, once spent, stays spent until staff raise the budget; rows a waiting statement sees are
 committed ones, so a rolled-back award's points go back to its stripe before anyone reads it.
@@ -50,16 +51,8 @@ def budget_take(*, campaign: Campaign, member_id: int, points: int) -> int:
     Inside the award's transaction (the member's account lock held); `campaign.budget_points` is
     not None.
     """
-    own = member_id % STRIPES
-    # In a savepoint: an UPDATE that waited for another award on this stripe and then found it
-    # cannot cover this one still holds the row's lock (PostgreSQL locks the row before it checks
-    # the condition again); rolling the savepoint back releases it, so step 2 locks in stripe
-    # order only.
-    savepoint = transaction.savepoint()
-    if _own_stripe_take(campaign_id=campaign.pk, stripe=own, points=points):
-        transaction.savepoint_commit(savepoint)
+    if _one_stripe_take(campaign_id=campaign.pk, own=member_id % STRIPES, points=points):
         return points
-    transaction.savepoint_rollback(savepoint)
     stripes = CampaignBudgetStripe.objects.filter(campaign_id=campaign.pk)
     granted = 0
     left = stripes.filter(points_awarded__lt=F("budget_points")).order_by("stripe")
@@ -74,27 +67,44 @@ def budget_take(*, campaign: Campaign, member_id: int, points: int) -> int:
     return granted
 
 
-_own_stripe_sql: dict[str, str] = {}
+_one_stripe_sql: dict[str, str] = {}
 
 
-def _own_stripe_take(*, campaign_id: int, stripe: int, points: int) -> bool:
-    """Step 1: add `points` to one stripe if it can cover them (one conditional UPDATE, its SQL
-    built once per backend: every budgeted award of the order path runs it)."""
+def _one_stripe_take(*, campaign_id: int, own: int, points: int) -> bool:
+    """Step 1: add the whole award to one stripe that can cover it, in one statement (its SQL
+    built once per backend: every budgeted award of the order path runs it). True if done.
+
+    PostgreSQL: the first stripe from the member's own (`own`, then `own + 1`, ... wrapping)
+    that can cover it and that no other transaction holds (`FOR UPDATE SKIP LOCKED`): it never
+    waits, and it locks only the stripe it then updates (the condition is checked again on the
+    row's latest version once locked), so it never holds a stripe out of step 2's order, and
+    orders on one stripe do not queue behind each other. Elsewhere (SQLite, one writer at a
+    time): the member's own stripe, if it can cover it.
+    """
     connection = transaction.get_connection()
-    sql = _own_stripe_sql.get(connection.vendor)
+    sql = _one_stripe_sql.get(connection.vendor)
     if sql is None:
         qn = connection.ops.quote_name
         meta = CampaignBudgetStripe._meta
         table = qn(meta.db_table)
         awarded = qn(meta.get_field("points_awarded").column)
         budget = qn(meta.get_field("budget_points").column)
-        sql = _own_stripe_sql[connection.vendor] = (
-            f"UPDATE {table} SET {awarded} = {awarded} + %s "
-            f"WHERE {qn(meta.get_field('campaign').column)} = %s "
-            f"AND {qn(meta.get_field('stripe').column)} = %s AND {awarded} <= {budget} - %s"
+        campaign = qn(meta.get_field("campaign").column)
+        stripe = qn(meta.get_field("stripe").column)
+        pk = qn(meta.pk.column)
+        if connection.vendor == "postgresql":
+            where = (
+                f"{pk} = (SELECT {pk} FROM {table} WHERE {campaign} = %s "
+                f"AND {awarded} <= {budget} - %s "
+                f"ORDER BY mod({stripe} - %s + {STRIPES}, {STRIPES}) LIMIT 1 FOR UPDATE SKIP LOCKED)"
+            )
+        else:
+            where = f"{campaign} = %s AND {awarded} <= {budget} - %s AND {stripe} = %s"
+        sql = _one_stripe_sql[connection.vendor] = (
+            f"UPDATE {table} SET {awarded} = {awarded} + %s WHERE {where}"
         )
     with hot_cursor(connection) as cursor:
-        cursor.execute(sql, [points, campaign_id, stripe, points])
+        cursor.execute(sql, [points, campaign_id, points, own])
         return cursor.rowcount > 0
 
 

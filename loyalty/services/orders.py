@@ -51,7 +51,7 @@ from loyalty.services.ledger import (
     order_credits_post,
     order_earn_statement,
 )
-from loyalty.services.outbox import EventType, earned_payload, member_event
+from loyalty.services.outbox import EventType, earned_payload, member_event, member_event_cte
 from members.actors import Actor
 from members.models import Member
 
@@ -499,17 +499,34 @@ def order_record(
                             **common,
                         )
                     )
-            written = credits_post(account=account, credits=credits, actor=actor, now=now)
+            earned = earned_payload(credits=[*posted, *credits], order_id=order_id)
+            order.points_campaign = sum(p for _, p in campaign)
+            # On PostgreSQL the order's event and campaign points go in the credits' statement.
+            also = []
+            if connection.vendor == "postgresql" and any(c.points for c in credits):
+                if earned is not None:
+                    also.append(
+                        member_event_cte(
+                            type=EventType.POINTS_EARNED,
+                            member=member,
+                            payload=earned,
+                            occurred_at=now,
+                        )
+                    )
+                if campaign:
+                    also.append(_order_campaign_points_cte(order))
+            written = credits_post(
+                account=account, credits=credits, actor=actor, now=now, also=also
+            )
             # For the order listeners (`loyalty.hooks`): the bonus postings just written.
             order.campaign_postings = [p for p in written if p.kind == PostingKind.CAMPAIGN_BONUS]
-            earned = earned_payload(credits=[*posted, *credits], order_id=order_id)
-            if earned is not None:
-                member_event(
-                    type=EventType.POINTS_EARNED, member=member, payload=earned, occurred_at=now
-                )
-            if campaign:
-                order.points_campaign = sum(p for _, p in campaign)
-                Order.objects.filter(pk=order.pk).update(points_campaign=order.points_campaign)
+            if not also:
+                if earned is not None:
+                    member_event(
+                        type=EventType.POINTS_EARNED, member=member, payload=earned, occurred_at=now
+                    )
+                if campaign:
+                    Order.objects.filter(pk=order.pk).update(points_campaign=order.points_campaign)
             upgrade = tiers.tier_after_order(
                 member_id=member.pk,
                 order=order,
@@ -714,6 +731,17 @@ def _order_insert_sql(order: Order) -> tuple[str, list]:
         on_conflict=OnConflict.IGNORE,
         returning=[Order._meta.pk],
     )
+
+
+def _order_campaign_points_cte(order: Order) -> tuple[str, list]:
+    """A CTE setting the order's `points_campaign` (see `credits_post(also=)`)."""
+    qn = connection.ops.quote_name
+    column = qn(Order._meta.get_field("points_campaign").column)
+    sql = (
+        f"oc AS (UPDATE {qn(Order._meta.db_table)} SET {column} = %s "
+        f"WHERE {qn(Order._meta.pk.column)} = %s)"
+    )
+    return sql, [order.points_campaign, order.pk]
 
 
 def _order_saved(order: Order, pk: int) -> None:

@@ -12,7 +12,14 @@ import datetime as dt
 from collections.abc import Iterable
 
 from events.models import EventType
-from events.services import NewEvent, event_record, events_record
+from events.services import (
+    NewEvent,
+    event_cte_params,
+    event_ctes_sql,
+    event_new,
+    event_record,
+    events_record,
+)
 from members.models import Member
 
 
@@ -35,6 +42,19 @@ def earned_payload(*, credits: Iterable, order_id: str | None) -> dict | None:
         if any(c.expires_at is None for c in credits)
         else min(c.expires_at for c in credits),
     }
+
+
+def member_event_cte(
+    *, type: str, member: Member, payload: dict, occurred_at: dt.datetime
+) -> tuple[str, list]:
+    """PostgreSQL: `member_event`'s writes as CTEs (`events.services.event_ctes_sql`) and their
+    parameters, for a statement that writes the change too (`ledger.credits_post(also=)`):
+    the same row, counter and payload check as `member_event`."""
+    sql = event_ctes_sql(source="(SELECT CAST(%s AS bigint) AS member_id) AS evm")
+    event = event_new(
+        type=type, payload=payload, member_external_id=member.external_id, occurred_at=occurred_at
+    )
+    return sql, [member.pk, *event_cte_params(event)]
 
 
 def external_id_of(member_id: int) -> str:
