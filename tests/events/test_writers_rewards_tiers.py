@@ -225,7 +225,7 @@ def _raise(*args, **kwargs):
 @pytest.mark.parametrize(
     ("change", "fails"),
     [
-        ("override", "loyalty.services.tiers.audit_record"),
+        ("override", "loyalty.services.tier_overrides.audit_record"),
         ("approve", "loyalty.services.adjustments.audit_record"),
         ("redeem", None),
     ],
@@ -274,7 +274,8 @@ def test_the_injected_failures_come_after_the_event(ladder, member, monkeypatch)
     """The override's event is written before its audit entry (so the test above can fail)."""
     seen = []
     monkeypatch.setattr(
-        "loyalty.services.tiers.audit_record", lambda **kw: seen.append(Event.objects.count())
+        "loyalty.services.tier_overrides.audit_record",
+        lambda **kw: seen.append(Event.objects.count()),
     )
     tier_override(
         member=member,
