@@ -96,7 +96,8 @@ def _one_stripe_take(*, campaign_id: int, own: int, points: int) -> bool:
             where = (
                 f"{pk} = (SELECT {pk} FROM {table} WHERE {campaign} = %s "
                 f"AND {awarded} <= {budget} - %s "
-                f"ORDER BY mod({stripe} - %s + {STRIPES}, {STRIPES}) LIMIT 1 FOR UPDATE SKIP LOCKED)"
+                f"ORDER BY mod({stripe} - %s + {STRIPES}, {STRIPES}) "
+                "LIMIT 1 FOR UPDATE SKIP LOCKED)"
             )
         else:
             where = f"{campaign} = %s AND {awarded} <= {budget} - %s AND {stripe} = %s"

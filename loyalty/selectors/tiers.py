@@ -27,21 +27,18 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import DecimalField, ExpressionWrapper, F, Min, Q, QuerySet, Sum
+from django.db.models import F, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from loyalty.models import MemberTier, Order, ProgramSettings, Tier
 from loyalty.selectors.program import member_language, program_settings
 from loyalty.selectors.tier_explanation import tier_explanation
+from loyalty.selectors.tier_metric import SPEND
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 ROLLING_DAYS = 365
 
-SPEND = ExpressionWrapper(
-    F("eligible_amount") - F("refunded_amount"),
-    output_field=DecimalField(max_digits=14, decimal_places=2),
-)
 
 UP, DOWN, KEEP = "up", "down", "keep"
 
@@ -122,11 +119,6 @@ def held_until(*, qualified_at: dt.datetime, hold_days: int) -> dt.datetime:
 
 
 # --- spend and the ladder --------------------------------------------------------------------
-
-
-def qualifying_spend(*, member_id: int, window: Window) -> Decimal:
-    total = window.orders().filter(member_id=member_id).aggregate(total=Sum(SPEND))["total"]
-    return (total or ZERO).quantize(CENT)
 
 
 def tier_ladder(*, with_perks: bool = False) -> list[Tier]:

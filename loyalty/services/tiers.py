@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from loyalty.models import MemberTier, Order, Tier, TierChange
 from loyalty.selectors.program import program_settings
+from loyalty.selectors.tier_metric import qualifying_spend
 from loyalty.selectors.tiers import (
     DOWN,
     KEEP,
@@ -47,7 +48,6 @@ from loyalty.selectors.tiers import (
     evaluation_moment,
     hold_cutoff,
     qualification_window,
-    qualifying_spend,
     tier_decision,
     tier_for_spend,
     tier_ladder,

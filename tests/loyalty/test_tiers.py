@@ -17,7 +17,8 @@ from django.utils import timezone
 from config.errors import ServiceError
 from loyalty.demo import demo_tiers_ensure
 from loyalty.models import MemberTier, Tier, TierChange
-from loyalty.selectors.tiers import qualification_window, qualifying_spend
+from loyalty.selectors.tier_metric import qualifying_spend
+from loyalty.selectors.tiers import qualification_window
 from loyalty.services.tiers import (
     tier_after_order,
     tier_evaluate_all,
