@@ -34,7 +34,6 @@ Figures in docs/benchmarks.md ("Mixed load").
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import http.client
 import importlib.util
 import json
