@@ -158,5 +158,17 @@ def welcome_on_enrol(*, member, actor) -> None:
 
 
 def register_builtin() -> None:
-    for kind in (POINTS_EXPIRING, WELCOME):
+    from messaging.builtin_rewards import BIRTHDAY, COUPON_EXPIRING, REDEMPTION_RECEIPT
+    from messaging.builtin_tiers import TIER_AT_RISK, TIER_DOWNGRADED, TIER_UPGRADED
+
+    for kind in (
+        POINTS_EXPIRING,
+        TIER_UPGRADED,
+        TIER_AT_RISK,
+        TIER_DOWNGRADED,
+        BIRTHDAY,
+        COUPON_EXPIRING,
+        REDEMPTION_RECEIPT,
+        WELCOME,
+    ):
         register_kind(kind)
