@@ -42,8 +42,9 @@ def test_birthday_with_the_campaigns_gift_in_chinese(make_member, daily, system_
     member = make_member(
         first_name="小红", birth_date=BIRTHDAY, marketing_consent=True, locale="zh-hans"
     )
-    from loyalty.services.ledger import account_open
     from django.db import transaction
+
+    from loyalty.services.ledger import account_open
 
     with transaction.atomic():
         account_open(member_id=member.pk)
