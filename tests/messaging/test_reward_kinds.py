@@ -103,7 +103,8 @@ def test_redemption_receipt_once(redeemed, daily):
         f"{expiry.day} {expiry:%b %Y}."
     )
     log = MessageLog.objects.get(kind="redemption_receipt")
-    assert code not in log.subject and code not in str(log.params)
+    assert code not in log.subject
+    assert code not in str(log.params)
 
 
 def test_coupon_expiring_7_days_before(redeemed, daily):
@@ -113,5 +114,5 @@ def test_coupon_expiring_7_days_before(redeemed, daily):
 
     log = MessageLog.objects.get(kind="coupon_expiring")
     assert log.subject_key == str(redeemed.pk)
-    email = [e for e in mail.outbox if "expires" in e.subject][0]
+    email = next(e for e in mail.outbox if "expires" in e.subject)
     assert email.subject == f"Your Five off coupon expires on {expiry.day} {expiry:%b %Y}"

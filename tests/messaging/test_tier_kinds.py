@@ -98,7 +98,7 @@ def test_downgrade_is_told(ladder, member, record_order, daily):
 
     downgrade = MessageLog.objects.get(kind="tier_downgraded")
     assert downgrade.params["tier"] == "member"
-    email = [e for e in mail.outbox if e.subject.startswith("Your tier is now")][0]
+    email = next(e for e in mail.outbox if e.subject.startswith("Your tier is now"))
     assert email.subject == "Your tier is now Member"
     assert email.body.split("\n\n")[1] == (
         "Since 10 Feb 2027 your Loyalty Club tier is Member. Your perks: Birthday gift."
