@@ -75,9 +75,16 @@ def test_a_change_bumps_the_version():
 
 
 def test_shipped_templates_exist_in_both_languages():
+    kinds = [
+        "birthday",
+        "coupon_expiring",
+        "points_expiring",
+        "redemption_receipt",
+        "tier_at_risk",
+        "tier_downgraded",
+        "tier_upgraded",
+        "welcome",
+    ]
     assert sorted(MessageTemplate.objects.values_list("kind", "locale", "version")) == [
-        ("points_expiring", "en", 1),
-        ("points_expiring", "zh-hans", 1),
-        ("welcome", "en", 1),
-        ("welcome", "zh-hans", 1),
+        (kind, locale, 1) for kind in kinds for locale in ("en", "zh-hans")
     ]
