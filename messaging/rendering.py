@@ -14,6 +14,7 @@ the HTML body with it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.template import Context, Engine, TemplateSyntaxError
 from django.template.base import FilterExpression, Lexer, Parser, TokenType, Variable
@@ -118,11 +119,17 @@ class Rendered:
     html: str
 
 
+@lru_cache(maxsize=256)
+def _compiled(source: str, html: bool):
+    """A compiled template, kept: a batch renders the same few templates thousands of times."""
+    return (_HTML if html else _TEXT).from_string(source)
+
+
 def render(*, subject: str, text: str, html: str, context: dict, locale: str) -> Rendered:
     """Render a template's three parts for one member, in `locale`."""
     with translation.override(locale):
-        subject_out = _TEXT.from_string(subject).render(Context(context, autoescape=False))
-        text_out = _TEXT.from_string(text).render(Context(context, autoescape=False))
-        html_out = _HTML.from_string(html).render(Context(context)) if html else ""
+        subject_out = _compiled(subject, False).render(Context(context, autoescape=False))
+        text_out = _compiled(text, False).render(Context(context, autoescape=False))
+        html_out = _compiled(html, True).render(Context(context)) if html else ""
     # A header is one line: a line break in a value must not start another header.
     return Rendered(" ".join(subject_out.split()), text_out, html_out)

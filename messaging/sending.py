@@ -3,8 +3,10 @@ the console or file backend in development, locmem in tests).
 
 Invariants:
 - A row is sent only while `queued`, under its row lock (SKIP LOCKED: a second worker holding
-  the same ids skips it), and marked `sent` in the transaction that sent it; so a retried job
-  sends only what is still queued.
+  the same ids skips them), and marked `sent` in the transaction that sent it (one per job's
+  batch of ids); so a retried job sends only what is still queued. A backend error marks what
+  was sent before it and propagates; a crash before the commit may send the batch's emails
+  again (at-least-once at the transport), never a second log row.
 - Eligibility is checked again at send time (the member may have been erased, suspended, opted
   out or bounced since the plan): such a row is marked `skipped` with the reason.
 - Every email carries `List-Unsubscribe` (the signed one-click link, RFC 8058) and
@@ -65,60 +67,91 @@ def email_build(*, log: MessageLog, rendered: Rendered, to: str, connection=None
     return email
 
 
-def _skip_reason(log: MessageLog) -> str:
-    member = log.member
-    if member.status != Member.Status.ACTIVE:
-        return f"member_{member.status}"
-    if not member.email:
-        return "no_email"
-    if Suppression.objects.filter(address=member.email.lower()).exists():
-        return "suppressed"
-    if OptOut.objects.filter(member_id=member.pk, kind=log.kind).exists():
-        return "opted_out"
-    if log.kind not in KINDS:
-        return "unknown_kind"
-    return ""
+def _skip_reasons(logs: list[MessageLog]) -> dict[int, str]:
+    """Why each row may not be sent now (absent: it may), with one query per check."""
+    emails = {log.member.email.lower() for log in logs if log.member.email}
+    suppressed = set(
+        Suppression.objects.filter(address__in=emails).values_list("address", flat=True)
+    )
+    opted_out = set(
+        OptOut.objects.filter(member_id__in={log.member_id for log in logs}).values_list(
+            "member_id", "kind"
+        )
+    )
+    reasons = {}
+    for log in logs:
+        member = log.member
+        if member.status != Member.Status.ACTIVE:
+            reasons[log.pk] = f"member_{member.status}"
+        elif not member.email:
+            reasons[log.pk] = "no_email"
+        elif member.email.lower() in suppressed:
+            reasons[log.pk] = "suppressed"
+        elif (member.pk, log.kind) in opted_out:
+            reasons[log.pk] = "opted_out"
+        elif log.kind not in KINDS:
+            reasons[log.pk] = "unknown_kind"
+    return reasons
 
 
-def _send_one(message_id: int, connection) -> bool:
+def _send_batch(message_ids: list[int], connection) -> int:
+    """One transaction: lock the batch's queued rows, send, mark. If the backend fails midway,
+    what was sent is still marked sent (committed) and the error propagates (the job retries
+    the rest)."""
+    failure, sent = None, []
     with transaction.atomic():
-        log = (
+        logs = list(
             MessageLog.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("member")
-            .filter(pk=message_id, status=MessageStatus.QUEUED)
-            .first()
+            .filter(pk__in=message_ids, status=MessageStatus.QUEUED)
+            .order_by("pk")
         )
-        if log is None:
-            return False
-        reason = _skip_reason(log)
-        template = MessageTemplate.objects.filter(
-            kind=log.kind, locale=log.locale, active=True
-        ).first()
-        if not reason and template is None:
-            reason = "no_template"
-        if reason:
-            MessageLog.objects.filter(pk=log.pk).update(status=MessageStatus.SKIPPED, error=reason)
-            return False
-        rendered = message_render(log=log, template=template)
-        email = email_build(log=log, rendered=rendered, to=log.member.email, connection=connection)
-        email.send()
-        status = getattr(email, "anymail_status", None)
-        provider_id = (status.message_id if status else None) or email.extra_headers["Message-ID"]
-        MessageLog.objects.filter(pk=log.pk).update(
-            status=MessageStatus.SENT,
-            sent_at=timezone.now(),
-            subject=rendered.subject[:200],
-            template_version=template.version,
-            provider_id=str(provider_id)[:200],
+        if not logs:
+            return 0
+        reasons = _skip_reasons(logs)
+        templates = {
+            (t.kind, t.locale): t
+            for t in MessageTemplate.objects.filter(
+                kind__in={log.kind for log in logs}, active=True
+            )
+        }
+        skipped: dict[str, list[int]] = {}
+        for log in logs:
+            template = templates.get((log.kind, log.locale))
+            reason = reasons.get(log.pk) or ("" if template else "no_template")
+            if reason:
+                skipped.setdefault(reason, []).append(log.pk)
+                continue
+            rendered = message_render(log=log, template=template)
+            email = email_build(
+                log=log, rendered=rendered, to=log.member.email, connection=connection
+            )
+            try:
+                email.send()
+            except Exception as exc:  # the backend's error: keep what was sent, then raise
+                failure = exc
+                break
+            status = getattr(email, "anymail_status", None)
+            provider_id = (status.message_id if status else None) or email.extra_headers[
+                "Message-ID"
+            ]
+            log.status, log.sent_at = MessageStatus.SENT, timezone.now()
+            log.subject, log.template_version = rendered.subject[:200], template.version
+            log.provider_id = str(provider_id)[:200]
+            sent.append(log)
+        for reason, ids in skipped.items():
+            MessageLog.objects.filter(pk__in=ids).update(status=MessageStatus.SKIPPED, error=reason)
+        MessageLog.objects.bulk_update(
+            sent, ["status", "sent_at", "subject", "template_version", "provider_id"]
         )
-        return True
+    if failure is not None:
+        raise failure
+    return len(sent)
 
 
 def messages_send(*, message_ids: list[int]) -> int:
-    """Send the queued messages among `message_ids` over one backend connection; returns how
-    many were sent. A backend error propagates (the job retries; what was sent stays sent)."""
-    sent = 0
+    """Send the queued messages among `message_ids` over one backend connection, in one
+    transaction; returns how many were sent. A backend error propagates after the rows sent
+    before it are marked (the job retries; what was sent stays sent)."""
     with get_connection() as connection:
-        for message_id in message_ids:
-            sent += _send_one(message_id, connection)
-    return sent
+        return _send_batch(list(message_ids), connection)
