@@ -19,7 +19,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.models import WEEKDAYS, Campaign, CampaignAward, Referral
+from campaigns.models import WEEKDAYS, Campaign, CampaignAward, CampaignHoldout, Referral
 from campaigns.selectors import (
     StackingCampaign,
     campaign_points_awarded,
@@ -116,6 +116,15 @@ class CampaignForm(forms.ModelForm):
         ),
     )
 
+    holdout_percent = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=50,
+        initial=0,
+        label=_("Holdout percent"),
+        help_text=Campaign._meta.get_field("holdout_percent").help_text,
+    )
+
     # Which fields each kind uses (static/backoffice/kind_fields.js hides the others).
     KIND_FIELDS = {
         Campaign.Kind.MULTIPLIER: ["multiplier", "weekdays", "day_of_month", "categories"],
@@ -139,6 +148,10 @@ class CampaignForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "kind" in self.fields:
             self.fields["kind"].widget.attrs["data-kind-fields"] = json.dumps(self.KIND_FIELDS)
+
+    def clean_holdout_percent(self) -> int:
+        # Empty (or a form from before the field existed): no holdout.
+        return self.cleaned_data["holdout_percent"] or 0
 
     def clean_weekdays(self) -> list[int]:
         return sorted(set(self.cleaned_data["weekdays"]))
@@ -218,6 +231,7 @@ class CampaignAdmin(admin.ModelAdmin):
         (None, {"fields": ("code", "name", "description", "kind", "is_active")}),
         (_("When and for whom"), {"fields": ("starts_at", "ends_at", "tiers")}),
         (_("Limits"), {"fields": ("budget_points", "points_awarded", "per_member_limit")}),
+        (_("Measured lift"), {"fields": ("holdout_percent",)}),
         (_("Multiplier"), {"fields": ("multiplier", "weekdays", "day_of_month", "categories")}),
         (_("Action bonus"), {"fields": ("action", "action_code", "points")}),
         (
@@ -342,6 +356,19 @@ class CampaignAwardAdmin(_ReadOnly):
     search_fields = ("member__external_id", "reference", "campaign__code")
     list_select_related = ("campaign", "member", "order")
     raw_id_fields = ("member", "posting", "order")
+    show_full_result_count = False
+
+
+@admin.register(CampaignHoldout)
+class CampaignHoldoutAdmin(_ReadOnly):
+    """The award log's other half: members a campaign held out, from their first eligible order
+    or action (`campaigns.holdout`)."""
+
+    list_display = ("created_at", "campaign", "member", "points_withheld", "reference")
+    list_filter = ("campaign",)
+    search_fields = ("member__external_id", "reference", "campaign__code")
+    list_select_related = ("campaign", "member")
+    raw_id_fields = ("member",)
     show_full_result_count = False
 
 

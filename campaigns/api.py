@@ -3,7 +3,8 @@ action (a review, a follow, a newsletter sign-up, a completed profile, or a cust
 campaign defines) and the member gets every matching campaign's bonus.
 
 201 with the awards when something was awarded; 200 with `points_awarded: 0` and a `reason`
-(`no_campaign`, `limit_reached`, `budget_exhausted`) when nothing was.
+(`no_campaign`, `limit_reached`, `budget_exhausted`, `held_out`: the campaign holds this
+member out to measure its lift) when nothing was.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class ActivityOutputSerializer(serializers.Serializer):
     points_awarded = serializers.IntegerField()
     awards = AwardSerializer(many=True)
     reason = serializers.ChoiceField(
-        choices=["no_campaign", "limit_reached", "budget_exhausted"], required=False
+        choices=["no_campaign", "limit_reached", "budget_exhausted", "held_out"], required=False
     )
 
 

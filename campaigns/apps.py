@@ -9,7 +9,7 @@ class CampaignsConfig(AppConfig):
 
     def ready(self) -> None:
         # Campaigns take part in loyalty's flows through its registries (loyalty never imports us).
-        from campaigns.access import awards_section, referrals_section
+        from campaigns.access import awards_section, holdouts_section, referrals_section
         from campaigns.config import campaigns_apply, campaigns_export, campaigns_validate
         from campaigns.erasure import referrals_scrub
         from campaigns.services import actions, calendar, orders, referrals
@@ -35,4 +35,5 @@ class CampaignsConfig(AppConfig):
         # An erased member is forgotten in the notes on their referrals.
         register_erasure_scrubber(referrals_scrub)
         register_export_section("campaign_awards", awards_section)
+        register_export_section("campaign_holdouts", holdouts_section)
         register_export_section("referrals", referrals_section)

@@ -13,10 +13,11 @@ Registered with `loyalty.config_sections` from `CampaignsConfig.ready()`:
 
 The fields are the spec's (`code`, `name`, `kind`, `multiplier`, `weekdays`, `day_of_month`,
 `starts_at`, `ends_at`, `tiers`, `budget_points`, `per_member_limit`) plus the ones action and
-referral campaigns need. Multipliers are strings (`"2.00"`), never JSON numbers; points are
-integers; times are ISO 8601 with a zone. What the running campaign has done (`points_awarded`)
-is history, not configuration: it is neither exported nor imported. The rules are the admin's
-(`campaign_validate` and `Campaign.full_clean`). Export -> import -> export is the identity.
+referral campaigns need, and `holdout_percent` (0 when absent). Multipliers are strings
+(`"2.00"`), never JSON numbers; points are integers; times are ISO 8601 with a zone. What the
+running campaign has done (`points_awarded`) is history, not configuration: it is neither
+exported nor imported. The rules are the admin's (`campaign_validate` and
+`Campaign.full_clean`). Export -> import -> export is the identity.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ ENTRY = EntryFields(
     fields=("code", *EDITABLE_FIELDS),
     required=("code", "name", "kind", "starts_at"),
     texts=("code", "kind", "name", "description", "action", "action_code", "referee_trigger"),
-    counts=("points", "referee_points", "referrer_points"),
+    counts=("points", "referee_points", "referrer_points", "holdout_percent"),
     optional_counts=("budget_points", "per_member_limit", "monthly_referral_limit", "day_of_month"),
     decimals=("multiplier",),
     times=("starts_at", "ends_at"),
@@ -84,6 +85,7 @@ def campaigns_export() -> list[dict[str, Any]]:
                 "referee_trigger": c.referee_trigger,
                 "referrer_points": c.referrer_points,
                 "monthly_referral_limit": c.monthly_referral_limit,
+                "holdout_percent": c.holdout_percent,
             }
         )
     return rows

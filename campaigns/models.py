@@ -12,6 +12,8 @@ Invariants:
   points_awarded = Σ awards.points (`campaign_budgets_audit` checks both sums).
 - [db] a member is referred at most once (`Referral.referee` is unique).
 - Every award is its own ledger posting (kind `campaign_bonus`) carrying the campaign's code.
+- A campaign with `holdout_percent` > 0 gives no bonus to the members its hash holds out
+  (`campaigns.holdout`); [db] one `CampaignHoldout` row per (campaign, member) records it.
 """
 
 from decimal import Decimal
@@ -142,6 +144,15 @@ class Campaign(models.Model):
         help_text=_("Most rewarded referrals per referrer per month."),
         verbose_name=_("monthly referral limit"),
     )
+    # Measured lift: a share of the targeted members gets no bonus (`campaigns.holdout`).
+    holdout_percent = models.PositiveSmallIntegerField(
+        default=0,
+        help_text=_(
+            "Share of the targeted members held out to measure the campaign's lift: they get no "
+            "bonus (0–50; 0: none). Who is held out is fixed by member and campaign."
+        ),
+        verbose_name=_("holdout percent"),
+    )
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
@@ -165,6 +176,9 @@ class Campaign(models.Model):
             models.CheckConstraint(
                 condition=Q(kind__in=["multiplier", "action", "referral"]),
                 name="campaign_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(holdout_percent__lte=50), name="campaign_holdout_percent_valid"
             ),
         ]
         indexes = [models.Index(fields=["kind", "is_active"], name="campaign_kind_active_idx")]
@@ -246,6 +260,38 @@ class CampaignAward(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign.code} → {self.member_id}: {self.points}"
+
+
+class CampaignHoldout(models.Model):
+    """The award log's record that a member was held out of a campaign: written once, on the
+    first order (or action) that would have earned them its bonus; later ones find it and write
+    nothing. Who is held out is a pure function of (campaign, member) (`campaigns.holdout`), so
+    this row records an event, it does not decide anything."""
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="holdouts", verbose_name=_("campaign")
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="campaign_holdouts", verbose_name=_("member")
+    )
+    reference = models.CharField(max_length=128, verbose_name=_("reference"))
+    points_withheld = models.PositiveIntegerField(
+        default=0,
+        help_text=_("The bonus the first eligible order or action would have earned."),
+        verbose_name=_("points withheld"),
+    )
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+
+    class Meta:
+        verbose_name = _("campaign holdout")
+        verbose_name_plural = _("campaign holdouts")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "member"], name="holdout_once_per_member")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} ✕ {self.member_id}"
 
 
 class Referral(models.Model):

@@ -8,6 +8,9 @@
   past the budget, the last award gets exactly what is left, and orders of members on different
   stripes do not wait for each other.
 
+A held-out member (`campaigns.holdout`) gets nothing and reserves no budget; the first time, the
+`CampaignHoldout` row records it (`holdout_record`, under the same member lock).
+
 Lock order: the member's loyalty Account first, then the campaign's budget stripes
 (`budget.budget_take`). The campaign row itself is never locked by an award.
 """
@@ -21,7 +24,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignAward
+from campaigns.holdout import HELD_OUT, held_out
+from campaigns.models import Campaign, CampaignAward, CampaignHoldout
 from campaigns.services.budget import budget_take
 from loyalty.services.ledger import account_lock
 from loyalty.services.points import points_award
@@ -90,6 +94,23 @@ def award_reserve(
     return grant, None
 
 
+def holdout_record(
+    *, campaign: Campaign, member_id: int, reference: str, points: int, now: dt.datetime
+) -> None:
+    """Log that the member was held out, once per (campaign, member): the first eligible order or
+    action writes the row, later ones only look (one indexed read). Must run under the member's
+    account lock, so the look-up and the insert cannot race another order of the same member."""
+    if CampaignHoldout.objects.filter(campaign_id=campaign.pk, member_id=member_id).exists():
+        return
+    CampaignHoldout.objects.create(
+        campaign_id=campaign.pk,
+        member_id=member_id,
+        reference=reference,
+        points_withheld=max(points, 0),
+        created_at=now,
+    )
+
+
 def award_grant(
     *,
     campaign: Campaign,
@@ -104,6 +125,11 @@ def award_grant(
     now = now or timezone.now()
     with transaction.atomic():
         account_lock(member_id=member.pk)
+        if points > 0 and held_out(campaign, member_id=member.pk):
+            holdout_record(
+                campaign=campaign, member_id=member.pk, reference=reference, points=points, now=now
+            )
+            return None, HELD_OUT
         granted, reason = award_reserve(
             campaign=campaign, member_id=member.pk, points=points, reference=reference
         )

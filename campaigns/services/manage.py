@@ -15,6 +15,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from campaigns.holdout import HOLDOUT_MAX_PERCENT
 from campaigns.models import Campaign, CampaignAward
 from campaigns.selectors import campaign_budget_left, campaign_points_awarded
 from campaigns.services.budget import budget_stripes_set
@@ -47,6 +48,7 @@ EDITABLE_FIELDS = (
     "referee_trigger",
     "referrer_points",
     "monthly_referral_limit",
+    "holdout_percent",
 )
 # The fields whose changes the audit trail records (target tiers are set apart).
 TRACKED = tuple(f for f in EDITABLE_FIELDS if f != "tiers")
@@ -91,6 +93,21 @@ def campaign_validate(campaign: Campaign, *, points_awarded: int | None = None) 
         bad("referrer_points", "A referral campaign gives the referrer or the new member points.")
     if campaign.ends_at and campaign.starts_at and campaign.ends_at <= campaign.starts_at:
         bad("ends_at", "The campaign must end after it starts.")
+    _check_holdout(campaign, bad)
+
+
+def _check_holdout(campaign: Campaign, bad) -> None:
+    """0–50%: above half, the "control" would be the campaign's main audience. A referral's
+    rewards are promised to two people by one of them, so they are never held back."""
+    percent = campaign.holdout_percent
+    if percent is None or not 0 <= percent <= HOLDOUT_MAX_PERCENT:
+        bad("holdout_percent", f"The holdout is a share from 0 to {HOLDOUT_MAX_PERCENT} percent.")
+    if percent and campaign.kind == Campaign.Kind.REFERRAL:
+        bad(
+            "holdout_percent",
+            "A referral campaign cannot hold members out: its rewards are promised by one "
+            "member to another.",
+        )
 
 
 # Custom action codes that read as "only for good ratings". Rewarding feedback or reviews only

@@ -4,6 +4,8 @@ and first-order awards. Registered with `loyalty.hooks` in `CampaignsConfig.read
 A multiplier's bonus = floor(base of the qualifying amount × (multiplier − 1)); with categories,
 only those items' amount (quantity × unit price, capped at the order's eligible amount) counts.
 Weekdays and the member day are read on `placed_at` in the program's time zone.
+A member the campaign holds out (`campaigns.holdout`: a hash, no query) gets no bonus; the first
+such order writes the `CampaignHoldout` row, later ones one indexed read.
 """
 
 from __future__ import annotations
@@ -14,8 +16,14 @@ from django.db import connection
 from django.db.models import Q, prefetch_related_objects
 from django.utils import timezone
 
+from campaigns.holdout import held_out
 from campaigns.models import Campaign, CampaignAward
-from campaigns.services.awards import award_grant, award_reserve, member_targeted
+from campaigns.services.awards import (
+    award_grant,
+    award_reserve,
+    holdout_record,
+    member_targeted,
+)
 from config.prepared import PreparedQuery, hot_cursor, insert_sql
 from loyalty.hooks import OrderBonus
 from loyalty.models import Order
@@ -136,6 +144,16 @@ def order_bonuses(*, order, member, base_points, settings, actor) -> list[OrderB
             campaign, order, base_points=base_points, earn_rate=settings.earn_rate
         )
         wanted = _floor(base * (campaign.multiplier - 1))
+        if wanted > 0 and held_out(campaign, member_id=member.pk):
+            # No bonus and no budget; the award log says so once per member (a read after that).
+            holdout_record(
+                campaign=campaign,
+                member_id=member.pk,
+                reference=f"order:{order.order_id}",
+                points=wanted,
+                now=timezone.now(),
+            )
+            continue
         granted, _reason = award_reserve(
             campaign=campaign,
             member_id=member.pk,

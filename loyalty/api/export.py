@@ -38,6 +38,9 @@ class MemberExportSerializer(serializers.Serializer):
     feedback = serializers.JSONField(help_text="Scores and comments the member sent.")
     redemptions = serializers.JSONField(help_text="Rewards redeemed, with their coupons.")
     campaign_awards = serializers.JSONField()
+    campaign_holdouts = serializers.JSONField(
+        help_text="Campaigns that held the member out of their bonus, to measure its lift."
+    )
     referrals = serializers.JSONField(help_text="Referrals made and received.")
 
 

@@ -75,6 +75,7 @@ def test_the_spec_entry_imports_and_exports_back_with_every_field(db, system_act
             "referee_trigger": "first_order",
             "referrer_points": 0,
             "monthly_referral_limit": None,
+            "holdout_percent": 0,
         }
     ]
     assert AuditEntry.objects.filter(action="campaign.create").count() == 1
@@ -82,7 +83,9 @@ def test_the_spec_entry_imports_and_exports_back_with_every_field(db, system_act
 
 def test_export_import_export_is_the_identity_and_a_second_import_changes_nothing(db, system_actor):
     program_config_import(document={"tiers": TIERS}, actor=system_actor)
-    make_campaign("review", "action", action="review", points=50, budget_points=5000)
+    make_campaign(
+        "review", "action", action="review", points=50, budget_points=5000, holdout_percent=10
+    )
     make_campaign(
         "gold-days", "multiplier", multiplier=Decimal("3.00"), day_of_month=15,
         categories=["shoes"], ends_at=dt.datetime(2027, 1, 1, tzinfo=dt.UTC),

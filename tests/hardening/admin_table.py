@@ -58,6 +58,7 @@ MODELS: dict[str, tuple[str, str, str, str]] = {
     "rewards.Redemption": (EVERYONE, "", "", ""),
     "campaigns.Campaign": (EVERYONE, "M SU", "M SU", ""),
     "campaigns.CampaignAward": (EVERYONE, "", "", ""),
+    "campaigns.CampaignHoldout": (EVERYONE, "", "", ""),
     "campaigns.Referral": (EVERYONE, "", "", ""),
     # Member messages: Marketing writes templates and switches kinds; the log, opt-outs and
     # suppressions are written by the sending, the members' links and the provider only.

@@ -20,7 +20,8 @@ from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateJob
 from rest_framework_api_key.models import APIKey
 
-from campaigns.models import Campaign, CampaignAward, Referral
+from campaigns.models import Campaign, CampaignAward, CampaignHoldout, Referral
+from campaigns.services.awards import holdout_record
 from feedback.models import Feedback
 from feedback.services import feedback_record
 from jobs.api import defer
@@ -76,6 +77,7 @@ def admin_world() -> dict[str, object]:
     demo_tiers_ensure(actor=system)
     program_settings()
     make_campaign("REFER", "referral", referee_points=10, referrer_points=20)
+    holding = make_campaign("HOLD", "action", action="review", points=5, holdout_percent=10)
     referrer = program_member_enrol(
         external_id="W-1",
         email="w1@example.com",
@@ -110,6 +112,11 @@ def admin_world() -> dict[str, object]:
         now=now,
     )
     refund_record(order_id="W-O-1", refund_id="W-R-1", amount=Decimal("10.00"), actor=system)
+    # The holdout log's row, as a held-out member's first review writes it.
+    with transaction.atomic():
+        holdout_record(
+            campaign=holding, member_id=referrer.pk, reference="review:W", points=5, now=now
+        )
     # A debt: the friend spends what a refund then takes back.
     with transaction.atomic():
         points_spend(member=friend, points=100, actor=system, idempotency_key="w-spend")
@@ -204,6 +211,7 @@ def admin_world() -> dict[str, object]:
             Redemption,
             Campaign,
             CampaignAward,
+            CampaignHoldout,
             Referral,
             Feedback,
             Plan,

@@ -80,6 +80,7 @@ def test_export_holds_everything_about_the_member(api_client, grace, record_orde
         "feedback",
         "redemptions",
         "campaign_awards",
+        "campaign_holdouts",
         "referrals",
         "messages",
     ]
