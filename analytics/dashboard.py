@@ -17,7 +17,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.selectors import campaign_report, reward_report
+from campaigns.selectors import campaign_report, campaign_report_totals, reward_report
 from config.admin_tools import denied
 from loyalty.selectors.program import program_settings
 from loyalty.selectors.reports import (
@@ -93,6 +93,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         "outstanding": points_outstanding(point_value=point_value),
         "orders": order_figures(period=period),
         "campaigns": campaign_report(period=period, point_value=point_value),
+        "campaign_totals": campaign_report_totals(period=period, point_value=point_value),
         "rewards": reward_report(period=period),
         "weeks": weeks,
         "chart": {

@@ -19,10 +19,11 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from campaigns.admin_pages import budget_outlook, days_after_param
 from campaigns.models import WEEKDAYS, Campaign, CampaignAward, CampaignHoldout, Referral
+from campaigns.results import campaign_lift_report
 from campaigns.selectors import (
     StackingCampaign,
-    campaign_points_awarded,
     multipliers_stacking,
 )
 from campaigns.services.manage import (
@@ -181,32 +182,6 @@ def stacking_sentence(campaign: Campaign, others: list[StackingCampaign]) -> str
     ) % {"names": names, "combined": combined, "multiplier": campaign.multiplier}
 
 
-def budget_outlook(campaign: Campaign, cost_30_days: int | None) -> dict | None:
-    """The last 30 days' cost set against what is left of the budget (None: no budget)."""
-    if campaign.budget_points is None or cost_30_days is None:
-        return None
-    awarded = campaign_points_awarded(campaign=campaign)
-    left = campaign.budget_points - awarded
-    outlook = {"points": campaign.budget_points, "awarded": awarded, "left": left}
-    if cost_30_days == 0:
-        outlook["sentence"] = _("At the last 30 days' pace it would cost nothing.")
-        return outlook
-    outlook["share"] = round(100 * cost_30_days / left) if left else None
-    days = (left * 30) // cost_30_days
-    if cost_30_days > left:
-        outlook["over"] = True
-        outlook["sentence"] = _(
-            "At the last 30 days' pace the budget left runs out after about %(days)s days: "
-            "30 days would cost %(cost)s points, %(over)s more than is left."
-        ) % {"days": days, "cost": f"{cost_30_days:,}", "over": f"{cost_30_days - left:,}"}
-    else:
-        outlook["sentence"] = _(
-            "At the last 30 days' pace, 30 days use %(share)s%% of the budget left; it lasts "
-            "about %(days)s days."
-        ) % {"share": outlook["share"], "days": f"{days:,}"}
-    return outlook
-
-
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     change_form_template = "admin/campaigns/campaign/change_form.html"
@@ -317,11 +292,19 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def results_view(self, request, pk):
         campaign = self._campaign(request, pk)
+        results = campaign_results(campaign=campaign)
+        lift = campaign_lift_report(
+            campaign=campaign,
+            points_awarded=results.points_awarded,
+            days_after=days_after_param(request),
+        )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "campaign": campaign,
-            "results": campaign_results(campaign=campaign),
+            "results": results,
+            "lift": lift,
+            "lifts": [w for w in (lift.during, lift.after) if w is not None],
             "title": gettext("Results: %(name)s") % {"name": campaign.name},
         }
         return TemplateResponse(request, "admin/campaigns/results.html", context)

@@ -3,8 +3,9 @@ action (a review, a follow, a newsletter sign-up, a completed profile, or a cust
 campaign defines) and the member gets every matching campaign's bonus.
 
 201 with the awards when something was awarded; 200 with `points_awarded: 0` and a `reason`
-(`no_campaign`, `limit_reached`, `budget_exhausted`, `held_out`: the campaign holds this
-member out to measure its lift) when nothing was.
+(`no_campaign`, `limit_reached`, `budget_exhausted`) when nothing was. A member a campaign holds
+out (`campaigns.holdout`) reads `no_campaign`: for them none applies, and the storefront
+contract (the spec) knows no other reason.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from campaigns.holdout import HELD_OUT
 from campaigns.services.actions import activity_record
+from campaigns.services.awards import NO_CAMPAIGN
 from config.api.idempotency import IDEMPOTENCY_PROBLEMS, idempotent
 from config.api.schema import problems
 from config.api.serializers import StrictSerializer
@@ -47,7 +50,7 @@ class ActivityOutputSerializer(serializers.Serializer):
     points_awarded = serializers.IntegerField()
     awards = AwardSerializer(many=True)
     reason = serializers.ChoiceField(
-        choices=["no_campaign", "limit_reached", "budget_exhausted", "held_out"], required=False
+        choices=["no_campaign", "limit_reached", "budget_exhausted"], required=False
     )
 
 
@@ -88,6 +91,7 @@ class ActivityApi(APIView):
             "awards": [{"campaign": code, "points": points} for code, points in result.awards],
         }
         if not result.awards:
-            body["reason"] = result.reason
+            # The spec's reasons only: held out of the campaign is, for this member, no campaign.
+            body["reason"] = NO_CAMPAIGN if result.reason == HELD_OUT else result.reason
         status = HTTPStatus.CREATED if result.awards else HTTPStatus.OK
         return Response(ActivityOutputSerializer(body).data, status=status)

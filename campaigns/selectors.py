@@ -17,7 +17,11 @@ Set-based, one query per function whatever the number of awards, orders or redem
   order's bonus by when the order was placed), so they add up to the ledger's campaign bonus.
 - Cost = points awarded × point value. Revenue = Σ eligible amount of the distinct orders that
   carried its bonus. Return = revenue ÷ cost (None when the cost is 0). It is attributed revenue,
-  not proven extra revenue: those orders might have been placed without the bonus.
+  not proven extra revenue: those orders might have been placed without the bonus (a campaign's
+  measured lift, against its holdout, is `campaigns.results`).
+- An order that carried the bonuses of several campaigns (stacked) is in each of their lines,
+  so the lines' revenue does not add up: the report's total (`campaign_report_totals`) counts
+  every order once.
 - Redemptions are dated by when the coupon was issued; points are net of cancelled ones.
 """
 
@@ -33,6 +37,7 @@ from django.db.models import (
     F,
     Func,
     IntegerField,
+    Max,
     OuterRef,
     Q,
     Subquery,
@@ -185,6 +190,46 @@ def campaign_report(*, period: ReportPeriod, point_value: Decimal) -> list[Campa
         )
         for c in campaigns
     ]
+
+
+@dataclass(frozen=True)
+class CampaignTotals:
+    """Across every campaign in the period, each order once however many campaigns' bonuses it
+    carried (stacked campaigns): the lines' revenue and orders do not add up to these."""
+
+    points: int
+    members: int
+    orders: int
+    revenue: Decimal
+    cost: Decimal
+
+    @property
+    def return_ratio(self) -> Decimal | None:
+        if not self.cost:
+            return None
+        return (self.revenue / self.cost).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def campaign_report_totals(*, period: ReportPeriod, point_value: Decimal) -> CampaignTotals:
+    """The campaign report's total row: awards posted in the period, the distinct orders that
+    carried any of them, and those orders' revenue counted once. One query: the revenue is an
+    uncorrelated subquery over the distinct orders (evaluated once), not a sum over awards."""
+    in_period = Q(posting__effective_at__gt=period.start, posting__effective_at__lte=period.end)
+    awards = CampaignAward.objects.filter(in_period)
+    orders = Order.objects.filter(pk__in=awards.values("order_id"))
+    totals = awards.aggregate(
+        points=Sum("points", default=0),
+        members=Count("member_id", distinct=True),
+        orders=Count("order_id", distinct=True),
+        revenue=Max(_aggregate(orders, "SUM", "eligible_amount", _MONEY), default=Decimal(0)),
+    )
+    return CampaignTotals(
+        points=totals["points"],
+        members=totals["members"],
+        orders=totals["orders"],
+        revenue=Decimal(totals["revenue"]).quantize(CENT),
+        cost=money(totals["points"], point_value),
+    )
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -250,18 +250,26 @@ class CampaignResults:
     points_awarded: int
     members_reached: int
     orders: int
-    revenue: Decimal
+    revenue: Decimal  # attributed: the orders that carried its bonus, each once
     cost: Decimal
     budget_left: int | None
     currency: str
+    # Of those orders, the ones another campaign's bonus also touched (stacked), and their
+    # revenue: counted once in every total across campaigns (`campaign_report_totals`).
+    shared_orders: int = 0
+    shared_revenue: Decimal = Decimal("0.00")
 
 
 def campaign_results(*, campaign: Campaign) -> CampaignResults:
     awards = CampaignAward.objects.filter(campaign=campaign)
     totals = awards.aggregate(points=Sum("points"), members=Count("member", distinct=True))
     order_ids = awards.filter(order__isnull=False).values("order_id")
+    stacked = CampaignAward.objects.filter(order_id=OuterRef("pk")).exclude(campaign=campaign)
     orders = Order.objects.filter(pk__in=order_ids).aggregate(
-        n=Count("pk"), revenue=Sum("eligible_amount")
+        n=Count("pk"),
+        revenue=Sum("eligible_amount"),
+        shared=Count("pk", filter=Exists(stacked)),
+        shared_revenue=Sum("eligible_amount", filter=Exists(stacked)),
     )
     settings = program_settings()
     points = totals["points"] or 0
@@ -273,4 +281,6 @@ def campaign_results(*, campaign: Campaign) -> CampaignResults:
         cost=(Decimal(points) * settings.point_value).quantize(Decimal("0.01")),
         budget_left=campaign_budget_left(campaign=campaign),
         currency=settings.currency,
+        shared_orders=orders["shared"] or 0,
+        shared_revenue=(orders["shared_revenue"] or Decimal("0")).quantize(Decimal("0.01")),
     )

@@ -270,6 +270,9 @@ JOBS_KEEP_DAYS = env.int("JOBS_KEEP_DAYS", default=30)
 PROCRASTINATE_IMPORT_PATHS = env.list("JOBS_IMPORT_PATHS", default=[])
 # The daily `points.expiring` event: points expiring within this many days (0: no notices).
 POINTS_EXPIRING_NOTICE_DAYS = env.int("POINTS_EXPIRING_NOTICE_DAYS", default=7)
+# A campaign's results measure its lift over its window and this many days after it
+# (`campaigns.results`; the page's `?days_after=` overrides it).
+CAMPAIGN_RESULTS_DAYS_AFTER = env.int("CAMPAIGN_RESULTS_DAYS_AFTER", default=14)
 
 # Webhooks (docs/webhooks.md). Private, loopback and link-local addresses are refused unless
 # allowed here: for tests and development only, never in production.

@@ -6,7 +6,7 @@ who gets no bonus, and the award log records it once per member.
   sha256sum`);
 - orders: a held-out member gets no bonus, takes no budget, and the holdout row is written once;
   a treated member on the same campaign gets the bonus as before;
-- actions (`award_grant`): the same, with the reason `held_out`;
+- actions (`award_grant`): the same, with the reason `held_out` (the API says `no_campaign`);
 - validation: 0–50, never on a referral campaign.
 """
 
@@ -112,7 +112,9 @@ def test_a_held_out_member_gets_no_action_bonus_with_the_reason(make_member, sys
     ]
 
 
-def test_the_activity_api_says_held_out(make_member, api_client):
+def test_the_activity_api_says_no_campaign_for_a_held_out_member(make_member, api_client):
+    """The storefront contract's reasons are fixed (`no_campaign`, `limit_reached`,
+    `budget_exhausted`): for a held-out member no campaign applies."""
     campaign = make_campaign(
         "follow", "action", action="social_follow", points=40, holdout_percent=50
     )
@@ -126,7 +128,8 @@ def test_the_activity_api_says_held_out(make_member, api_client):
     )
 
     assert response.status_code == HTTPStatus.OK
-    assert response.json() == {"points_awarded": 0, "awards": [], "reason": "held_out"}
+    assert response.json() == {"points_awarded": 0, "awards": [], "reason": "no_campaign"}
+    assert CampaignHoldout.objects.get().reference == "social_follow:ig"
 
 
 @pytest.mark.django_db
