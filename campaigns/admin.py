@@ -19,7 +19,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.admin_pages import budget_outlook, days_after_param
+from campaigns.admin_pages import budget_outlook, days_after_param, window_cost
 from campaigns.models import WEEKDAYS, Campaign, CampaignAward, CampaignHoldout, Referral
 from campaigns.results import campaign_lift_report
 from campaigns.selectors import (
@@ -35,6 +35,7 @@ from campaigns.services.manage import (
 )
 from config.admin_tools import DeclaredFiltersOnly
 from config.errors import ServiceError
+from loyalty.selectors.program import program_settings
 from members.actors import Actor
 
 
@@ -285,6 +286,11 @@ class CampaignAdmin(admin.ModelAdmin):
             "campaign": campaign,
             "preview": preview,
             "budget": budget_outlook(campaign, preview.cost_points_last_30_days),
+            "window": window_cost(
+                campaign,
+                preview.cost_points_last_30_days,
+                point_value=program_settings().point_value,
+            ),
             "stacking": stacking_sentence(campaign, multipliers_stacking(campaign)),
             "title": gettext("Preview: %(name)s") % {"name": campaign.name},
         }

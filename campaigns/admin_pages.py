@@ -1,14 +1,23 @@
 """Read-outs of the campaign's admin pages that are not the form: the preview's cost against the
-budget, and the results page's parameters. Pure reads; the views in `campaigns.admin` call them.
+budget (the last 30 days' pace, and the expected cost over the campaign's window), and the
+results page's parameters. Pure reads; the views in `campaigns.admin` call them.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign
 from campaigns.results import DAYS_AFTER_MAX
-from campaigns.selectors import campaign_points_awarded
+from campaigns.selectors import campaign_budget_left, campaign_points_awarded
+from loyalty.selectors.reports import money
+
+THIRTY_DAYS = Decimal(30 * 86_400)  # seconds
 
 
 def budget_outlook(campaign: Campaign, cost_30_days: int | None) -> dict | None:
@@ -44,3 +53,48 @@ def days_after_param(request) -> int | None:
     except ValueError:
         return None
     return days if 0 <= days <= DAYS_AFTER_MAX else None
+
+
+@dataclass(frozen=True)
+class WindowCost:
+    """The preview's expected cost over what is left of the campaign's window, at the last 30
+    days' pace, against its budget. See `window_cost`."""
+
+    start: dt.datetime
+    end: dt.datetime
+    days: Decimal  # the window left, in days (two places)
+    points: int
+    money: Decimal
+    budget_left: int | None
+    share: int | None  # percent of the budget left (None: no budget, or nothing left)
+    runs_out_on: dt.date | None  # when the pace would spend the budget left, if before `end`
+
+
+def window_cost(
+    campaign: Campaign, cost_30_days: int | None, *, point_value: Decimal, now=None
+) -> WindowCost | None:
+    """Expected cost = the last 30 days' cost (`campaign_preview`: the orders it would have
+    rewarded, holdout and per-member limit applied) × (window left ÷ 30 days), rounded down;
+    the window left runs from max(start, now) to the end. None for a campaign without an end
+    (the 30-day pace is the figure), one already over, or a kind without a cost estimate."""
+    now = now or timezone.now()
+    if cost_30_days is None or campaign.ends_at is None or campaign.ends_at <= now:
+        return None
+    start = max(campaign.starts_at, now)
+    seconds = Decimal((campaign.ends_at - start).total_seconds())
+    points = int(cost_30_days * seconds // THIRTY_DAYS)
+    left = campaign_budget_left(campaign=campaign)
+    share = round(100 * points / left) if left else None
+    runs_out = None
+    if left is not None and points > left and cost_30_days:
+        runs_out = start + dt.timedelta(seconds=int(left * THIRTY_DAYS / cost_30_days))
+    return WindowCost(
+        start=start,
+        end=campaign.ends_at,
+        days=(seconds / 86_400).quantize(Decimal("0.01")),
+        points=points,
+        money=money(points, point_value),
+        budget_left=left,
+        share=share,
+        runs_out_on=timezone.localdate(runs_out) if runs_out else None,
+    )

@@ -201,7 +201,11 @@ class CampaignPreview:
 
 
 def campaign_preview(*, campaign: Campaign, now: dt.datetime | None = None) -> CampaignPreview:
-    """Who the campaign targets and, for a multiplier, what it would have cost in 30 days."""
+    """Who the campaign targets and, for a multiplier, what it would have cost in 30 days: the
+    last 30 days' orders of targeted members, as `order_bonuses` would have rewarded them —
+    weekdays, member day, categories, not the members its holdout leaves out, at most
+    `per_member_limit` awards each (in order), before any budget cap."""
+    from campaigns.holdout import held_out
     from campaigns.services.orders import multiplier_applies, qualifying_base
 
     now = now or timezone.now()
@@ -213,20 +217,42 @@ def campaign_preview(*, campaign: Campaign, now: dt.datetime | None = None) -> C
     settings = program_settings()
     if campaign.kind != Campaign.Kind.MULTIPLIER:
         return CampaignPreview(targeted, 0, None, None)
-    orders = Order.objects.filter(placed_at__gt=now - dt.timedelta(days=30), placed_at__lte=now)
+    orders = Order.objects.filter(
+        placed_at__gt=now - dt.timedelta(days=30), placed_at__lte=now, member__isnull=False
+    )
     if tier_ids:
         orders = orders.filter(member__in=members)
     cost = 0
     count = 0
-    for order in orders.only(
-        "placed_at", "items", "eligible_amount", "exchange_rate", "points_base", "order_id"
-    ).iterator(chunk_size=2000):
+    awards: dict[int, int] = {}  # per member, for the per-member limit
+    limit = campaign.per_member_limit
+    for order in (
+        orders.only(
+            "placed_at",
+            "items",
+            "eligible_amount",
+            "exchange_rate",
+            "points_base",
+            "order_id",
+            "member_id",
+        )
+        .order_by("placed_at", "pk")
+        .iterator(chunk_size=2000)
+    ):
         if not multiplier_applies(campaign, order):
+            continue
+        if campaign.pk and held_out(campaign, member_id=order.member_id):
+            continue
+        if limit is not None and awards.get(order.member_id, 0) >= limit:
             continue
         base = qualifying_base(
             campaign, order, base_points=order.points_base, earn_rate=settings.earn_rate
         )
-        cost += int((base * (campaign.multiplier - 1)) // 1)
+        bonus = int((base * (campaign.multiplier - 1)) // 1)
+        if bonus <= 0:
+            continue
+        awards[order.member_id] = awards.get(order.member_id, 0) + 1
+        cost += bonus
         count += 1
     return CampaignPreview(
         targeted, count, cost, (Decimal(cost) * settings.point_value).quantize(Decimal("0.01"))
