@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
 from analytics.dashboard import dashboard_view
+from analytics.exports import liability_csv_view
 from config.health import healthz
 from loyalty.admin.jobs import jobs_view
 
@@ -17,6 +18,11 @@ admin.site.site_url = "/api/v1/docs/"
 urlpatterns = [
     # Before the admin's own routes, whose catch-all would answer for it; inside its login.
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
+    path(
+        "admin/dashboard/liability.csv",
+        admin.site.admin_view(liability_csv_view),
+        name="admin-dashboard-liability-csv",
+    ),
     path("admin/jobs/", admin.site.admin_view(jobs_view), name="admin-jobs"),
     path("admin/", admin.site.urls),
     # Django's set_language view: the admin header's language switcher posts here.

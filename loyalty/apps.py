@@ -22,6 +22,10 @@ class LoyaltyConfig(AppConfig):
         # An erased member is forgotten in loyalty's free text and in the import's kept files.
         register_erasure_scrubber(loyalty_rows_scrub)
         register_erasure_scrubber(import_files_scrub)
+        # A new member's earlier guest orders become their history (`loyalty.services.guests`).
+        from loyalty.services.guests import guest_orders_claim_listener
+
+        hooks.register_member_enrolled_listener(guest_orders_claim_listener)
         # The subject-access export's loyalty sections.
         for name, section in SECTIONS:
             register_export_section(name, section)

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from loyalty.importing.uploads import uploads_dir
-from loyalty.models import AdjustmentRequest, ImportRun, MemberTier, Posting, TierChange
+from loyalty.models import AdjustmentRequest, GuestOrder, ImportRun, MemberTier, Posting, TierChange
 from members.erasure import ErasedMember, scrub_rows
 
 
@@ -43,6 +43,8 @@ def loyalty_rows_scrub(*, erasure: ErasedMember) -> int:
             AdjustmentRequest.objects.filter(member=member),
             ("reason", "held_because", "decision_note"),
         )
+        # A claimed guest order's key may be the hash of the member's email: it names them.
+        + GuestOrder.objects.filter(member=member).update(guest_key=f"erased:{member.pk}")
     )
 
 

@@ -25,6 +25,9 @@ and must only write through loyalty's services.
 - `member_enrolled_listeners`: called as `listener(member=, actor=)` inside the storefront's
   enrolment transaction (sign-up bonuses, referrals). Imports and backfills do not call them.
 - `daily_job_steps`: named steps `run_daily_jobs` runs after its own (coupon expiry, birthdays).
+- `import_completed_listeners`: called as `listener(run=ImportRun)` after a historical import
+  that wrote something has committed (its `import.completed` event is written by then), e.g. to
+  refresh the analytics rollups of the past days it touched.
 - `member_summary_parts`: keys of the member summary a higher app fills (`membership`: the paid
   membership), `provider(member=, now=) -> value`. The summary's serializer declares each key
   (the API's schema stays stable); with no provider registered the key is null.
@@ -116,3 +119,11 @@ member_summary_parts: dict[str, Callable[..., object]] = {}
 
 def register_member_summary_part(name: str, provider: Callable[..., object]) -> None:
     member_summary_parts[name] = provider
+
+
+import_completed_listeners: list[Callable[..., None]] = []
+
+
+def register_import_completed_listener(listener: Callable[..., None]) -> None:
+    if listener not in import_completed_listeners:
+        import_completed_listeners.append(listener)

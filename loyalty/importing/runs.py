@@ -17,6 +17,7 @@ it as dead and closes it as `interrupted` before starting:
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import socket
 
@@ -26,8 +27,11 @@ from django.utils import timezone
 from config.errors import Conflict
 from events.models import EventType
 from events.services import event_record
+from loyalty import hooks
 from loyalty.models import ImportRun
 from members.actors import Actor
+
+log = logging.getLogger(__name__)
 
 STALE_AFTER = dt.timedelta(minutes=15)
 
@@ -173,4 +177,12 @@ def run_finish(run: ImportRun, *, status: str, message: str = "", **counts) -> I
             )
     if not run.dry_run:
         run_release(run.checksum)
+    if not run.dry_run and status in (ImportRun.Status.SUCCEEDED, ImportRun.Status.PARTIAL):
+        # After commit: a listener (the analytics rollups) reads what the import wrote. Its
+        # failure does not undo a committed import; what it derives is caught up later.
+        for listener in hooks.import_completed_listeners:
+            try:
+                listener(run=run)
+            except Exception:
+                log.exception("import %s: listener %r failed", run.pk, listener)
     return run

@@ -1,6 +1,7 @@
 """Loyalty models, one module per concern; import them from here."""
 
 from loyalty.models.adjustments import AdjustmentRequest
+from loyalty.models.guests import GuestOrder
 from loyalty.models.imports import ImportProfile, ImportRun
 from loyalty.models.ledger import Account, Debt, Lot, LotAllocation, Posting
 from loyalty.models.orders import Order, Refund
@@ -12,6 +13,7 @@ __all__ = [
     "AdjustmentRequest",
     "Debt",
     "ExchangeRate",
+    "GuestOrder",
     "ImportProfile",
     "ImportRun",
     "Lot",

@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from analytics.services.refresh import rollups_rebuild
 from campaigns.models import Campaign
 from campaigns.services.manage import campaign_save
 from loyalty.demo import demo_tiers_ensure
@@ -191,6 +192,7 @@ def test_a_supervisor_sees_the_pending_count_and_approves(staff, login, live_ser
 def test_the_dashboard_renders_from_the_sidebar(staff, login, live_server, console):
     demo_tiers_ensure()
     _member("C-1", "Ada", "Lovelace", spend="120.00")
+    rollups_rebuild()
     page = login(staff(MARKETING))
 
     page.goto(f"{live_server.url}/admin/campaigns/campaign/")
@@ -206,7 +208,7 @@ def test_the_dashboard_renders_from_the_sidebar(staff, login, live_server, conso
         " for (let i = 3; i < d.length; i += 4) { if (d[i] !== 0) return true; } return false; }"
     )
     assert drawn
-    expect(page.locator("#weeks tbody tr").first).to_be_visible()
+    expect(page.locator("#points-chart-table tbody tr").first).to_be_visible()
     assert console == []
 
 

@@ -123,6 +123,7 @@ SITE: dict[str, str] = {
     "admin:password_change_done": ALL_STAFF,
     "admin:jsi18n": ALL_STAFF,
     "admin-dashboard": EVERYONE,
+    "admin-dashboard-liability-csv": EVERYONE,
     "admin-jobs": "O SU",  # loyalty.run_jobs
 }
 

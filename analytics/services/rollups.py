@@ -1,0 +1,286 @@
+"""Refreshing the daily rollups (`analytics.models`): runs of days at a time, set-based.
+
+A run of consecutive days (at most 31) is a handful of grouped queries over those days' rows
+only (postings by `effective_at`, orders and guest orders by `placed_at`, members by
+`enrolled_at`, tier changes by `at`, lots by `expires_at`), grouped by local day, so refreshing
+costs what the days hold, not the ledger. Each member's rows go to the tier and paid plan they
+hold at the end of the row's day: the last tier change dated that day or before (none: the entry
+tier, `tier_id` 0) and the paid-membership period covering the day's end (none: `plan_id` 0),
+found per row by an indexed lookup. The run's rows are then replaced in one transaction.
+
+Which days to refresh (`analytics.services.refresh`) is decided from what was written since the
+last refresh; `rollups_rebuild` refreshes every day that has anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+
+from analytics.models import DailyRollup, DailyTotals
+from loyalty.models import GuestOrder, Lot, Order, Posting, TierChange
+from loyalty.models.ledger import PostingKind
+from members.models import Member
+from memberships.models import MembershipPeriod
+
+ACTIVE_DAYS = 30  # a member is active on a day when they ordered in the 30 days ending with it
+ZERO = Decimal("0")
+
+# The points columns and the posting kinds they sum; debits are stored negative and shown
+# positive, so their sums are negated (`_SIGN`).
+_KINDS = {
+    "earned": [PostingKind.EARN],
+    "tier_bonus": [PostingKind.TIER_BONUS],
+    "campaign_bonus": [PostingKind.CAMPAIGN_BONUS],
+    "redeemed": [PostingKind.REDEEM, PostingKind.CANCEL_REDEMPTION],
+    "expired": [PostingKind.EXPIRE],
+    "refund_reversed": [PostingKind.REFUND_REVERSAL],
+    "adjusted": [PostingKind.ADJUST],
+    "staff_reversed": [PostingKind.REVERSAL],
+}
+_SIGN = {"redeemed": -1, "expired": -1, "refund_reversed": -1}
+
+
+def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) of `day` in the program's time zone."""
+    start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+    end = timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min))
+    return start, end
+
+
+def held_at(member_field: str = "member_id") -> dict:
+    """Annotations: the tier (`r_tier`) and paid plan (`r_plan`) the row's member holds at the
+    end of the row's day `d` (0 when none): the last tier change dated on or before `d`, and the
+    membership period that started on or before `d` and ends after it."""
+    tier = (
+        TierChange.objects.filter(member_id=OuterRef(member_field))
+        .annotate(on=TruncDate("at"))
+        .filter(on__lte=OuterRef("d"))
+        .order_by("-at", "-id")
+        .values("to_tier_id")[:1]
+    )
+    plan = (
+        MembershipPeriod.objects.filter(membership__member_id=OuterRef(member_field))
+        .annotate(starts=TruncDate("starts_at"), ends=TruncDate("ends_at"))
+        .filter(starts__lte=OuterRef("d"), ends__gt=OuterRef("d"))
+        .order_by("-starts_at")
+        .values("membership__plan_id")[:1]
+    )
+    whole = IntegerField()
+    return {
+        "r_tier": Coalesce(Subquery(tier), 0, output_field=whole),
+        "r_plan": Coalesce(Subquery(plan), 0, output_field=whole),
+    }
+
+
+def _in(model, field: str, start, end, member_field: str = "member_id"):
+    """`model`'s rows whose `field` falls in [start, end), with their local day `d` and the
+    tier and plan their member held at that day's end."""
+    rows = model.objects.filter(**{f"{field}__gte": start, f"{field}__lt": end})
+    return rows.annotate(d=TruncDate(field)).annotate(**held_at(member_field))
+
+
+def _points(start, end) -> list[dict]:
+    sums = {
+        name: Sum("points", filter=Q(kind__in=kinds), default=0) for name, kinds in _KINDS.items()
+    }
+    rows = (
+        _in(Posting, "effective_at", start, end)
+        .values("d", "r_tier", "r_plan")
+        .annotate(**sums, net_change=Sum("points", default=0))
+        .order_by()
+    )
+    return [{k: v * _SIGN.get(k, 1) if k in _KINDS else v for k, v in r.items()} for r in rows]
+
+
+def _members(start, end) -> list[dict]:
+    rows = (
+        _in(Member, "enrolled_at", start, end, "pk")
+        .values("d", "r_plan")
+        .annotate(new_members=Count("pk"))
+        .order_by()
+    )
+    # Enrolment puts a member in the entry tier (0); their later moves are tier changes.
+    return [{**r, "r_tier": 0, "tier_joined": r["new_members"]} for r in rows]
+
+
+def _tier_moves(start, end) -> list[dict]:
+    changes = _in(TierChange, "at", start, end)
+    whole = IntegerField()
+    joined = (
+        changes.annotate(t=Coalesce("to_tier_id", 0, output_field=whole))
+        .values("d", "t", "r_plan")
+        .annotate(tier_joined=Count("pk"))
+        .order_by()
+    )
+    left = (
+        changes.annotate(t=Coalesce("from_tier_id", 0, output_field=whole))
+        .values("d", "t", "r_plan")
+        .annotate(tier_left=Count("pk"))
+        .order_by()
+    )
+    rows = [{"r_tier": r.pop("t"), **r} for r in joined]
+    return rows + [{"r_tier": r.pop("t"), **r} for r in left]
+
+
+def _orders(start, end) -> list[dict]:
+    earlier = Order.objects.filter(member_id=OuterRef("member_id")).filter(
+        Q(placed_at__lt=OuterRef("placed_at"))
+        | Q(placed_at=OuterRef("placed_at"), pk__lt=OuterRef("pk"))
+    )
+    return list(
+        _in(Order, "placed_at", start, end)
+        .values("d", "r_tier", "r_plan")
+        .annotate(
+            orders=Count("pk"),
+            revenue=Sum("eligible_amount", default=ZERO),
+            buyers=Count("member_id", distinct=True),
+            repeat_buyers=Count("member_id", distinct=True, filter=Exists(earlier)),
+        )
+        .order_by()
+    )
+
+
+def _guests(start, end) -> dict[dt.date, dict]:
+    """Guest orders by day, not yet claimed by a member (a claimed one is the member's)."""
+    earlier = GuestOrder.objects.filter(guest_key=OuterRef("guest_key")).filter(
+        Q(placed_at__lt=OuterRef("placed_at"))
+        | Q(placed_at=OuterRef("placed_at"), pk__lt=OuterRef("pk"))
+    )
+    rows = (
+        GuestOrder.objects.filter(placed_at__gte=start, placed_at__lt=end, member__isnull=True)
+        .annotate(d=TruncDate("placed_at"))
+        .values("d")
+        .annotate(
+            guest_orders=Count("pk"),
+            guest_revenue=Sum("eligible_amount", default=ZERO),
+            guest_buyers=Count("guest_key", distinct=True),
+            guest_repeat_buyers=Count("guest_key", distinct=True, filter=Exists(earlier)),
+        )
+        .order_by()
+    )
+    return {r.pop("d"): r for r in rows}
+
+
+def active_members(days: list[dt.date]) -> dict[dt.date, int]:
+    """Members with an order in the `ACTIVE_DAYS` days ending with each of `days`.
+
+    One pass over the orders of those windows: each member's distinct order days d₁ < d₂ < …
+    cover [dᵢ, min(dᵢ + 30, dᵢ₊₁)) without overlap, so +1 at each start and −1 at each end,
+    summed along the calendar, is the number of distinct active members on each day.
+    """
+    if not days:
+        return {}
+    first, last = min(days) - dt.timedelta(days=ACTIVE_DAYS - 1), max(days)
+    start, end = day_bounds(first)[0], day_bounds(last)[1]
+    member_days: dict[int, set[dt.date]] = defaultdict(set)
+    pairs = Order.objects.filter(placed_at__gte=start, placed_at__lt=end).values_list(
+        "member_id", "placed_at"
+    )
+    for member_id, placed_at in pairs.order_by().iterator(chunk_size=20_000):
+        member_days[member_id].add(timezone.localtime(placed_at).date())
+    window = dt.timedelta(days=ACTIVE_DAYS)
+    delta: dict[dt.date, int] = defaultdict(int)
+    for order_days in member_days.values():
+        ordered = sorted(order_days)
+        for here, after in zip(ordered, [*ordered[1:], None], strict=True):
+            delta[here] += 1
+            delta[min(here + window, after) if after else here + window] -= 1
+    counts, running, day = {}, 0, first
+    wanted = set(days)
+    while day <= last:
+        running += delta.get(day, 0)
+        if day in wanted:
+            counts[day] = running
+        day += dt.timedelta(days=1)
+    return counts
+
+
+def expiry_reached(days: list[dt.date]) -> dict[dt.date, int]:
+    """Σ points of the lots whose expiry falls on each of `days` (what reached expiry, spent or
+    not): one scan over the lots, grouped in Python by local date."""
+    if not days:
+        return {}
+    wanted = set(days)
+    start, end = day_bounds(min(days))[0], day_bounds(max(days))[1]
+    found: dict[dt.date, int] = defaultdict(int)
+    rows = (
+        Lot.objects.filter(expires_at__gte=start, expires_at__lt=end)
+        .values_list("expires_at")
+        .annotate(points=Sum("points"))
+        .order_by()
+    )
+    for expires_at, points in rows.iterator(chunk_size=20_000):
+        day = timezone.localtime(expires_at).date()
+        if day in wanted:
+            found[day] += points
+    return found
+
+
+def rollup_range_rows(first: dt.date, last: dt.date) -> dict[dt.date, list[DailyRollup]]:
+    """The `DailyRollup` rows of every day from `first` to `last`, computed (nothing written):
+    one grouped query per kind of row for the whole range."""
+    start, end = day_bounds(first)[0], day_bounds(last)[1]
+    merged: dict[tuple[dt.date, int, int], dict] = defaultdict(dict)
+    for rows in (_points(start, end), _members(start, end), _tier_moves(start, end)):
+        for row in rows:
+            key = (row.pop("d"), row.pop("r_tier"), row.pop("r_plan"))
+            for name, value in row.items():
+                merged[key][name] = merged[key].get(name, 0) + value
+    for row in _orders(start, end):
+        merged[(row.pop("d"), row.pop("r_tier"), row.pop("r_plan"))].update(row)
+    by_day: dict[dt.date, list[DailyRollup]] = defaultdict(list)
+    for (day, tier, plan), fields in sorted(merged.items()):
+        by_day[day].append(DailyRollup(day=day, tier_id=tier, plan_id=plan, **fields))
+    return by_day
+
+
+def _runs(days: list[dt.date], longest: int = 31) -> list[list[dt.date]]:
+    """`days` (sorted) as runs of consecutive days, each at most `longest` long: a run is
+    computed with one query per kind of row, and no day outside `days` is computed."""
+    runs: list[list[dt.date]] = []
+    for day in days:
+        if runs and day - runs[-1][-1] == dt.timedelta(days=1) and len(runs[-1]) < longest:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return runs
+
+
+def rollup_days_refresh(*, days: list[dt.date]) -> int:
+    """Recompute and replace the rollups of `days` (a run of days per transaction); returns
+    how many days were refreshed."""
+    days = sorted(set(days))
+    for run in _runs(days):
+        _run_refresh(run)
+    return len(days)
+
+
+def _run_refresh(days: list[dt.date]) -> None:
+    first, last = days[0], days[-1]
+    active = active_members(days)
+    reached = expiry_reached(days)
+    rollups = rollup_range_rows(first, last)
+    guests = _guests(day_bounds(first)[0], day_bounds(last)[1])
+    empty = dict.fromkeys(("guest_orders", "guest_buyers", "guest_repeat_buyers"), 0)
+    with transaction.atomic():
+        DailyRollup.objects.filter(day__gte=first, day__lte=last).delete()
+        DailyRollup.objects.bulk_create([row for day in days for row in rollups.get(day, ())])
+        DailyTotals.objects.filter(day__gte=first, day__lte=last).delete()
+        DailyTotals.objects.bulk_create(
+            [
+                DailyTotals(
+                    day=day,
+                    active_members=active[day],
+                    reached_expiry=reached.get(day, 0),
+                    **guests.get(day, {**empty, "guest_revenue": ZERO}),
+                )
+                for day in days
+            ]
+        )
