@@ -22,7 +22,7 @@ from analytics.models import DailyRollup, DailyTotals
 from analytics.selectors.period import Period, last_days
 from analytics.selectors.trends import period_figures, weekly_trends
 from analytics.services.refresh import rollups_rebuild, rollups_refresh
-from analytics.services.rollups import ACTIVE_DAYS, day_bounds
+from analytics.services.rollups import day_bounds
 from loyalty.models import GuestOrder, Order, Posting, TierChange
 from loyalty.services.guests import guest_order_record
 from loyalty.services.tier_config import tier_save
@@ -129,7 +129,7 @@ def test_a_back_dated_order_refreshes_the_past_days_it_touched(small_program, re
     record_order(m1, "O0", "10.00", placed_at=noon(20), now=noon(20), retro_credit=True)
     refreshed = rollups_refresh()
 
-    assert refreshed >= ACTIVE_DAYS
+    assert refreshed == 21  # T−20 (its day) to today: active for the 30 days from T−20
     assert _day(20)["orders"] == 1
     assert _day(10)["repeat_buyers"] == 1
     active = dict(DailyTotals.objects.values_list("day", "active_members"))
