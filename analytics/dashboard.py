@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from analytics.charts import dashboard_charts
 from analytics.models import LiabilitySnapshot
+from analytics.selectors.customers import customer_groups
 from analytics.selectors.period import PRESETS, Period, period_from_query
 from analytics.selectors.trends import (
     PeriodFigures,
@@ -173,6 +174,7 @@ def dashboard_context(request: HttpRequest) -> dict:
         "outstanding": points_outstanding(point_value=point_value),
         "liability": liability_context(point_value=point_value, last=period.last),
         "charts": dashboard_charts(weeks, tiers=segments["tiers"], point_value=point_value),
+        "customers": customer_groups(period, figures),
         **segments,
         "campaigns": campaign_report(period=report, point_value=point_value),
         "campaign_totals": campaign_report_totals(period=report, point_value=point_value),

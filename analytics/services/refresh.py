@@ -13,7 +13,8 @@ days other than its own, and those are refreshed too:
   same guest's later orders;
 - always, the days from the last refresh to today: lots reach their expiry date by time alone.
 
-`rollups_rebuild` drops everything and refreshes every day from the first fact to today.
+`rollups_rebuild` drops everything and refreshes every day those rules name when every row is
+new (days with nothing on them and no member active have no rows; readers count them as 0).
 Watermarks are read before the days are computed, so a row written meanwhile is refreshed next
 time rather than missed. Two refreshes at once recompute the same days; each day's rows are
 replaced in one transaction, so the result is the same.
@@ -120,28 +121,17 @@ def rollups_refresh(*, now: dt.datetime | None = None) -> int:
     return refreshed
 
 
-def _first_day() -> dt.date | None:
-    firsts = [
-        Posting.objects.aggregate(m=Min("effective_at"))["m"],
-        Order.objects.aggregate(m=Min("placed_at"))["m"],
-        Member.objects.aggregate(m=Min("enrolled_at"))["m"],
-        GuestOrder.objects.aggregate(m=Min("placed_at"))["m"],
-    ]
-    found = [timezone.localtime(f).date() for f in firsts if f is not None]
-    return min(found) if found else None
-
-
 def rollups_rebuild(*, now: dt.datetime | None = None) -> int:
-    """Drop every rollup and refresh every day from the first fact to today."""
+    """Drop every rollup and refresh every day something happened on (or that it changes: the
+    same rules as an incremental refresh, from no watermark at all)."""
     now = now or timezone.now()
     state = _state()
     marks = _marks()
-    first = _first_day()
+    days = touched_days(RollupState(), marks, timezone.localtime(now).date())
     with transaction.atomic():
         DailyRollup.objects.all().delete()
         DailyTotals.objects.all().delete()
-    today = timezone.localtime(now).date()
-    refreshed = rollup_days_refresh(days=sorted(_span(first, today))) if first else 0
+    refreshed = rollup_days_refresh(days=sorted(days))
     _save(state, marks, now)
     liability_snapshot_take(now=now)
     log.info("rollups rebuilt: %s days", refreshed)
@@ -157,5 +147,8 @@ def rollups_daily_step(*, as_of: dt.date, cutoff: dt.datetime, actor) -> int:
 
 
 def rollups_import_listener(*, run) -> None:
-    """A historical import completed: refresh the days it wrote to (and whatever else changed)."""
-    rollups_refresh()
+    """A historical import completed: refresh the days it wrote to (and whatever else changed).
+    Before the rollups were ever built there is nothing to keep fresh: the first daily job (or
+    `rollups_rebuild`) builds them, imported history included."""
+    if _state().refreshed_at is not None:
+        rollups_refresh()
