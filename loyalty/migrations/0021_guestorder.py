@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loyalty', '0019_tier_evaluation_run'),
+        ('loyalty', '0020_importrun_parts'),
         ('members', '0006_cache_table'),
     ]
 
