@@ -18,8 +18,7 @@ from http import HTTPStatus
 
 from django.db import IntegrityError
 from django.utils import timezone
-from django.utils.translation import gettext
-from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,7 +27,6 @@ from config.api.fields import MoneyField
 from config.api.retry import retry_on_contention
 from config.api.schema import problems
 from config.api.serializers import AwareDateTimeField, StrictSerializer
-from loyalty.services.guests import guest_order_record
 from loyalty.services.orders import order_record_by_external_id, refund_record
 from members.actors import Actor
 
@@ -59,17 +57,7 @@ class OrderInputSerializer(StrictSerializer):
         return {name: copy.copy(field) for name, field in self._declared_fields.items()}
 
     order_id = serializers.CharField(max_length=64)
-    member = serializers.CharField(
-        max_length=64,
-        required=False,
-        help_text="The member's `external_id`; leave it out for a guest's order (`guest_key`).",
-    )
-    guest_key = serializers.CharField(
-        max_length=128,
-        required=False,
-        help_text="A guest's order (no member; earns nothing): the shop's customer id, or "
-        "`sha256:` + the hex SHA-256 of the trimmed, lower-cased email. Never the email itself.",
-    )
+    member = serializers.CharField(max_length=64, help_text="The member's `external_id`.")
     placed_at = AwareDateTimeField(validators=[_not_in_future])
     currency = serializers.RegexField(r"^[A-Z]{3}$", help_text="ISO 4217 code, e.g. GBP.")
     total = MoneyField()
@@ -86,27 +74,6 @@ class OrderInputSerializer(StrictSerializer):
         help_text="Credit an order placed before the member enrolled (at most "
         "`LOYALTY_RETRO_CREDIT_DAYS` before, 90 by default); without it such an order is "
         "`422 order_before_enrolment`.",
-    )
-
-    def validate(self, attrs):
-        if ("member" in attrs) == ("guest_key" in attrs):
-            field = "guest_key" if "member" in attrs else "member"
-            raise serializers.ValidationError(
-                {field: [gettext("Send either member or guest_key, not both nor neither.")]}
-            )
-        if "guest_key" in attrs and attrs.get("retro_credit"):
-            raise serializers.ValidationError(
-                {"retro_credit": [gettext("A guest's order earns nothing to credit.")]}
-            )
-        return attrs
-
-
-class GuestOrderOutputSerializer(serializers.Serializer):
-    order_id = serializers.CharField()
-    guest_key = serializers.CharField()
-    placed_at = serializers.DateTimeField()
-    eligible_amount = serializers.DecimalField(
-        max_digits=12, decimal_places=2, help_text="In the program's currency; earns nothing."
     )
 
 
@@ -159,13 +126,6 @@ class RefundOutputSerializer(serializers.Serializer):
     member = RefundMemberSerializer()
 
 
-ORDER_ANSWER = PolymorphicProxySerializer(
-    component_name="OrderAnswer",
-    serializers=[OrderOutputSerializer, GuestOrderOutputSerializer],
-    resource_type_field_name=None,
-)
-
-
 def _utc(moment: dt.datetime | None) -> dt.datetime | None:
     """Times go to the services in UTC: one instant, one fingerprint and one `available_at`,
     whatever zone the storefront wrote it in (aware arithmetic keeps the wall clock of its zone,
@@ -187,8 +147,8 @@ class OrderCreateView(APIView):
         operation_id="orders_create",
         request=OrderInputSerializer,
         responses={
-            201: ORDER_ANSWER,
-            200: ORDER_ANSWER,
+            201: OrderOutputSerializer,
+            200: OrderOutputSerializer,
             **problems(
                 {
                     400: ["validation_error"],
@@ -206,8 +166,6 @@ class OrderCreateView(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         items = [{**item, "unit_price": str(item["unit_price"])} for item in data.get("items", [])]
-        if "guest_key" in data:
-            return _guest_order(data, items)
         # The member is found with the order's own statement in the common case: 404 / 410
         # otherwise, as `member_get_for_api` answers.
         result = retry_on_contention(
@@ -243,22 +201,6 @@ class OrderCreateView(APIView):
         # Already plain JSON values, in the shape `OrderOutputSerializer` declares (a test holds
         # them together): rendering it through the serializer would cost the hot path ~5%.
         return Response(body, status=HTTPStatus.CREATED if result.created else HTTPStatus.OK)
-
-
-def _guest_order(data: dict, items: list[dict]) -> Response:
-    """A guest's order: recorded apart from the earn path (`loyalty.services.guests`)."""
-    result = guest_order_record(
-        order_id=data["order_id"],
-        guest_key=data["guest_key"],
-        placed_at=_utc(data["placed_at"]),
-        currency=data["currency"],
-        total=data["total"],
-        eligible_total=data.get("eligible_total"),
-        items=items,
-        channel=data.get("channel", ""),
-    )
-    body = GuestOrderOutputSerializer(result.order).data
-    return Response(body, status=HTTPStatus.CREATED if result.created else HTTPStatus.OK)
 
 
 class RefundCreateView(APIView):

@@ -1,16 +1,16 @@
-"""Guest orders: the API records an order without a member (nothing earned, idempotent), and a
-guest who enrols later gets their guest orders as their history, earning under the import's
-rules (docs/api.md, "Guest orders")."""
+"""Guest orders: recorded without a member (nothing earned, idempotent), and a guest who enrols
+later gets their guest orders as their history, earning under the import's
+rules (docs/api.md, "Guest orders", and `loyalty.services.guests`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from http import HTTPStatus
 
 import pytest
 from django.utils import timezone
 
+from config.errors import Conflict
 from loyalty.models import GuestOrder, Order, Posting
 from loyalty.services.enrolment import program_member_enrol
 from loyalty.services.guests import guest_key_for_email, guest_order_record
@@ -20,54 +20,32 @@ pytestmark = pytest.mark.django_db
 DAY = dt.timedelta(days=1)
 
 
-def _body(**overrides) -> dict:
-    body = {
-        "order_id": "G-1",
-        "guest_key": "shop-customer-77",
-        "placed_at": (timezone.now() - DAY).isoformat(),
-        "currency": "GBP",
-        "total": "42.50",
-    }
-    return {**body, **overrides}
+def test_a_guest_order_earns_nothing_and_is_idempotent():
+    placed = timezone.now() - DAY
+    first = guest_order_record(
+        order_id="G-1",
+        guest_key="shop-77",
+        placed_at=placed,
+        currency="GBP",
+        total=Decimal("42.50"),
+    )
+    again = guest_order_record(
+        order_id="G-1",
+        guest_key="shop-77",
+        placed_at=placed,
+        currency="GBP",
+        total=Decimal("42.50"),
+    )
 
-
-def test_an_order_without_a_member_is_recorded_as_a_guest_order(api_client):
-    body = _body()
-
-    first = api_client.post("/api/v1/orders", body, format="json")
-    again = api_client.post("/api/v1/orders", body, format="json")
-
-    assert first.status_code == HTTPStatus.CREATED
-    assert again.status_code == HTTPStatus.OK
-    assert first.json() == again.json()
-    assert first.json()["guest_key"] == "shop-customer-77"
-    assert first.json()["eligible_amount"] == "42.50"
-    assert GuestOrder.objects.count() == 1
+    assert (first.created, again.created, again.order.pk) == (True, False, first.order.pk)
+    assert first.order.eligible_amount == Decimal("42.50")
     assert Posting.objects.count() == 0
     assert Order.objects.count() == 0
-
-
-def test_the_same_guest_order_id_with_other_content_is_a_conflict(api_client):
-    api_client.post("/api/v1/orders", _body(), format="json")
-
-    response = api_client.post("/api/v1/orders", _body(total="50.00"), format="json")
-
-    assert response.status_code == HTTPStatus.CONFLICT
-    assert response.json()["code"] == "order_conflict"
-
-
-@pytest.mark.parametrize(
-    ("extra", "field"),
-    [({"member": "C-1"}, "guest_key"), ({"guest_key": None}, "member")],
-)
-def test_either_member_or_guest_key_is_required(api_client, extra, field):
-    body = {k: v for k, v in {**_body(), **extra}.items() if v is not None}
-
-    response = api_client.post("/api/v1/orders", body, format="json")
-
-    assert response.status_code == HTTPStatus.BAD_REQUEST
-    assert response.json()["code"] == "validation_error"
-    assert field in str(response.json())
+    with pytest.raises(Conflict) as conflict:
+        guest_order_record(
+            order_id="G-1", guest_key="shop-77", placed_at=placed, currency="GBP", total=Decimal(50)
+        )
+    assert conflict.value.code == "order_conflict"
 
 
 def test_a_guest_who_enrols_gets_their_orders_as_history_under_the_import_rules(system_actor):
