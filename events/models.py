@@ -57,6 +57,8 @@ class EventType(models.TextChoices):
     MEMBERSHIP_REFUNDED = "membership.refunded", _("Paid membership refunded")
     MEMBERSHIP_EXPIRED = "membership.expired", _("Paid membership expired")
     MESSAGE_REQUESTED = "message.requested", _("Message requested")
+    SEGMENT_ENTERED = "segment.entered", _("Entered a segment")
+    SEGMENT_EXITED = "segment.exited", _("Left a segment")
 
 
 class TransactionId(Func):

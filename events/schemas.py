@@ -63,6 +63,9 @@ PAYLOAD_KEYS: dict[str, frozenset[str]] = {
     EventType.MESSAGE_REQUESTED: frozenset(
         {"message_id", "kind", "subject_key", "locale", "params"}
     ),
+    # Segments (`segments`): `segment` is `rfm:<group>` for the RFM groups; `kind` is `rfm`.
+    EventType.SEGMENT_ENTERED: frozenset({"segment", "kind"}),
+    EventType.SEGMENT_EXITED: frozenset({"segment", "kind"}),
 }
 
 # Types about one member: written with the member's id, external id and next sequence number.

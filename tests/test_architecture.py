@@ -1,5 +1,5 @@
 """The apps depend one way: jobs <- events <- members <- loyalty <- memberships <- feedback <-
-rewards <- campaigns ("is imported by").
+segments <- rewards <- campaigns ("is imported by").
 
 Every `.py` file of the apps (migrations and management commands included) is parsed with `ast`;
 an import of a higher app, or of `tests`, fails the suite. Imports inside functions count too: a
@@ -23,6 +23,7 @@ APPS = (
     "loyalty",
     "memberships",
     "feedback",
+    "segments",
     "rewards",
     "campaigns",
     "messaging",

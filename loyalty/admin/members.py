@@ -163,6 +163,9 @@ class LoyaltyMemberAdmin(MemberAdmin):
     # The list: who, their tier today and their available points (two joined columns, annotated
     # in `get_queryset`: the page costs the same queries for 50 rows as for 5).
     list_display = (*MemberAdmin.list_display[:3], "tier_column", "balance_column", "status")
+    # Columns the apps above add to the list (a name → expression annotated in `get_queryset`,
+    # one join each: `segments` adds the RFM group).
+    list_annotations: dict = {}
 
     def get_queryset(self, request):
         today = timezone.localdate()
@@ -179,6 +182,7 @@ class LoyaltyMemberAdmin(MemberAdmin):
             .annotate(
                 tier_name=Coalesce(effective_tier, entry_tier),
                 points_available=F("account__available"),
+                **self.list_annotations,
             )
         )
 

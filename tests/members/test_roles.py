@@ -32,6 +32,7 @@ OUR_APPS = (
     "loyalty",
     "memberships",
     "feedback",
+    "segments",
     "rewards",
     "campaigns",
     "messaging",

@@ -1,0 +1,20 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class SegmentsConfig(AppConfig):
+    name = "segments"
+    verbose_name = _("Segments")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from loyalty import hooks
+        from members.access import register_export_section
+        from segments.access import segments_section
+        from segments.services.stats import stats_daily_step
+
+        # The statistics and RFM scores are refreshed set-based once a day (never on the earn
+        # path: docs/segments.md, "Why a daily refresh").
+        hooks.register_daily_job_step("member_statistics", stats_daily_step)
+        # The subject-access export: the member's statistics, RFM group and clubs.
+        register_export_section("segments", segments_section)

@@ -1,0 +1,51 @@
+"""Give the staff groups the segments app's permissions (a literal snapshot of segments.roles)."""
+
+from django.db import migrations
+
+from members.roles import role_permissions_revoke, role_permissions_sync
+
+ROLE_PERMISSIONS = {
+    "Marketing": [
+        "view_memberstats",
+        "view_segment",
+        "add_segment",
+        "change_segment",
+        "delete_segment",
+        "export_segment",
+        "award_segment",
+        "view_segmentaward",
+        "view_club",
+        "add_club",
+        "change_club",
+        "view_clubmembership",
+        "view_statsrefresh",
+    ],
+    "Customer service": ["view_memberstats", "view_segment", "view_club", "view_clubmembership"],
+    "Supervisor": [
+        "view_memberstats",
+        "view_segment",
+        "view_segmentaward",
+        "view_club",
+        "view_clubmembership",
+    ],
+    "Operator": ["view_statsrefresh"],
+}
+
+
+def forwards(apps, schema_editor):
+    role_permissions_sync(
+        apps, schema_editor, app_label="segments", role_permissions=ROLE_PERMISSIONS
+    )
+
+
+def backwards(apps, schema_editor):
+    role_permissions_revoke(apps, schema_editor, app_label="segments")
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("segments", "0001_initial"),
+        ("members", "0002_roles"),
+    ]
+
+    operations = [migrations.RunPython(forwards, backwards)]
