@@ -36,6 +36,9 @@ class MemberExportSerializer(serializers.Serializer):
     tier_history = serializers.JSONField()
     adjustments = serializers.JSONField(help_text="Staff adjustments and their decisions.")
     feedback = serializers.JSONField(help_text="Scores and comments the member sent.")
+    segments = serializers.JSONField(
+        help_text="Statistics and RFM group as of the nightly refresh, products bought, clubs."
+    )
     redemptions = serializers.JSONField(help_text="Rewards redeemed, with their coupons.")
     campaign_awards = serializers.JSONField()
     campaign_holdouts = serializers.JSONField(

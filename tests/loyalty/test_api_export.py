@@ -78,6 +78,7 @@ def test_export_holds_everything_about_the_member(api_client, grace, record_orde
         "adjustments",
         "memberships",
         "feedback",
+        "segments",
         "redemptions",
         "campaign_awards",
         "campaign_holdouts",
@@ -140,6 +141,7 @@ def test_export_holds_everything_about_the_member(api_client, grace, record_orde
     ]
     assert (data["tier"], data["tier_history"], data["redemptions"]) == (None, [], [])
     assert data["referrals"] == {"made": [], "received": []}
+    assert data["segments"] == {"statistics": None, "products": [], "clubs": []}
 
 
 @pytest.mark.django_db

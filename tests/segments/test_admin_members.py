@@ -26,7 +26,7 @@ def _rfm_world(make_member, record_order):
 
 
 def test_member_page_shows_statistics_and_rfm_group(make_member, record_order):
-    low, high = _rfm_world(make_member, record_order)
+    _low, high = _rfm_world(make_member, record_order)
     client = client_for(staff_user(CUSTOMER_SERVICE, "cs"))
     response = client.get(reverse("admin:members_member_change", args=[high.pk]))
     assert response.status_code == HTTPStatus.OK
@@ -38,7 +38,9 @@ def test_member_page_shows_statistics_and_rfm_group(make_member, record_order):
 
 def test_operator_does_not_see_the_statistics(make_member, record_order):
     _low, high = _rfm_world(make_member, record_order)
-    response = client_for(staff_user(OPERATOR, "op")).get(reverse("admin:members_member_change", args=[high.pk]))
+    response = client_for(staff_user(OPERATOR, "op")).get(
+        reverse("admin:members_member_change", args=[high.pk])
+    )
     titles = [p.title for p in response.context["member_panels"]] if response.context else []
     assert "Statistics and RFM" not in titles
 
