@@ -205,7 +205,7 @@ class CampaignAdmin(admin.ModelAdmin):
     readonly_fields = ("points_awarded",)
     fieldsets = (
         (None, {"fields": ("code", "name", "description", "kind", "is_active")}),
-        (_("When and for whom"), {"fields": ("starts_at", "ends_at", "tiers")}),
+        (_("When and for whom"), {"fields": ("starts_at", "ends_at", "tiers", "segment")}),
         (_("Limits"), {"fields": ("budget_points", "points_awarded", "per_member_limit")}),
         (_("Measured lift"), {"fields": ("holdout_percent",)}),
         (_("Multiplier"), {"fields": ("multiplier", "weekdays", "day_of_month", "categories")}),

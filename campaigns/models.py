@@ -74,6 +74,17 @@ class Campaign(models.Model):
         help_text=_("Only members of these tiers; none selected means everyone."),
         verbose_name=_("tiers"),
     )
+    # An audience beside the tiers: a member must be in both (the segment evaluated when the
+    # campaign applies, `segments.selectors.segments.segment_id_contains`).
+    segment = models.ForeignKey(
+        "segments.Segment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("Only members in this segment (and in the tiers above, if any)."),
+        verbose_name=_("segment"),
+    )
     budget_points = models.PositiveIntegerField(
         null=True,
         blank=True,
@@ -241,6 +252,9 @@ class CampaignAward(models.Model):
     )
     points = models.PositiveIntegerField(verbose_name=_("points"))
     reference = models.CharField(max_length=128, verbose_name=_("reference"))
+    # The segment the member was in when the campaign applied (its code; "" without one), so a
+    # result can be explained after the segment's members have changed.
+    segment_code = models.CharField(max_length=64, blank=True, verbose_name=_("segment"))
     created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:

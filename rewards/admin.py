@@ -112,6 +112,7 @@ class RewardAdmin(_ServiceErrorsAsMessages, admin.ModelAdmin):
             {
                 "fields": (
                     "min_tier",
+                    "segment",
                     "per_member_limit",
                     "active_from",
                     "active_to",

@@ -39,6 +39,7 @@ class RewardForm(forms.ModelForm):
             "stock",
             "per_member_limit",
             "min_tier",
+            "segment",
             "active_from",
             "active_to",
             "coupon_valid_days",

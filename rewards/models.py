@@ -136,6 +136,15 @@ class Reward(models.Model):
         help_text=_("Lowest tier that may redeem; empty = every member."),
         verbose_name=_("min tier"),
     )
+    segment = models.ForeignKey(
+        "segments.Segment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("Only members in this segment may redeem; empty = every member."),
+        verbose_name=_("segment"),
+    )
     active_from = models.DateTimeField(null=True, blank=True, verbose_name=_("active from"))
     active_to = models.DateTimeField(null=True, blank=True, verbose_name=_("active to"))
     coupon_valid_days = models.PositiveIntegerField(

@@ -20,6 +20,7 @@ from loyalty.models import Tier
 from loyalty.services import tiers as tier_services
 from members.models import Member
 from rewards.models import Redemption, RedemptionStatus, Reward, RewardKind
+from segments.selectors.segments import segment_id_contains
 
 # Redemptions that use up a per-member limit: all but cancelled ones (an expired coupon was
 # still the member's to use).
@@ -34,6 +35,7 @@ class Reason:
     LIMIT_REACHED = "limit_reached"
     OUT_OF_STOCK = "out_of_stock"
     MEMBER_SUSPENDED = "member_suspended"
+    NOT_IN_SEGMENT = "not_in_segment"
 
 
 def member_tier_rank(*, member_id: int) -> int:
@@ -95,6 +97,10 @@ def reward_ineligibility(
         return Reason.MEMBER_SUSPENDED
     if reward.min_tier is not None and tier_rank < reward.min_tier.rank:
         return Reason.TIER_TOO_LOW
+    if reward.segment_id is not None and not segment_id_contains(
+        segment_id=reward.segment_id, member_id=member.pk, now=now
+    ):
+        return Reason.NOT_IN_SEGMENT
     if reward.per_member_limit is not None and redeemed >= reward.per_member_limit:
         return Reason.LIMIT_REACHED
     if reward.stock is not None and reward.stock <= 0:

@@ -1,10 +1,12 @@
 """What each staff role may do with segments, statistics and clubs (see `members.roles`).
 
-Marketing builds segments and clubs, exports a segment's members and awards a segment points
-(the award goes through the adjustment service: its limits and four-eyes rules apply to the
-staff user). Customer service and supervisors read them (the member page shows the RFM group and
-clubs). Statistics and refresh runs are derived data: read-only for everyone who may read them;
-the snapshot rows and award records are written by services only.
+Marketing builds segments and clubs and exports a segment's members. Awarding a segment points
+is for the staff who may adjust points (customer service within their limits, beyond them held
+for a supervisor; supervisors without limit): the award goes through the adjustment service, so
+its limits and four-eyes rules apply per member. Customer service and supervisors read segments
+(the member page shows the RFM group and clubs). Statistics and refresh runs are derived data:
+read-only for everyone who may read them; snapshot rows and award records are written by
+services only.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "change_segment",
         "delete_segment",
         "export_segment",
-        "award_segment",
         "view_segmentaward",
         "view_club",
         "add_club",
@@ -27,10 +28,18 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "view_clubmembership",
         "view_statsrefresh",
     ],
-    CUSTOMER_SERVICE: ["view_memberstats", "view_segment", "view_club", "view_clubmembership"],
+    CUSTOMER_SERVICE: [
+        "view_memberstats",
+        "view_segment",
+        "award_segment",
+        "view_segmentaward",
+        "view_club",
+        "view_clubmembership",
+    ],
     SUPERVISOR: [
         "view_memberstats",
         "view_segment",
+        "award_segment",
         "view_segmentaward",
         "view_club",
         "view_clubmembership",

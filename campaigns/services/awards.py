@@ -32,6 +32,8 @@ from loyalty.services.points import points_award
 from loyalty.services.tiers import tier_for_order
 from members.actors import Actor
 from members.models import Member
+from segments.models import Segment
+from segments.selectors.segments import segment_id_contains
 
 NO_CAMPAIGN = "no_campaign"
 LIMIT_REACHED = "limit_reached"
@@ -55,11 +57,25 @@ def campaigns_live(*, kind: str, at: dt.datetime):
 
 
 def member_targeted(campaign: Campaign, *, member_id: int) -> bool:
+    """In the campaign's tiers (if any) and in its segment (if any, evaluated now)."""
     tier_codes = {t.code for t in campaign.tiers.all()}
-    if not tier_codes:
+    if tier_codes:
+        code, _multiplier = tier_for_order(member_id=member_id)
+        if code not in tier_codes:
+            return False
+    if campaign.segment_id is None:
         return True
-    code, _multiplier = tier_for_order(member_id=member_id)
-    return code in tier_codes
+    return segment_id_contains(segment_id=campaign.segment_id, member_id=member_id)
+
+
+def award_segment_code(campaign: Campaign) -> str:
+    """What an award records of the campaign's segment: its code (the member was in it: awards
+    are made only to targeted members), "" without one."""
+    if campaign.segment_id is None:
+        return ""
+    return (
+        Segment.objects.filter(pk=campaign.segment_id).values_list("code", flat=True).first() or ""
+    )
 
 
 def award_reserve(
@@ -151,6 +167,7 @@ def award_grant(
             posting=posting,
             points=granted,
             reference=reference,
+            segment_code=award_segment_code(campaign),
             created_at=now,
         )
     return award, None

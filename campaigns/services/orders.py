@@ -21,7 +21,11 @@ from campaigns.models import Campaign, CampaignAward
 from campaigns.services.awards import (
     award_grant,
     award_reserve,
+<<<<<<< HEAD
     holdout_record,
+=======
+    award_segment_code,
+>>>>>>> fdb9880 (segments as audiences: campaigns (beside tiers; the segment recorded on each award), rewards eligibility (not_in_segment), the admin builder (live count and sample, CSV export with formulas escaped, freeze, bulk award through the adjustment rules), clubs in the admin)
     member_targeted,
 )
 from config.prepared import PreparedQuery, hot_cursor, insert_sql
@@ -214,6 +218,7 @@ def order_recorded(*, order, member, actor) -> None:
                     order_id=order.pk,
                     points=p.points,
                     reference=f"order:{order.order_id}",
+                    segment_code=award_segment_code(by_code[p.campaign_code]),
                     created_at=p.created_at,
                 )
                 for p in postings

@@ -32,6 +32,7 @@ EDITABLE_FIELDS = (
     "value",
     "per_member_limit",
     "min_tier",
+    "segment",
     "active_from",
     "active_to",
     "coupon_valid_days",

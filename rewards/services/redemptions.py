@@ -151,6 +151,13 @@ def _ineligible_error(reason: str, reward: Reward) -> ServiceError:
             % {"reward_code": reward.code, "reward_min_tier_name": reward.min_tier.name},
             extra={"reason": reason},
         )
+    if reason == Reason.NOT_IN_SEGMENT:
+        return ServiceError(
+            "not_eligible",
+            gettext("Reward %(reward_code)s is only for the members of a segment.")
+            % {"reward_code": reward.code},
+            extra={"reason": reason},
+        )
     return ServiceError(
         "not_eligible", gettext("This member cannot redeem rewards now."), extra={"reason": reason}
     )

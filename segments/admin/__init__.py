@@ -1,4 +1,4 @@
 """Segments in the admin: the member page's statistics panel and the list's RFM column and
-filter (`members`)."""
+filter (`members`), the segment builder (`segments`), clubs (`clubs`)."""
 
-from segments.admin import members  # noqa: F401  (registers the member page's parts)
+from segments.admin import clubs, members, segments  # noqa: F401  (registers the admins)

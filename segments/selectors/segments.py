@@ -50,3 +50,10 @@ def conditions_preview(conditions, *, now: dt.datetime | None = None) -> dict:
         members.order_by("pk").values("pk", "external_id", "first_name", "last_name")[:SAMPLE_SIZE]
     )
     return {"count": members.count(), "sample": sample}
+
+
+def segment_id_contains(*, segment_id: int, member_id: int, now: dt.datetime | None = None) -> bool:
+    """`segment_contains` for a segment known by id, read afresh (its conditions may have
+    changed since a caller cached the object that names it): two queries."""
+    segment = Segment.objects.filter(pk=segment_id).first()
+    return segment is not None and segment_contains(segment, member_id=member_id, now=now)

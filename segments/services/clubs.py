@@ -24,6 +24,21 @@ from segments.models import Club, ClubMembership
 from segments.selectors.segments import conditions_members
 
 
+def club_save(*, club: Club, actor: Actor, perks=None) -> Club:
+    """Create or change a club (and its perks when given); audited."""
+    from segments.conditions import conditions_validate
+
+    rules = club.join_rules or {}
+    club.join_rules = conditions_validate(rules) if rules else {}
+    with transaction.atomic():
+        created = club.pk is None
+        club.save()
+        if perks is not None:
+            club.perks.set(perks)
+        audit_record(actor=actor, action="club.create" if created else "club.change", target=club)
+    return club
+
+
 def club_join(
     *, member: Member, club: Club, actor: Actor, now: dt.datetime | None = None
 ) -> tuple[ClubMembership, bool]:

@@ -53,6 +53,12 @@ MODELS: dict[str, tuple[str, str, str, str]] = {
     # through the storefront and the daily step only. Operators have no part in it.
     "memberships.Plan": ("M CS S SU", "M SU", "M SU", ""),
     "memberships.Membership": ("M CS S SU", "", "", ""),
+    # Segments: Marketing builds segments and clubs (clubs are closed, never deleted); awards and
+    # club memberships are written by the services alone.
+    "segments.Segment": ("M CS S SU", "M SU", "M SU", "M SU"),
+    "segments.SegmentAward": ("M CS S SU", "", "", ""),
+    "segments.Club": ("M CS S SU", "M SU", "M SU", ""),
+    "segments.ClubMembership": ("M CS S SU", "", "", ""),
     "rewards.Reward": (EVERYONE, "M SU", "M SU", "M SU"),
     "rewards.StockMovement": (EVERYONE, "", "", ""),
     "rewards.Redemption": (EVERYONE, "", "", ""),
@@ -95,6 +101,12 @@ CUSTOM: dict[str, str] = {
     "loyalty_membertier_override": "M S SU",
     "loyalty_membertier_override_end": "M S SU",
     "memberships_membership_refund": "S SU",
+    # The builder's live count (a read), the export of a segment's members, freezing it, and the
+    # bulk award (the staff who may adjust points: their limits apply).
+    "segments_segment_count": "M CS S SU",
+    "segments_segment_export": "M SU",
+    "segments_segment_freeze": "M SU",
+    "segments_segment_award": "CS S SU",
     "rewards_reward_stock": "M SU",
     "rewards_redemption_cancel": "CS S SU",
     "rewards_redemption_export": "O SU",
@@ -142,6 +154,7 @@ GET_REDIRECTS = {"loyalty.ProgramSettings changelist", "loyalty_adjustmentreques
 
 # Views that take one method only: the other answers 405 to whoever may use the view.
 ONE_METHOD = {
+    "segments_segment_count": "POST",
     "webhooks_delivery_replay": "POST",
     "messaging_messagetemplate_test": "POST",
     "admin:jsi18n": "GET",

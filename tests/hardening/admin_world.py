@@ -63,6 +63,9 @@ from messaging.services import message_request, opt_out_record, suppression_reco
 from rewards.models import Redemption, Reward, StockMovement
 from rewards.services import reward_create
 from rewards.services.redemptions import redemption_create
+from segments.models import Club, ClubMembership, Segment, SegmentAward
+from segments.services.clubs import club_join, club_save
+from segments.services.segments import segment_award_points, segment_save
 from tests.campaigns.factories import make_campaign
 from webhooks.models import Delivery, Endpoint
 from webhooks.services import endpoint_create, endpoint_send_test
@@ -136,6 +139,20 @@ def admin_world() -> dict[str, object]:
     agent.groups.add(Group.objects.get(name=CUSTOMER_SERVICE))
     agent = User.objects.get(pk=agent.pk)
     adjustment_request(member=referrer, points=100_000, reason="goodwill", actor=Actor.staff(agent))
+    # A club with a member, a segment of it and a bulk award to it (held: beyond the limits).
+    club = club_save(club=Club(code="w-parents", name="Parents"), actor=system)
+    club_join(member=referrer, club=club, actor=system)
+    segment = segment_save(
+        segment=Segment(
+            code="w-parents",
+            name="Parents",
+            conditions={"all": [{"field": "club", "op": "in", "value": ["w-parents"]}]},
+        ),
+        actor=system,
+    )
+    segment_award_points(
+        segment=segment, points=50_000, reason="w-award", key="w-award", actor=Actor.staff(agent)
+    )
     import_profile_save(
         actor=system,
         name="w-profile",
@@ -221,6 +238,10 @@ def admin_world() -> dict[str, object]:
             MessageLog,
             OptOut,
             Suppression,
+            Segment,
+            SegmentAward,
+            Club,
+            ClubMembership,
             Endpoint,
             Delivery,
             AccessAttempt,
