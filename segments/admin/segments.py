@@ -114,13 +114,17 @@ class SegmentAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def count_view(self, request):
-        """The builder's live answer: POST {"conditions": tree} → {count, sample} or {error}."""
+        """The builder's live answer: POST {"conditions": tree} (JSON, or a form field
+        `conditions` holding it) → {count, sample} or {error}. No tree: everyone."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         try:
-            tree = json.loads(request.body or b"{}").get("conditions")
+            if request.content_type == "application/json":
+                tree = json.loads(request.body or b"{}").get("conditions")
+            else:
+                tree = json.loads(request.POST.get("conditions") or "{}")
             answer = conditions_preview(tree)
         except (ValueError, AttributeError):
             return JsonResponse(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -45,12 +46,12 @@ def segment_freeze(*, segment: Segment, now: dt.datetime | None = None) -> int:
         segment = Segment.objects.select_for_update().get(pk=segment.pk)
         if segment.kind == Segment.Kind.FROZEN and segment.frozen_at is not None:
             raise ServiceError("segment_frozen", gettext("This segment is already frozen."))
-        ids = conditions_members(segment.conditions, now=now).values("pk")
+        ids = conditions_members(segment.conditions, now=now).annotate(mid=F("pk")).values("mid")
         sql, params = ids.query.sql_with_params()
         table = SegmentMember._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {table} (segment_id, member_id) SELECT %s, t.id FROM ({sql}) t",
+                f"INSERT INTO {table} (segment_id, member_id) SELECT %s, t.mid FROM ({sql}) t",
                 [segment.pk, *params],
             )
         count = SegmentMember.objects.filter(segment_id=segment.pk).count()
