@@ -113,6 +113,7 @@ class RewardAdmin(_ServiceErrorsAsMessages, admin.ModelAdmin):
                 "fields": (
                     "min_tier",
                     "segment",
+                    "category",
                     "per_member_limit",
                     "active_from",
                     "active_to",
@@ -514,3 +515,6 @@ def redemptions_section(request: HttpRequest, member: Member) -> MemberPanel | N
 
 if redemptions_section not in LoyaltyMemberAdmin.loyalty_sections:
     LoyaltyMemberAdmin.loyalty_sections.append(redemptions_section)
+
+# The member page's "Suggested rewards" panel (`rewards.admin_suggestions`).
+from rewards import admin_suggestions  # noqa: E402, F401

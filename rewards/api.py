@@ -115,6 +115,7 @@ class RewardSerializer(serializers.Serializer):
             "tier_too_low",
             "limit_reached",
             "out_of_stock",
+            "not_in_segment",
         ],
         allow_null=True,
         help_text="With `member`, when not eligible: why.",

@@ -40,6 +40,7 @@ class RewardForm(forms.ModelForm):
             "per_member_limit",
             "min_tier",
             "segment",
+            "category",
             "active_from",
             "active_to",
             "coupon_valid_days",

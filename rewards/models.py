@@ -136,6 +136,14 @@ class Reward(models.Model):
         help_text=_("Lowest tier that may redeem; empty = every member."),
         verbose_name=_("min tier"),
     )
+    # What the reward is about, in the storefront's product categories (the `category` of an
+    # order's items): personal suggestions match it against what the member buys.
+    category = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text=_("The product category it belongs to (as orders name it); optional."),
+        verbose_name=_("category"),
+    )
     segment = models.ForeignKey(
         "segments.Segment",
         null=True,

@@ -9,12 +9,18 @@ from rewards.api import (
     RewardListApi,
 )
 from rewards.api_coupons import CouponCheckApi, MemberCouponListApi
+from rewards.api_suggestions import MemberSuggestionsApi
 
 urlpatterns = [
     path(
         "members/<str:external_id>/coupons",
         MemberCouponListApi.as_view(),
         name="api-member-coupons",
+    ),
+    path(
+        "members/<str:external_id>/suggestions",
+        MemberSuggestionsApi.as_view(),
+        name="api-member-suggestions",
     ),
     path("coupons/<str:code>", CouponCheckApi.as_view(), name="api-coupon"),
     path("rewards", RewardListApi.as_view(), name="api-rewards"),

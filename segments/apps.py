@@ -11,10 +11,16 @@ class SegmentsConfig(AppConfig):
         from loyalty import hooks
         from members.access import register_export_section
         from segments.access import segments_section
+        from segments.selectors.clubs import member_clubs
+        from segments.services.segments import segments_count_daily
         from segments.services.stats import stats_daily_step
 
         # The statistics and RFM scores are refreshed set-based once a day (never on the earn
         # path: docs/segments.md, "Why a daily refresh").
         hooks.register_daily_job_step("member_statistics", stats_daily_step)
+        # Then every segment's count, on the fresh statistics.
+        hooks.register_daily_job_step("segment_counts", segments_count_daily)
+        # The member summary's `clubs`: the member's clubs and their perks.
+        hooks.register_member_summary_part("clubs", member_clubs)
         # The subject-access export: the member's statistics, RFM group and clubs.
         register_export_section("segments", segments_section)

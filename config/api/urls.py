@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("loyalty.api.urls")),
     path("", include("rewards.urls")),
     path("", include("memberships.urls")),
+    path("", include("segments.urls")),
     path("", include("campaigns.urls")),
     path("", include("events.urls")),
 ]

@@ -189,6 +189,15 @@ class MemberPaidMembershipSerializer(serializers.Serializer):
     perks = MemberPerkSerializer(many=True, help_text="The plan's perks (beside the tier's).")
 
 
+class MemberClubSummarySerializer(serializers.Serializer):
+    """A club the member is in (the `segments` app fills them: `docs/segments.md`)."""
+
+    code = serializers.CharField()
+    name = serializers.CharField()
+    joined_at = serializers.DateTimeField()
+    perks = MemberPerkSerializer(many=True, help_text="The club's perks.")
+
+
 class MemberSummarySerializer(serializers.Serializer):
     external_id = serializers.CharField()
     email = serializers.EmailField()
@@ -210,6 +219,9 @@ class MemberSummarySerializer(serializers.Serializer):
     perks = MemberPerkSerializer(many=True)
     membership = MemberPaidMembershipSerializer(
         allow_null=True, help_text="The paid membership whose perks the member holds now, or null."
+    )
+    clubs = MemberClubSummarySerializer(
+        many=True, help_text="The clubs the member joined, with their perks (beside the tier's)."
     )
 
 

@@ -76,6 +76,8 @@ def member_summary(member: Member, *, now: dt.datetime | None = None) -> dict:
         "perks": tiers["perks"],
         # The paid membership (`memberships`, through `loyalty.hooks`): null without one.
         "membership": _summary_part("membership", member=member, now=now),
+        # The member's clubs and their perks (`segments`, through `loyalty.hooks`).
+        "clubs": _summary_part("clubs", member=member, now=now) or [],
     }
 
 

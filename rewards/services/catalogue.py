@@ -33,6 +33,7 @@ EDITABLE_FIELDS = (
     "per_member_limit",
     "min_tier",
     "segment",
+    "category",
     "active_from",
     "active_to",
     "coupon_valid_days",

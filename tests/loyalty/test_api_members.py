@@ -50,6 +50,7 @@ def summary(member: Member, **overrides) -> dict:
         "progress": None,
         "perks": [],
         "membership": None,
+        "clubs": [],
     }
     body.update(overrides)
     return body
@@ -101,6 +102,7 @@ def test_put_enrols_a_new_member_and_answers_201_with_the_summary(api_client):
         "progress": None,
         "perks": [],
         "membership": None,
+        "clubs": [],
     }
     assert member.enrolled_at == dt.datetime(2026, 1, 5, 10, 0, tzinfo=dt.UTC)
 
