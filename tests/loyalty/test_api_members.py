@@ -482,8 +482,9 @@ def test_get_takes_a_bounded_number_of_queries(api_client, member, django_assert
     # API key, member, account, expiring lots, the tier ladder (none configured here; with
     # tiers see tests/loyalty/test_tiers_summary.py), the program settings (the member's
     # language when they chose none; with tiers the same read serves both), the paid
-    # membership (`memberships`: none here, so its plan's perks are not read).
-    with django_assert_max_num_queries(7):
+    # membership (`memberships`: none here, so its plan's perks are not read), the clubs
+    # (`segments`: none here, so their perks are not read).
+    with django_assert_max_num_queries(8):
         response = api_client.get(url(member.external_id))
 
     assert response.status_code == HTTPStatus.OK

@@ -339,8 +339,8 @@ def test_the_api_summary_carries_the_tier_blocks(
     record_order(member, "O-1", "300.00", placed_at=now - DAY, now=now - DAY)
 
     # API key, member, account, expiring lots; tiers: ladder, perks, settings, member tier, spend;
-    # the paid membership (none).
-    with django_assert_max_num_queries(10):
+    # the paid membership (none); the clubs (none).
+    with django_assert_max_num_queries(11):
         response = api_client.get(f"/api/v1/members/{member.external_id}")
 
     assert response.status_code == HTTPStatus.OK

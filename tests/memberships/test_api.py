@@ -218,8 +218,9 @@ def test_the_summary_reads_the_membership_in_two_queries(
 ):
     _start(api_client)
 
-    # As `tests/loyalty/test_api_members.py` (7, the membership's included) + the plan's perks.
-    with django_assert_max_num_queries(8):
+    # As `tests/loyalty/test_api_members.py` (8, the membership's and the clubs' included) + the
+    # plan's perks.
+    with django_assert_max_num_queries(9):
         response = api_client.get("/api/v1/members/C-1001")
 
     assert response.json()["membership"]["perks"][0]["code"] == "free_shipping"

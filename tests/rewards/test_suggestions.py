@@ -14,6 +14,7 @@ from rewards.suggestions import member_suggestions
 from segments.models import Segment
 from segments.services.segments import segment_save
 from segments.services.stats import stats_refresh
+from tests.loyalty.conftest import record_order  # noqa: F401  (the order fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -79,7 +80,7 @@ def test_points_expiring_soon_come_first(shop, give_points, system_actor):
         "text": f"320 of your points expire by {expires.isoformat()}: spend them here.",
     }
     assert [(s.reward.code, s.score) for s in suggestions[1:3]] == [
-        ("LAMP_OFF", 400),
+        ("LAMP_OFF", 401),  # 500 × 320 ÷ 400, + 1 redemption in Ada's RFM group
         ("BIG", 347),
     ]
 
