@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def shop(make_member, make_reward, give_points, tiers, record_order, system_actor):
+def shop(make_member, make_reward, give_points, tiers, record_order, system_actor):  # noqa: F811
     now = timezone.now()
     ada, bob = make_member(external_id="ADA"), make_member(external_id="BOB")
     items = [{"sku": "MUG", "category": "Kitchen", "quantity": 1, "unit_price": "60.00"}]
