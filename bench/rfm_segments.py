@@ -62,8 +62,8 @@ def generate(members: int, orders: int, seed: float) -> None:
                 "first_name": "''",
                 "last_name": "''",
                 "phone": "''",
-                "birth_date": "date '1960-01-01' + (g % 15000)",
-                "marketing_consent": "g % 3 = 0",
+                "birth_date": "date '1960-01-01' + mod(g, 15000)::int",
+                "marketing_consent": "mod(g, 3) = 0",
                 "status": "'active'",
                 "enrolled_at": "now() - interval '800 days'",
                 "referral_code": "'S' || lpad(g::text, 10, '0')",
@@ -90,8 +90,8 @@ def generate(members: int, orders: int, seed: float) -> None:
                 "eligible_amount": "a.amount",
                 "refunded_total": "a.refunded",
                 "refunded_amount": "a.refunded",
-                "items": "CASE WHEN g % 5 = 0 THEN jsonb_build_array(jsonb_build_object("
-                "'sku', 'SKU-' || (g % 2000), 'category', 'Cat ' || (g % 40), "
+                "items": "CASE WHEN mod(g, 5) = 0 THEN jsonb_build_array(jsonb_build_object("
+                "'sku', 'SKU-' || mod(g, 2000), 'category', 'Cat ' || mod(g, 40), "
                 "'quantity', 1, 'unit_price', a.amount::text)) ELSE '[]'::jsonb END",
                 "channel": "'web'",
                 "points_base": "floor(a.amount)::int",
