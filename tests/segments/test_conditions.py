@@ -12,7 +12,7 @@ from feedback.services import feedback_record
 from loyalty.demo import demo_tiers_ensure
 from loyalty.models import Tier
 from loyalty.services.program import program_settings_update
-from loyalty.services.tiers import tier_override
+from loyalty.services.tier_overrides import tier_override
 from members.services import member_set_status
 from memberships.services import plan_save
 from memberships.services.lifecycle import membership_start
