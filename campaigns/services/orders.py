@@ -21,11 +21,8 @@ from campaigns.models import Campaign, CampaignAward
 from campaigns.services.awards import (
     award_grant,
     award_reserve,
-<<<<<<< HEAD
-    holdout_record,
-=======
     award_segment_code,
->>>>>>> fdb9880 (segments as audiences: campaigns (beside tiers; the segment recorded on each award), rewards eligibility (not_in_segment), the admin builder (live count and sample, CSV export with formulas escaped, freeze, bulk award through the adjustment rules), clubs in the admin)
+    holdout_record,
     member_targeted,
 )
 from config.prepared import PreparedQuery, hot_cursor, insert_sql

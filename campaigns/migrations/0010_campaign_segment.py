@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0007_config_version_all_columns'),
+        ('campaigns', '0009_holdout_roles'),
         ('segments', '0002_roles'),
     ]
 
