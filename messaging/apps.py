@@ -3,7 +3,14 @@ from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
-def _install_default_templates(sender, **kwargs) -> None:
+def _install_default_templates(sender, apps=None, **kwargs) -> None:
+    # `migrate` sends post_migrate for every app even when it stopped short of this one's
+    # tables (`migrate members 0006`): install only once the migrated state has them.
+    try:
+        if apps is not None:
+            apps.get_model("messaging", "KindSetting")
+    except LookupError:
+        return
     from messaging.templates_admin import templates_install_defaults
 
     templates_install_defaults()
