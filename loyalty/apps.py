@@ -8,12 +8,12 @@ class LoyaltyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from idempotency.services import idempotency_purge
         from loyalty import hooks
         from loyalty.erasure import import_files_scrub, loyalty_rows_scrub
         from loyalty.selectors.access import SECTIONS
         from members.access import register_export_section
         from members.erasure import register_erasure_scrubber
-        from members.services import idempotency_purge
 
         # Stored API answers are kept 24 hours (the contract), then purged by the daily jobs.
         hooks.register_daily_job_step(

@@ -37,7 +37,8 @@ from django.db.models.functions import Cast
 from django.utils.crypto import salted_hmac
 
 from events.services import events_member_forget
-from members.models import AuditEntry, IdempotencyRecord, Member
+from idempotency.models import IdempotencyRecord
+from members.models import AuditEntry, Member
 
 ERASED = "(erased)"
 PSEUDONYM_PREFIX = "erased-"

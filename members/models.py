@@ -1,4 +1,4 @@
-"""Member identity, the audit log, and the API's idempotency records.
+"""Member identity and the audit log (the API's idempotency records: the `idempotency` app).
 
 Invariants:
 - `external_id` (the storefront's customer id) is unique and never changes.
@@ -10,8 +10,6 @@ Invariants:
   whole; an erased member is never un-erased.
 - `referral_code` is unique and unguessable (random, from an alphabet without look-alike letters).
 - Audit entries are append-only.
-- An idempotency record is unique per (API key, Idempotency-Key) and is written in the same
-  transaction as the work it answers for, so a stored response always means the work committed.
 """
 
 import pgtrigger
@@ -217,37 +215,3 @@ class AuditEntry(ActorFields):
         return (
             f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.target_type}"
         )
-
-
-class IdempotencyRecord(models.Model):
-    """The stored answer to one storefront `POST` made with an `Idempotency-Key`.
-
-    Cross-cutting API infrastructure (see `config.api.idempotency`): the key is scoped to the API
-    key that sent it; `endpoint` (method and path) and `fingerprint` (sha256 of the canonical JSON
-    body) tell a true retry from a key reused for another request. Kept at least 24 hours, then
-    purged by the daily jobs (`members.services.idempotency_purge`).
-    """
-
-    api_key = models.ForeignKey(
-        "rest_framework_api_key.APIKey",
-        on_delete=models.CASCADE,
-        related_name="+",
-        verbose_name=_("api key"),
-    )
-    key = models.CharField(max_length=255, verbose_name=_("key"))
-    endpoint = models.TextField(verbose_name=_("endpoint"))
-    fingerprint = models.CharField(max_length=64, verbose_name=_("fingerprint"))
-    response_status = models.PositiveSmallIntegerField(verbose_name=_("response status"))
-    response_body = models.JSONField(null=True, blank=True, verbose_name=_("response body"))
-    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
-
-    class Meta:
-        verbose_name = _("idempotency record")
-        verbose_name_plural = _("idempotency records")
-        constraints = [
-            models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_key_unique"),
-        ]
-        indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.key} → {self.response_status} ({self.endpoint})"

@@ -51,14 +51,13 @@ JOB_ROLE_PERMISSIONS: dict[str, list[str]] = {
 }
 
 # Members are enrolled by the storefront (API) and never deleted (erasure keeps the row); the
-# audit log is append-only; idempotency records are the API's own bookkeeping.
+# audit log is append-only.
 NO_ROLE = [
     "add_member",
     "delete_member",
     "add_auditentry",
     "change_auditentry",
     "delete_auditentry",
-    *(f"{action}_idempotencyrecord" for action in ("add", "change", "delete", "view")),
 ]
 
 

@@ -13,7 +13,7 @@ from django.utils.translation import gettext
 from config.errors import Gone, NotFound
 from config.prepared import PreparedQuery
 from members.erasure import external_id_is_personal, external_id_pseudonym
-from members.models import IdempotencyRecord, Member
+from members.models import Member
 
 # Every storefront request for a member starts here: compiled to SQL once (`config.prepared`).
 _member_by_external_id = PreparedQuery(
@@ -36,11 +36,6 @@ def member_get_for_api(*, external_id: str) -> Member:
     if member.is_erased:
         raise Gone("member_erased", gettext("This member's data has been erased."))
     return member
-
-
-def idempotency_record_find(*, api_key_id: str, key: str) -> IdempotencyRecord | None:
-    """The stored answer for this API key's `Idempotency-Key`, if any."""
-    return IdempotencyRecord.objects.filter(api_key_id=api_key_id, key=key).first()
 
 
 # Sorts after every character a name starts with (ICU's maximum primary weight; the highest BMP

@@ -1,4 +1,4 @@
-"""Writes to members: enrolment, update, erasure, the audit log, and API idempotency records.
+"""Writes to members: enrolment, update, erasure and the audit log.
 
 Every public function is keyword-only, runs in its own durable transaction (or asserts it is inside
 one, for primitives), and records who did it. Erasure blanks personal data and keeps the row.
@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -21,7 +21,7 @@ from events.models import EventType
 from events.services import event_record
 from members import erasure
 from members.actors import Actor
-from members.models import AuditEntry, IdempotencyRecord, Language, Member
+from members.models import AuditEntry, Language, Member
 
 # No 0/O, 1/I/L: codes are read aloud and typed by hand.
 REFERRAL_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -370,50 +370,3 @@ def _forget(member: Member, *, values, identifiers, blanked: bool = True) -> era
         erased.count("external id", 1)
     erasure.scrub_everywhere(erased)
     return erased
-
-
-# The storefront contract keeps idempotent responses at least this long (docs/api.md).
-IDEMPOTENCY_RETENTION = dt.timedelta(hours=24)
-IDEMPOTENCY_PURGE_BATCH = 5000
-
-
-def idempotency_record_store(
-    *, api_key_id: str, key: str, endpoint: str, fingerprint: str, status: int, body: Any
-) -> IdempotencyRecord:
-    """Store the answer to an idempotent request. A primitive: it must share the work's transaction.
-
-    The unique (api_key, key) constraint is the last line of defence against two twins both
-    running: the second insert fails and takes its whole transaction (the work) down with it.
-    """
-    assert connection.in_atomic_block, "store the idempotency record in the work's transaction"
-    return IdempotencyRecord.objects.create(
-        api_key_id=api_key_id,
-        key=key,
-        endpoint=endpoint,
-        fingerprint=fingerprint,
-        response_status=status,
-        response_body=body,
-    )
-
-
-def idempotency_purge(
-    *, older_than: dt.timedelta = IDEMPOTENCY_RETENTION, now: dt.datetime | None = None
-) -> int:
-    """Delete idempotency records older than `older_than` (at least 24 hours); return how many.
-
-    Deletes in batches, each its own short transaction, so the daily job never holds a long lock
-    on a table every idempotent request writes to.
-    """
-    if older_than < IDEMPOTENCY_RETENTION:
-        raise ValueError("idempotency records are kept at least 24 hours (the API contract)")
-    cutoff = (now or timezone.now()) - older_than
-    purged = 0
-    while True:
-        batch = list(
-            IdempotencyRecord.objects.filter(created_at__lt=cutoff)
-            .order_by()
-            .values_list("pk", flat=True)[:IDEMPOTENCY_PURGE_BATCH]
-        )
-        if not batch:
-            return purged
-        purged += IdempotencyRecord.objects.filter(pk__in=batch).delete()[0]

@@ -171,8 +171,8 @@ def _plain(data):
 
 
 def _run(view, request, call_view) -> Response:
-    from members.selectors import idempotency_record_find
-    from members.services import idempotency_record_store
+    from idempotency.selectors import idempotency_record_find
+    from idempotency.services import idempotency_record_store
 
     key = _key_from(request)
     api_key_id = request.api_key.pk

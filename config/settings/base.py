@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "procrastinate.contrib.django",
     "anymail",
     # Our apps, in dependency order: each may import only those above it.
+    "idempotency",
     "jobs",
     "events",
     "members",
@@ -350,6 +351,7 @@ LOGGING = {
             "propagate": False,
         }
         for app in (
+            "idempotency",
             "jobs",
             "events",
             "members",

@@ -17,8 +17,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_api_key.models import APIKey
 
-from members.models import AuditEntry, IdempotencyRecord
-from members.services import idempotency_purge
+from idempotency.models import IdempotencyRecord
+from idempotency.services import idempotency_purge
+from members.models import AuditEntry
 from tests.config import idempotency_urls
 
 pytestmark = pytest.mark.urls("tests.config.idempotency_urls")

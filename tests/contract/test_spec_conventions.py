@@ -20,8 +20,8 @@ from rest_framework_api_key.models import APIKey
 
 from campaigns.models import CampaignAward
 from config.api.idempotency import advisory_lock_id
+from idempotency.models import IdempotencyRecord
 from loyalty.models import Account, Posting
-from members.models import IdempotencyRecord
 from rewards.models import Redemption
 from rewards.services import redemption_create
 from tests.campaigns.factories import make_campaign

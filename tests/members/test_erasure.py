@@ -17,10 +17,11 @@ from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 
+from idempotency.models import IdempotencyRecord
 from loyalty.models import Account, Order, Posting
 from loyalty.services.adjustments import adjustment_request
 from members import erasure
-from members.models import AuditEntry, IdempotencyRecord, Member
+from members.models import AuditEntry, Member
 from members.roles import SUPERVISOR
 from tests.loyalty.staff import actor_for, client_for, staff_user
 

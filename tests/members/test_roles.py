@@ -28,6 +28,7 @@ from members.roles import (
 )
 
 OUR_APPS = (
+    "idempotency",
     "members",
     "loyalty",
     "memberships",
