@@ -55,6 +55,7 @@ def role_groups(db) -> None:
     the migrations' snapshots: `tests/members/test_roles.py`) with the live app registry.
     """
     from importlib import import_module
+    from importlib.util import find_spec
     from types import SimpleNamespace
 
     from django.apps import apps
@@ -62,9 +63,13 @@ def role_groups(db) -> None:
     from members.roles import role_permissions_sync
 
     editor = SimpleNamespace(connection=connection)
-    for label in ("members", "loyalty", "rewards", "campaigns", "webhooks"):
-        matrix = import_module(f"{label}.roles").ROLE_PERMISSIONS
-        role_permissions_sync(apps, editor, app_label=label, role_permissions=matrix)
+    # Every app of ours with a roles module, so that an app added later is not forgotten here.
+    for app_config in apps.get_app_configs():
+        if find_spec(f"{app_config.name}.roles") is None or "." in app_config.name:
+            continue
+        matrix = import_module(f"{app_config.name}.roles").ROLE_PERMISSIONS
+        if matrix:
+            role_permissions_sync(apps, editor, app_label=app_config.label, role_permissions=matrix)
     from members.roles import JOB_ROLE_PERMISSIONS
 
     role_permissions_sync(
