@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
-from events.models import Event
+from events.models import Event, MemberEventCounter
 from members.actors import Actor
 from members.services import member_erase, member_set_status
 from messaging.models import MessageLog, MessageStatus
@@ -98,6 +98,26 @@ def test_the_event_is_written_with_the_log_row(member, award, daily):
         "locale": "en",
         "params": {"points": 100, "expiry_date": "2027-03-01", "days_before": 30},
     }
+
+
+def test_the_events_follow_each_members_sequence(make_member, award, daily):
+    # given two members whose earlier events (the awards) already drew sequence numbers
+    ada, bo = make_member(first_name="Ada"), make_member(first_name="Bo")
+    award(ada, 100)
+    award(ada, 50)
+    award(bo, 100)
+    before = {m.pk: Event.objects.filter(member_id=m.pk).count() for m in (ada, bo)}
+
+    # when the reminders 30 and 7 days before are planned (two messages for each)
+    daily(DAY_30)
+    daily(DAY_7)
+
+    # then each member's message events continue their sequence, gap-free, counter in step
+    for m in (ada, bo):
+        events = Event.objects.filter(member_id=m.pk).order_by("sequence")
+        assert [e.sequence for e in events] == list(range(1, before[m.pk] + 3))
+        assert [e.type for e in events][-2:] == ["message.requested", "message.requested"]
+        assert MemberEventCounter.objects.get(member_id=m.pk).last == before[m.pk] + 2
 
 
 def test_who_does_not_get_it(make_member, award, system_actor, daily):
