@@ -4,7 +4,6 @@ language."""
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -52,7 +51,8 @@ class MemberSuggestionsApi(APIView):
             EXTERNAL_ID_PARAMETER,
             OpenApiParameter(
                 name="limit",
-                type=OpenApiTypes.INT,
+                # The bounds the query serializer enforces, so that the schema promises no more.
+                type={"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
                 location=OpenApiParameter.QUERY,
                 required=False,
                 description=f"How many (1–{MAX_LIMIT}; default {DEFAULT_LIMIT}).",
