@@ -16,8 +16,9 @@ days other than its own, and those are refreshed too:
 `rollups_rebuild` drops everything and refreshes every day those rules name when every row is
 new (days with nothing on them and no member active have no rows; readers count them as 0).
 Watermarks are read before the days are computed, so a row written meanwhile is refreshed next
-time rather than missed. Two refreshes at once recompute the same days; each day's rows are
-replaced in one transaction, so the result is the same.
+time rather than missed. Two refreshes at once recompute the same days; each run of days is
+replaced in one transaction holding an advisory lock (`rollups_replace_lock`), so they take turns
+and the result is the same.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from django.utils import timezone
 
 from analytics.models import DailyRollup, DailyTotals, RollupState
 from analytics.services.liability import liability_snapshot_take
-from analytics.services.rollups import ACTIVE_DAYS, rollup_days_refresh
+from analytics.services.rollups import ACTIVE_DAYS, rollup_days_refresh, rollups_replace_lock
 from loyalty.models import GuestOrder, Order, Posting, TierChange
 from members.models import Member
 
@@ -100,10 +101,12 @@ def _marks() -> dict[str, int]:
 
 
 def _save(state: RollupState, marks: dict[str, int], now: dt.datetime) -> None:
-    for mark, value in marks.items():
-        setattr(state, mark, value)
-    state.refreshed_at = now
-    state.save()
+    with transaction.atomic():
+        rollups_replace_lock()  # a twin refresh may be inserting the single row right now
+        for mark, value in marks.items():
+            setattr(state, mark, value)
+        state.refreshed_at = now
+        state.save()
 
 
 def rollups_refresh(*, now: dt.datetime | None = None) -> int:

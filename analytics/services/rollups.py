@@ -15,10 +15,11 @@ last refresh; `rollups_rebuild` refreshes every day that has anything.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
@@ -262,6 +263,22 @@ def rollup_days_refresh(*, days: list[dt.date]) -> int:
     return len(days)
 
 
+# Two refreshes at once (two daily jobs, or one and an import's listener) would each delete a
+# run's rows and insert their own: under READ COMMITTED the second DELETE cannot see the first's
+# uncommitted INSERT, and its own INSERT then breaks `rollup_day_unique`. A transaction-scoped
+# advisory lock makes the replacements take turns; it blocks no storefront write.
+_REPLACE_LOCK = int.from_bytes(
+    hashlib.sha256(b"analytics.rollups.replace").digest()[:8], "big", signed=True
+)
+
+
+def rollups_replace_lock() -> None:
+    """Inside a transaction: wait for any other rollup replacement to commit."""
+    if connection.vendor == "postgresql":  # SQLite: BEGIN IMMEDIATE already serialises writers
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_REPLACE_LOCK])
+
+
 def _run_refresh(days: list[dt.date]) -> None:
     first, last = days[0], days[-1]
     active = active_members(days)
@@ -270,6 +287,7 @@ def _run_refresh(days: list[dt.date]) -> None:
     guests = _guests(day_bounds(first)[0], day_bounds(last)[1])
     empty = dict.fromkeys(("guest_orders", "guest_buyers", "guest_repeat_buyers"), 0)
     with transaction.atomic():
+        rollups_replace_lock()
         DailyRollup.objects.filter(day__gte=first, day__lte=last).delete()
         DailyRollup.objects.bulk_create([row for day in days for row in rollups.get(day, ())])
         DailyTotals.objects.filter(day__gte=first, day__lte=last).delete()

@@ -244,3 +244,53 @@ def test_rollups_equal_a_recomputation_from_the_ledger(
 def test_an_empty_program_rebuilds_to_nothing(db):
     assert rollups_rebuild() == 0
     assert period_figures(Period(timezone.localdate(), timezone.localdate())).orders == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_waits_for_a_twin_replacing_the_same_days(small_program):
+    """Thread A replaces day -2's rows and holds its transaction open; thread B replaces the same
+    day meanwhile. B waits for A and then replaces A's rows, instead of tripping over the unique
+    (day, tier, plan) key on A's uncommitted insert."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from analytics.services.rollups import rollup_days_refresh
+
+    day = timezone.localdate() - 2 * DAY
+    a_written, errors = threading.Event(), []
+
+    def a():
+        try:
+            with transaction.atomic():
+                rollup_days_refresh(days=[day])
+                a_written.set()
+                threading.Event().wait(0.5)  # B is now waiting on A (or failing without the lock)
+        finally:
+            connection.close()
+
+    def b():
+        try:
+            a_written.wait(timeout=30)
+            rollup_days_refresh(days=[day])
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert _day(2) == {
+        "new_members": 0,
+        "orders": 1,
+        "revenue": Decimal("50.00"),
+        "buyers": 1,
+        "repeat_buyers": 1,
+        "earned": 50,
+    }
+    assert DailyTotals.objects.filter(day=day).count() == 1
