@@ -42,6 +42,18 @@ def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start, timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min))
 
 
+# Event-driven kinds (tier changes, redemption receipts) look back over today and yesterday: a
+# change made after yesterday's run still gets its message, and the log's unique key keeps a
+# change seen by two runs to one message.
+LOOKBACK_DAYS = 2
+
+
+def lookback_bounds(as_of: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """[start of the lookback window, end of `as_of`) for the event-driven kinds."""
+    start, _ = day_bounds(as_of - dt.timedelta(days=LOOKBACK_DAYS - 1))
+    return start, day_bounds(as_of)[1]
+
+
 # --- points expiring --------------------------------------------------------------------------
 
 

@@ -23,12 +23,11 @@ from messaging.builtin import (
     UNSUBSCRIBE_EN,
     UNSUBSCRIBE_ZH,
     day_bounds,
+    lookback_bounds,
     template,
 )
 from messaging.context import date_text, number_text
 from messaging.kinds import Kind, register_kind
-
-LOOKBACK_DAYS = 2
 
 # --- birthday ---------------------------------------------------------------------------------
 
@@ -127,8 +126,7 @@ def coupon_expiring_plan(*, as_of: dt.date, days: tuple[int, ...]):
 def receipt_plan(*, as_of: dt.date, days: tuple[int, ...]):
     from rewards.models import Redemption
 
-    start, _ = day_bounds(as_of - dt.timedelta(days=LOOKBACK_DAYS - 1))
-    _, end = day_bounds(as_of)
+    start, end = lookback_bounds(as_of)
     return [
         Redemption.objects.filter(created_at__gte=start, created_at__lt=end)
         .values("member_id", "id", "expires_at", "points_spent", reward_code=F("reward__code"))

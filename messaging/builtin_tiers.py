@@ -25,19 +25,17 @@ from messaging.builtin import (
     UNSUBSCRIBE_EN,
     UNSUBSCRIBE_ZH,
     day_bounds,
+    lookback_bounds,
     template,
 )
 from messaging.context import date_text
 from messaging.kinds import Kind, register_kind
 
-LOOKBACK_DAYS = 2
-
 
 def _changes(kind: str, *, as_of: dt.date):
     from loyalty.models import TierChange
 
-    start, _ = day_bounds(as_of - dt.timedelta(days=LOOKBACK_DAYS - 1))
-    _, end = day_bounds(as_of)
+    start, end = lookback_bounds(as_of)
     return (
         TierChange.objects.filter(kind=kind, at__gte=start, at__lt=end, to_tier__isnull=False)
         .values("member_id", "id", "at", tier=F("to_tier__code"))
