@@ -70,7 +70,8 @@ OPEN_STATUSES = (
 class Plan(models.Model):
     RefundRule = RefundRule
 
-    code = models.SlugField(_("code"), max_length=64, unique=True)
+    # 59: the order bonus's campaign code is "plan:" + this, in a 64-character column.
+    code = models.SlugField(_("code"), max_length=59, unique=True)
     name = models.CharField(_("name"), max_length=100)
     # Field validators say what the check constraints below say, naming the field in a form.
     price = models.DecimalField(
@@ -96,8 +97,8 @@ class Plan(models.Model):
         default=1,
         validators=[MinValueValidator(1)],
         help_text=_(
-            "Not applied to orders yet. Once it is, it adds to the tier's: an order earns base "
-            "points × (tier multiplier + this − 1)."
+            "Adds to the tier's: an order earns base points × (tier multiplier + this − 1); "
+            "the plan's part is its own bonus posting."
         ),
     )
     grace_days = models.PositiveSmallIntegerField(

@@ -169,11 +169,12 @@ def test_a_configuration_change_costs_the_next_order_two_reads_then_none(
 ):
     # On PostgreSQL the one statement, made for the version the process saw last, writes nothing,
     # and the order goes the usual way once: the member (+ 1), its savepoint and release here
-    # (+ 2), the account lock (+ 1), the settings + ladder (+ 1), the campaigns (+ 1), and the
-    # order and its postings apart (+ 2: that no campaign can add a bonus is known once the
-    # campaigns' hook has looked; the order's `points.earned` event goes in the postings'
-    # statement, as the one statement writes it inside its CTEs).
-    after_change = {"postgresql": 8, "sqlite": 2}[connection.vendor]
+    # (+ 2), the account lock (+ 1), the settings + ladder (+ 1), the campaigns (+ 1), the paid
+    # plans with a multiplier (+ 1, memberships' hook), and the order and its postings apart
+    # (+ 2: that no campaign or plan can add a bonus is known once their hooks have looked; the
+    # order's `points.earned` event goes in the postings' statement, as the one statement writes
+    # it inside its CTEs).
+    after_change = {"postgresql": 9, "sqlite": 3}[connection.vendor]
     program_settings()  # creating the record is a change too
     earn(api_client, "O-1")
     budget = LOYALTY_QUERIES[connection.vendor] + CAMPAIGN_HOOK_QUERIES
@@ -181,7 +182,7 @@ def test_a_configuration_change_costs_the_next_order_two_reads_then_none(
         earn(api_client, "O-2")
 
     ProgramSettings.objects.filter(pk=1).update(earn_rate=Decimal("3"))
-    with django_assert_num_queries(budget + after_change):  # settings + ladder, campaigns
+    with django_assert_num_queries(budget + after_change):  # settings + ladder, campaigns, plans
         assert earn(api_client, "O-3")["points"]["base"] == 300
     with django_assert_num_queries(budget):
         assert earn(api_client, "O-4")["points"]["base"] == 300
