@@ -18,6 +18,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from analytics.charts import dashboard_charts
+from analytics.effects import effects_context
 from analytics.models import LiabilitySnapshot
 from analytics.selectors.customers import customer_groups
 from analytics.selectors.period import PRESETS, Period, period_from_query
@@ -137,6 +138,7 @@ def _segments(period: Period) -> dict:
     ]
     return {
         "tiers": tiers,
+        "plans": plans,
         "segment_tables": [
             (gettext("Tier"), tier_rows, "by-tier"),
             (gettext("Paid plan"), plan_rows, "by-plan"),
@@ -160,6 +162,7 @@ def dashboard_context(request: HttpRequest) -> dict:
     segments = _segments(period)
     weeks = weekly_trends(period)
     report = period.report_period()
+    rewards = reward_report(period=report)
     return {
         "period": period,
         "compared_period": compared_period,
@@ -178,7 +181,10 @@ def dashboard_context(request: HttpRequest) -> dict:
         **segments,
         "campaigns": campaign_report(period=report, point_value=point_value),
         "campaign_totals": campaign_report_totals(period=report, point_value=point_value),
-        "rewards": reward_report(period=report),
+        "rewards": rewards,
+        **effects_context(
+            period, figures, tiers=segments["tiers"], plans=segments["plans"], rewards=rewards
+        ),
     }
 
 

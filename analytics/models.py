@@ -60,6 +60,12 @@ class DailyRollup(models.Model):
     revenue = _money()  # Σ eligible amount, program currency
     buyers = _count()  # members with an order on the day
     repeat_buyers = _count()  # of those, members with an earlier order (any time before)
+    # Feedback submitted on the day (`feedback.Feedback`, by `created_at`)
+    nps_promoters = _count()  # NPS answers 9–10
+    nps_passives = _count()  # 7–8
+    nps_detractors = _count()  # 0–6
+    csat_responses = _count()  # CSAT answers (1–5)
+    csat_total = _count()  # Σ of their scores
 
     class Meta:
         default_permissions = ()
@@ -131,6 +137,7 @@ class RollupState(models.Model):
     member_id = models.BigIntegerField(default=0)
     tier_change_id = models.BigIntegerField(default=0)
     guest_order_id = models.BigIntegerField(default=0)
+    feedback_id = models.BigIntegerField(default=0)
     refreshed_at = models.DateTimeField(null=True)
 
     class Meta:

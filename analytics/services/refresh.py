@@ -10,7 +10,7 @@ days other than its own, and those are refreshed too:
   the next 29 days (the member is active on them);
 - a member: their enrolment day; a tier change: its day and every day after it (the member's
   rows go to the tier they hold at each day's end); a guest order: its day and the days of the
-  same guest's later orders;
+  same guest's later orders; a feedback answer: the day it was submitted;
 - always, the days from the last refresh to today: lots reach their expiry date by time alone.
 
 `rollups_rebuild` drops everything and refreshes every day those rules name when every row is
@@ -34,6 +34,7 @@ from django.utils import timezone
 from analytics.models import DailyRollup, DailyTotals, RollupState
 from analytics.services.liability import liability_snapshot_take
 from analytics.services.rollups import ACTIVE_DAYS, rollup_days_refresh, rollups_replace_lock
+from feedback.models import Feedback
 from loyalty.models import GuestOrder, Order, Posting, TierChange
 from members.models import Member
 
@@ -45,6 +46,7 @@ _SOURCES = {
     "member_id": Member,
     "tier_change_id": TierChange,
     "guest_order_id": GuestOrder,
+    "feedback_id": Feedback,
 }
 
 
@@ -89,6 +91,7 @@ def touched_days(state: RollupState, marks: dict[str, int], today: dt.date) -> s
     if first_guest is not None:
         same_key = GuestOrder.objects.filter(guest_key__in=guests.values("guest_key"))
         days |= _dates(same_key.filter(placed_at__gt=first_guest), "placed_at")
+    days |= _dates(new(Feedback, "feedback_id"), "created_at")
     if state.refreshed_at is not None:
         days |= _span(timezone.localtime(state.refreshed_at).date(), today)
     return {day for day in days if day <= today}

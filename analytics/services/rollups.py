@@ -2,11 +2,12 @@
 
 A run of consecutive days (at most 31) is a handful of grouped queries over those days' rows
 only (postings by `effective_at`, orders and guest orders by `placed_at`, members by
-`enrolled_at`, tier changes by `at`, lots by `expires_at`), grouped by local day, so refreshing
-costs what the days hold, not the ledger. Each member's rows go to the tier and paid plan they
-hold at the end of the row's day: the last tier change dated that day or before (none: the entry
-tier, `tier_id` 0) and the paid-membership period covering the day's end (none: `plan_id` 0),
-found per row by an indexed lookup. The run's rows are then replaced in one transaction.
+`enrolled_at`, tier changes by `at`, lots by `expires_at`, feedback by `created_at`), grouped
+by local day, so refreshing costs what the days hold, not the ledger. Each member's rows go to
+the tier and paid plan they hold at the end of the row's day: the last tier change dated that
+day or before (none: the entry tier, `tier_id` 0) and the paid-membership period covering the
+day's end (none: `plan_id` 0), found per row by an indexed lookup. The run's rows are then
+replaced in one transaction.
 
 Which days to refresh (`analytics.services.refresh`) is decided from what was written since the
 last refresh; `rollups_rebuild` refreshes every day that has anything.
@@ -25,6 +26,7 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from analytics.models import DailyRollup, DailyTotals
+from feedback.models import DETRACTOR_MAX, PROMOTER_MIN, Feedback, FeedbackScale
 from loyalty.models import GuestOrder, Lot, Order, Posting, TierChange
 from loyalty.models.ledger import PostingKind
 from members.models import Member
@@ -128,6 +130,26 @@ def _tier_moves(start, end) -> list[dict]:
     )
     rows = [{"r_tier": r.pop("t"), **r} for r in joined]
     return rows + [{"r_tier": r.pop("t"), **r} for r in left]
+
+
+def _feedback(start, end) -> list[dict]:
+    """NPS answers by band and CSAT answers with their total, by the day they were submitted
+    and the tier and plan the member held at its end."""
+    nps, csat = Q(scale=FeedbackScale.NPS), Q(scale=FeedbackScale.CSAT)
+    return list(
+        _in(Feedback, "created_at", start, end)
+        .values("d", "r_tier", "r_plan")
+        .annotate(
+            nps_promoters=Count("pk", filter=nps & Q(score__gte=PROMOTER_MIN)),
+            nps_passives=Count(
+                "pk", filter=nps & Q(score__gt=DETRACTOR_MAX, score__lt=PROMOTER_MIN)
+            ),
+            nps_detractors=Count("pk", filter=nps & Q(score__lte=DETRACTOR_MAX)),
+            csat_responses=Count("pk", filter=csat),
+            csat_total=Sum("score", filter=csat, default=0),
+        )
+        .order_by()
+    )
 
 
 def _orders(start, end) -> list[dict]:
@@ -234,7 +256,7 @@ def rollup_range_rows(first: dt.date, last: dt.date) -> dict[dt.date, list[Daily
             key = (row.pop("d"), row.pop("r_tier"), row.pop("r_plan"))
             for name, value in row.items():
                 merged[key][name] = merged[key].get(name, 0) + value
-    for row in _orders(start, end):
+    for row in [*_orders(start, end), *_feedback(start, end)]:
         merged[(row.pop("d"), row.pop("r_tier"), row.pop("r_plan"))].update(row)
     by_day: dict[dt.date, list[DailyRollup]] = defaultdict(list)
     for (day, tier, plan), fields in sorted(merged.items()):

@@ -463,7 +463,9 @@ def test_the_query_count_does_not_grow_with_the_data(
     large = _page_queries(client)
 
     assert large == small
-    with django_assert_max_num_queries(25):
+    # 24 before the effect sections; they add three aggregates: the redemption rate to date,
+    # the referral funnel, satisfaction by month × tier × plan.
+    with django_assert_max_num_queries(27):
         assert client.get(URL).status_code == HTTPStatus.OK
 
 

@@ -23,6 +23,8 @@ from analytics.selectors.period import Period, last_days
 from analytics.selectors.trends import period_figures, weekly_trends
 from analytics.services.refresh import rollups_rebuild, rollups_refresh
 from analytics.services.rollups import day_bounds
+from feedback.models import Feedback
+from feedback.services import feedback_record
 from loyalty.models import GuestOrder, Order, Posting, TierChange
 from loyalty.services.guests import guest_order_record
 from loyalty.services.tier_config import tier_save
@@ -181,6 +183,13 @@ def recompute(first: dt.date, last: dt.date) -> dict:
                 out[key(o.member_id)]["repeat"] += 1
         for k, members in buyers.items():
             out[k]["buyers"] = len(members)
+        for f in Feedback.objects.filter(created_at__gte=start, created_at__lt=end):
+            if f.scale == "csat":
+                out[key(f.member_id)]["csat_responses"] += 1
+                out[key(f.member_id)]["csat_total"] += f.score
+            else:
+                band = {"promoter": "promoters", "passive": "passives", "detractor": "detractors"}
+                out[key(f.member_id)][f"nps_{band[f.nps_band]}"] += 1
         enrolled = Member.objects.filter(enrolled_at__gte=start, enrolled_at__lt=end).count()
         if enrolled:
             out[(day, 0, 0)]["new_members"] += enrolled
@@ -215,6 +224,12 @@ def test_rollups_equal_a_recomputation_from_the_ledger(
             record_order(member, f"R-{n}-{k}", f"{60 + 10 * k}.00", placed_at=placed, now=placed)
     record_refund("R-3-0", "RF-1", "20.00", refunded_at=noon(1), now=noon(1))
     guest("GX", "gx", "15.00", 5)
+    for n, (scale, score, days_ago) in enumerate(
+        [("nps", 10, 30), ("nps", 7, 30), ("nps", 0, 12), ("csat", 4, 12), ("csat", 2, 0)]
+    ):
+        feedback_record(
+            member=members[n % 4], scale=scale, score=score, actor=system_actor, now=noon(days_ago)
+        )
 
     # when
     rollups_rebuild()
@@ -233,6 +248,11 @@ def test_rollups_equal_a_recomputation_from_the_ledger(
             "buyers": r.buyers,
             "repeat": r.repeat_buyers,
             "new_members": r.new_members,
+            "nps_promoters": r.nps_promoters,
+            "nps_passives": r.nps_passives,
+            "nps_detractors": r.nps_detractors,
+            "csat_responses": r.csat_responses,
+            "csat_total": r.csat_total,
         }
         found[(r.day, r.tier_id, r.plan_id)] = {f: v for f, v in figures.items() if v}
     found = {k: v for k, v in found.items() if v}

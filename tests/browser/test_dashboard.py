@@ -69,6 +69,20 @@ def _charts_drawn(page) -> None:
         expect(page.locator(f"#{chart}-table tbody tr").first).to_be_visible()
 
 
+# The sections on the program's effect (tables, no chart): each heading and its table.
+SECTIONS = (
+    ("Redemption and coupon usage rates", "#redemption-rate"),
+    ("Referral funnel", "#referral-funnel"),
+    ("Satisfaction (NPS and CSAT)", "#nps-by-tier"),
+)
+
+
+def _sections_shown(page) -> None:
+    for heading, table in SECTIONS:
+        expect(page.get_by_role("heading", name=heading)).to_be_visible()
+        expect(page.locator(f"{table} tbody tr").first).to_be_visible()
+
+
 def test_the_dashboard_draws_every_chart_and_switches_periods(staff, login, live_server, console):
     _program()
     page = login(staff(MARKETING))
@@ -76,6 +90,7 @@ def test_the_dashboard_draws_every_chart_and_switches_periods(staff, login, live
     page.goto(f"{live_server.url}/admin/dashboard/")
     _charts_drawn(page)
     expect(page.locator("#period-current")).to_contain_text("(30 days)")
+    _sections_shown(page)
 
     page.get_by_role("link", name="last 365 days").click()
     _charts_drawn(page)
@@ -93,4 +108,5 @@ def test_the_dashboard_draws_every_chart_and_switches_periods(staff, login, live
     expect(page.locator("#kpi-orders")).to_have_text("6")
     expect(page.locator("#kpi-orders-delta")).to_contain_text("+3 (+100.0%)")
     expect(page.locator("#kpi-guest-revenue")).to_have_text("25.00")
+    _sections_shown(page)
     assert console == []
