@@ -181,7 +181,7 @@ def main() -> None:
         refreshes.append(seconds)
         print(
             f"round {n + 1}: floor {floors[-1]:.2f} s, refresh {seconds:.2f} s "
-            f"({report.members:,} members, {report.products:,} products, "
+            f"({report.members:,} rows rewritten, {report.products:,} products, "
             f"{report.group_changes:,} group changes)",
             flush=True,
         )

@@ -146,3 +146,27 @@ def test_rfm_group_changes_emit_exited_then_entered_once(make_member, record_ord
         ("segment.exited", "rfm:lost"),
         ("segment.entered", f"rfm:{MemberStats.objects.get(member=members[0]).rfm_group}"),
     ]
+
+
+def test_a_night_with_nothing_new_rewrites_no_row(make_member, record_order):
+    """Rows whose figures come out the same are kept (with the run that last changed them); a
+    member whose group changed is brought level the next night without a second event."""
+    ada, bob = make_member(), make_member()
+    record_order(ada, "O-1", "10.00", placed_at=T)
+    record_order(bob, "O-2", "90.00", placed_at=T + dt.timedelta(days=1))
+    assert stats_refresh(now=NOW).members == 2
+    later = NOW + dt.timedelta(hours=1)
+    assert stats_refresh(now=later).members == 2  # previous_rfm_group brought level: no event
+    assert stats_refresh(now=later + dt.timedelta(hours=1)).members == 0
+    rows = MemberStats.objects.order_by("member_id")
+    assert [(r.refreshed_at, r.rfm_group, r.previous_rfm_group) for r in rows] == [
+        (later, "lost", "lost"),
+        (later, "about_to_sleep", "about_to_sleep"),
+    ]
+    assert Event.objects.filter(type__startswith="segment.").count() == 2
+    # A small back-dated order for Ada changes her figures and no one's ranks but hers: only her
+    # row is rewritten (a big one would move Bob's relative scores too).
+    record_order(ada, "O-3", "1.00", placed_at=T - dt.timedelta(days=1), now=NOW)
+    assert stats_refresh(now=NOW + dt.timedelta(hours=4)).members == 1
+    assert MemberStats.objects.get(member=bob).refreshed_at == later
+    assert member_statistics_audit().ok
