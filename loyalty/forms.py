@@ -106,16 +106,65 @@ class ProgramSettingsForm(forms.ModelForm):
             "points_lifetime_days",
             "allow_negative_balance",
             "qualification",
+            "tier_metric",
+            "growth_sources",
             "tier_hold_days",
             "service_adjustment_limit",
             "service_daily_limit",
             "locale",
         )
 
+    growth_sources = forms.MultipleChoiceField(
+        choices=ProgramSettings.GrowthSource.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label=_("Growth value sources"),
+        help_text=_("Growth value: the earning kinds whose points count."),
+    )
+    confirm_reevaluation = forms.BooleanField(
+        required=False,
+        label=_("Re-evaluate members on the new metric"),
+        help_text=_(
+            "Needed to change the tier metric while members hold a tier above the entry tier: "
+            "the next daily evaluation moves members up at once on the new metric, and down "
+            "only when their hold ends."
+        ),
+    )
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # A form sent without it (a script, an older page) keeps the language as it is.
+        # A form sent without them (a script, an older page) keeps them as they are.
         self.fields["locale"].required = False
+        self.fields["tier_metric"].required = False
+
+    def clean_tier_metric(self) -> str:
+        return self.cleaned_data.get("tier_metric") or self.instance.tier_metric
+
+    def clean_growth_sources(self) -> list[str]:
+        if self.data and "tier_metric" not in self.data:
+            return list(self.instance.growth_sources)  # an older page: kept as it is
+        return list(self.cleaned_data.get("growth_sources") or [])
+
+    def clean(self):
+        cleaned = super().clean()
+        from loyalty.selectors.tier_metric import ladder_is_live
+
+        metric = cleaned.get("tier_metric")
+        changed = metric and metric != self.instance.tier_metric
+        if changed and not cleaned.get("confirm_reevaluation") and ladder_is_live():
+            self.add_error(
+                "confirm_reevaluation",
+                gettext(
+                    "Members hold tiers earned on the current metric: confirm the re-evaluation "
+                    "to change it."
+                ),
+            )
+        if metric == ProgramSettings.TierMetric.GROWTH and not cleaned.get("growth_sources"):
+            self.add_error(
+                "growth_sources",
+                gettext("Growth value counts points from at least one source: choose them."),
+            )
+        return cleaned
 
     def clean_locale(self) -> str:
         return self.cleaned_data.get("locale") or self.instance.locale

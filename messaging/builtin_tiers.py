@@ -3,8 +3,9 @@
 Set-based: upgrades and downgrades are one query over `TierChange` by kind and time (its
 `tierchange_kind_at_idx`), the changes of the last two days (a day the step missed is caught up;
 the change's id is the subject key, so none is told twice). "At risk" is one query over the
-members' tier states whose hold ends in N days (default 30), with the window's spend below the
-tier's threshold as a correlated sum over the window's orders, no override in force and not
+members' tier states whose hold ends in N days (default 30), with the window's figure (the
+ladder's metric: spend, orders or growth value, `loyalty.selectors.tier_metric`) below the
+tier's threshold as a correlated aggregate, no override in force and not
 the entry tier (which cannot be lost). Its text reuses the member summary's explanation
 sentence (`loyalty.selectors.tier_explanation`) in the message's language.
 """
@@ -12,10 +13,8 @@ sentence (`loyalty.selectors.tier_explanation`) in the message's language.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
-from django.db.models import DecimalField, F, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q, Value
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -137,10 +136,11 @@ TIER_DOWNGRADED = Kind(
 def tier_at_risk_plan(*, as_of: dt.date, days: tuple[int, ...]):
     from loyalty.models import MemberTier
     from loyalty.selectors.program import program_settings
-    from loyalty.selectors.tiers import SPEND, qualification_window, start_of_day
+    from loyalty.selectors.tier_metric import ladder_metric, metric_subquery
+    from loyalty.selectors.tiers import qualification_window, start_of_day
 
     program = program_settings()
-    money = DecimalField(max_digits=14, decimal_places=2)
+    metric = ladder_metric(program)
     plans = []
     for before in sorted(set(days), reverse=True):
         hold_day = as_of + dt.timedelta(days=before)
@@ -151,14 +151,8 @@ def tier_at_risk_plan(*, as_of: dt.date, days: tuple[int, ...]):
             microseconds=1
         )
         window = qualification_window(as_of=end_of_hold_day, qualification=program.qualification)
-        spend = Subquery(
-            window.orders()
-            .filter(member_id=OuterRef("member_id"))
-            .values("member_id")
-            .annotate(total=Sum(SPEND))
-            .values("total")[:1],
-            output_field=money,
-        )
+        # The ladder's metric (spend, orders or growth value; `loyalty.selectors.tier_metric`).
+        figure = metric_subquery(metric=metric, window=window)
         # The hold ends (qualified_at + hold days) on `hold_day`.
         start, end = day_bounds(hold_day - dt.timedelta(days=program.tier_hold_days))
         plans.append(
@@ -166,8 +160,8 @@ def tier_at_risk_plan(*, as_of: dt.date, days: tuple[int, ...]):
                 qualified_at__gte=start, qualified_at__lt=end, tier__rank__gt=0
             )
             .filter(Q(override_until__isnull=True) | Q(override_until__lt=as_of))
-            .annotate(spend=Coalesce(spend, Value(Decimal("0")), output_field=money))
-            .filter(spend__lt=F("tier__threshold"))
+            .annotate(figure=figure)
+            .filter(figure__lt=F("tier__threshold"))
             .values("member_id", tier_code=F("tier__code"))
             .annotate(hold_until=Value(hold_day.isoformat()))
             .order_by("member_id")

@@ -57,7 +57,18 @@ class ProgramSettingsAdmin(_ServiceErrorsAsMessages, admin.ModelAdmin):
             _("Earning and expiry"),
             {"fields": ("pending_days", "points_lifetime_days", "allow_negative_balance")},
         ),
-        (_("Tiers"), {"fields": ("qualification", "tier_hold_days")}),
+        (
+            _("Tiers"),
+            {
+                "fields": (
+                    "qualification",
+                    "tier_metric",
+                    "growth_sources",
+                    "confirm_reevaluation",
+                    "tier_hold_days",
+                )
+            },
+        ),
         (
             _("Customer-service adjustment limits"),
             {"fields": ("service_adjustment_limit", "service_daily_limit")},
@@ -97,6 +108,7 @@ class ProgramSettingsAdmin(_ServiceErrorsAsMessages, admin.ModelAdmin):
         program_settings_update(
             actor=Actor.staff(request.user),
             reason=form.cleaned_data.get("reason", ""),
+            confirm_reevaluation=form.cleaned_data.get("confirm_reevaluation", False),
             **changes,
         )
         obj.refresh_from_db()

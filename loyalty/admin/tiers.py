@@ -34,6 +34,7 @@ from config.errors import ServiceError
 from loyalty.admin.base import ReadOnlyAdmin, action_page, member_change_url, member_link
 from loyalty.admin.members import LoyaltyMemberAdmin
 from loyalty.models import MemberTier, Perk, Tier, TierChange
+from loyalty.models.program import TierMetric
 from loyalty.selectors.tier_whatif import LadderTier, ladder_with, tier_what_if
 from loyalty.selectors.tiers import member_tier_summary
 from loyalty.services.tier_config import (
@@ -425,6 +426,7 @@ class TierChangeAdmin(ReadOnlyAdmin):
         "from_tier",
         "to_tier",
         "qualifying_spend",
+        "qualifying_value",
         column("actor_label", _("by"), sortable=False),
         "note",
     )
@@ -442,6 +444,34 @@ class TierChangeAdmin(ReadOnlyAdmin):
 # --- the member's page -----------------------------------------------------------------------
 
 
+def _progress_shown(progress: dict) -> dict:
+    """The progress in the ladder's unit for the page: money for spend, counts otherwise."""
+    money = progress["metric"] == TierMetric.SPEND
+    suffix = "" if money else "_value"
+    label = {
+        TierMetric.SPEND: _("Qualifying spend"),
+        TierMetric.ORDERS: _("Orders"),
+        TierMetric.GROWTH: _("Growth value"),
+    }[progress["metric"]]
+    figure = progress["qualifying_spend"] if money else progress.get("qualifying_value")
+    shown = {
+        "figure_label": label,
+        "figure": f"{figure} {progress['currency']}" if money else figure,
+        "percent": 100,
+    }
+    if progress["next_tier"]:
+        threshold = float(progress["next_tier"]["threshold" + suffix]) or 1.0
+        shown["percent"] = min(int(float(figure) * 100 / threshold), 100)
+        shown["next_threshold"] = progress["next_tier"]["threshold" + suffix]
+        shown["next_remaining"] = progress["next_tier"]["remaining" + suffix]
+    if progress["keep_tier"]:
+        remaining = progress["keep_tier"]["remaining" + suffix]
+        shown["keep_threshold"] = progress["keep_tier"]["threshold" + suffix]
+        shown["keep_remaining"] = remaining
+        shown["keep_met"] = remaining in ("0.00", 0)
+    return shown
+
+
 def tier_section(request, member: Member) -> MemberPanel | None:
     """The member's tier, progress bar, explanation and latest changes (a fixed few queries)."""
     if not request.user.has_perm("loyalty.view_membertier"):
@@ -450,10 +480,7 @@ def tier_section(request, member: Member) -> MemberPanel | None:
     if summary["tier"] is None:
         return None
     progress = summary["progress"]
-    percent = 100
-    if progress["next_tier"]:
-        threshold = float(progress["next_tier"]["threshold"]) or 1.0
-        percent = min(int(float(progress["qualifying_spend"]) * 100 / threshold), 100)
+    shown = _progress_shown(progress)
     changes = list(
         TierChange.objects.filter(member=member)
         .select_related("from_tier", "to_tier")
@@ -465,7 +492,7 @@ def tier_section(request, member: Member) -> MemberPanel | None:
         template="admin/loyalty/member/tier.html",
         context={
             **summary,
-            "percent": percent,
+            **shown,
             "changes": changes,
             "history_url": reverse("admin:loyalty_tierchange_changelist")
             + f"?member__id__exact={member.pk}",

@@ -28,6 +28,7 @@ from rest_framework.views import APIView
 from config.api.schema import problems
 from config.api.serializers import AwareDateTimeField, StrictSerializer
 from config.errors import Conflict, Gone, NotFound, ServiceError
+from loyalty.models.program import TierMetric
 from loyalty.selectors.members import member_summary
 from loyalty.services.enrolment import program_member_enrol
 from members import services as member_services
@@ -136,11 +137,21 @@ class MemberPerkSerializer(serializers.Serializer):
     value = serializers.CharField(allow_null=True)
 
 
+SPEND_HELP = "Money (program currency) when the ladder counts spend; else null."
+COUNT_HELP = "A whole number when the ladder counts orders or growth value; else null."
+
+
 class MemberProgressNextTierSerializer(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
-    threshold = serializers.DecimalField(max_digits=14, decimal_places=2)
-    remaining = serializers.DecimalField(max_digits=14, decimal_places=2)
+    threshold = serializers.DecimalField(
+        max_digits=14, decimal_places=2, allow_null=True, help_text=SPEND_HELP
+    )
+    remaining = serializers.DecimalField(
+        max_digits=14, decimal_places=2, allow_null=True, help_text=SPEND_HELP
+    )
+    threshold_value = serializers.IntegerField(allow_null=True, min_value=0, help_text=COUNT_HELP)
+    remaining_value = serializers.IntegerField(allow_null=True, min_value=0, help_text=COUNT_HELP)
     by = serializers.DateField(
         allow_null=True,
         help_text="Last day `remaining` holds without new orders (null: nothing counts yet).",
@@ -149,17 +160,31 @@ class MemberProgressNextTierSerializer(serializers.Serializer):
 
 
 class MemberProgressKeepTierSerializer(serializers.Serializer):
-    threshold = serializers.DecimalField(max_digits=14, decimal_places=2)
-    remaining = serializers.DecimalField(max_digits=14, decimal_places=2)
+    threshold = serializers.DecimalField(
+        max_digits=14, decimal_places=2, allow_null=True, help_text=SPEND_HELP
+    )
+    remaining = serializers.DecimalField(
+        max_digits=14, decimal_places=2, allow_null=True, help_text=SPEND_HELP
+    )
+    threshold_value = serializers.IntegerField(allow_null=True, min_value=0, help_text=COUNT_HELP)
+    remaining_value = serializers.IntegerField(allow_null=True, min_value=0, help_text=COUNT_HELP)
     by = serializers.DateField()
 
 
 class MemberProgressSerializer(serializers.Serializer):
-    metric = serializers.CharField()
+    metric = serializers.ChoiceField(
+        choices=[m.value for m in TierMetric],
+        help_text="What the ladder counts in the window: `qualifying_spend` (money: "
+        "`qualifying_spend`, `threshold`, `remaining`), `orders` or `growth_value` (whole "
+        "numbers: `qualifying_value`, `threshold_value`, `remaining_value`).",
+    )
     currency = serializers.CharField()
     window_start = serializers.DateField()
     window_end = serializers.DateField()
-    qualifying_spend = serializers.DecimalField(max_digits=14, decimal_places=2)
+    qualifying_spend = serializers.DecimalField(
+        max_digits=14, decimal_places=2, allow_null=True, help_text=SPEND_HELP
+    )
+    qualifying_value = serializers.IntegerField(allow_null=True, min_value=0, help_text=COUNT_HELP)
     next_tier = MemberProgressNextTierSerializer(allow_null=True)
     keep_tier = MemberProgressKeepTierSerializer(allow_null=True)
     explanation = serializers.CharField()

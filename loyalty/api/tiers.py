@@ -1,7 +1,9 @@
 """`GET /api/v1/tiers`: the tier ladder for the storefront's "our tiers" page.
 
 Read-only and the same for every member: each tier's code, name, rank (0 is the entry tier),
-the qualifying-spend threshold in the program's currency, the earn multiplier and its perks.
+the threshold in the ladder's metric (`metric`: qualifying spend in the program's currency,
+`threshold`; or a whole number of orders or growth value, `threshold_value`), the earn
+multiplier and its perks.
 Not paginated: a ladder has a handful of rungs, and the page shows them all at once.
 """
 
@@ -14,8 +16,12 @@ from rest_framework.views import APIView
 
 from config.api.schema import problems
 from loyalty.api.members import MemberPerkSerializer
+from loyalty.models.program import TierMetric
 from loyalty.selectors.program import program_settings
+from loyalty.selectors.tier_metric import ladder_metric
 from loyalty.selectors.tiers import tiers_published
+
+METRICS = [m.value for m in TierMetric]
 
 
 class TierSerializer(serializers.Serializer):
@@ -25,7 +31,15 @@ class TierSerializer(serializers.Serializer):
     threshold = serializers.DecimalField(
         max_digits=14,
         decimal_places=2,
-        help_text="Qualifying spend in the window that reaches this tier (program currency).",
+        allow_null=True,
+        help_text="Qualifying spend in the window that reaches this tier (program currency); "
+        "null when the ladder counts orders or growth value.",
+    )
+    threshold_value = serializers.IntegerField(
+        allow_null=True,
+        min_value=0,
+        help_text="Orders or growth value in the window that reach this tier; null when the "
+        "ladder counts spend.",
     )
     multiplier = serializers.DecimalField(max_digits=6, decimal_places=2)
     description = serializers.CharField(allow_blank=True)
@@ -33,7 +47,10 @@ class TierSerializer(serializers.Serializer):
 
 
 class TierListSerializer(serializers.Serializer):
-    currency = serializers.CharField(help_text="The currency of the thresholds.")
+    currency = serializers.CharField(help_text="The program's currency (spend thresholds).")
+    metric = serializers.ChoiceField(
+        choices=METRICS, help_text="What the thresholds count in the qualification window."
+    )
     results = TierSerializer(many=True, help_text="Entry tier first; empty without a ladder.")
 
 
@@ -45,5 +62,11 @@ class TierListApi(APIView):
         tags=["tiers"],
     )
     def get(self, request):
-        body = {"currency": program_settings().currency, "results": tiers_published()}
+        settings = program_settings()
+        metric = ladder_metric(settings)
+        body = {
+            "currency": settings.currency,
+            "metric": metric.name,
+            "results": tiers_published(metric=metric),
+        }
         return Response(TierListSerializer(body).data)

@@ -13,7 +13,34 @@ from django.utils.translation import gettext_lazy as _
 from members.models import Language
 
 
+class TierMetric(models.TextChoices):
+    """What a tier ladder qualifies on (`loyalty.selectors.tier_metric`, `docs/tiers.md`)."""
+
+    SPEND = "qualifying_spend", _("Qualifying spend")
+    ORDERS = "orders", _("Number of orders")
+    GROWTH = "growth_value", _("Growth value")
+
+
+class GrowthSource(models.TextChoices):
+    """The earning kinds whose points may count as growth value (Marketing picks them)."""
+
+    ORDERS = "orders", _("Orders (points earned on orders, less refunds)")
+    SIGNUP = "signup", _("Sign-up bonus")
+    BIRTHDAY = "birthday", _("Birthday bonus")
+    ANNIVERSARY = "anniversary", _("Membership anniversary bonus")
+    REVIEW = "review", _("Product reviews")
+    SOCIAL_FOLLOW = "social_follow", _("Social follows")
+    NEWSLETTER_SIGNUP = "newsletter_signup", _("Newsletter sign-ups")
+    PROFILE_COMPLETED = "profile_completed", _("Profile completed")
+    FEEDBACK = "feedback", _("Feedback submitted")
+    REFERRAL = "referral", _("Referrals")
+    OTHER_ACTIONS = "other_actions", _("Other actions (custom, e.g. daily sign-in)")
+
+
 class ProgramSettings(models.Model):
+    TierMetric = TierMetric
+    GrowthSource = GrowthSource
+
     class Qualification(models.TextChoices):
         ROLLING_365 = "rolling_365", _("Rolling 365 days")
         CALENDAR_YEAR = "calendar_year", _("Calendar year")
@@ -60,6 +87,23 @@ class ProgramSettings(models.Model):
         choices=Qualification.choices,
         default=Qualification.ROLLING_365,
         verbose_name=_("qualification"),
+    )
+    tier_metric = models.CharField(
+        max_length=16,
+        choices=TierMetric.choices,
+        default=TierMetric.SPEND,
+        db_default=TierMetric.SPEND,
+        help_text=_(
+            "What the tier thresholds count: qualifying spend (money), orders or growth value "
+            "(points from the sources below), in the qualification window."
+        ),
+        verbose_name=_("tier metric"),
+    )
+    growth_sources = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("Growth value: the earning kinds whose points count."),
+        verbose_name=_("growth value sources"),
     )
     tier_hold_days = models.PositiveIntegerField(
         default=365,

@@ -1,9 +1,10 @@
 """Membership tiers, their perks, each member's tier state and the history of every change.
 
 Model:
-- `Tier`: an entry threshold on qualifying spend (eligible spend net of refunds, in the program
-  currency) in the qualification window, an earn multiplier and a set of `Perk`s. Rank 0 is the
-  entry tier every member starts in; its threshold is 0.
+- `Tier`: an entry threshold on the ladder's metric in the qualification window (qualifying
+  spend in the program currency, or a whole number of orders or growth value:
+  `ProgramSettings.tier_metric`, `loyalty.selectors.tier_metric`), an earn multiplier and a set
+  of `Perk`s. Rank 0 is the entry tier every member starts in; its threshold is 0.
 - `MemberTier`: one row per member whose tier was ever decided (created lazily, on the first
   upgrade or override): the tier earned by spend (`tier`), when it was reached (`since`), when the
   member last met its threshold (`qualified_at`, the hold period counts from it) and an optional
@@ -96,7 +97,10 @@ class Tier(models.Model):
     threshold = models.DecimalField(
         max_digits=12,
         decimal_places=2,
-        help_text=_("Qualifying spend in the qualification window that reaches this tier."),
+        help_text=_(
+            "What reaches this tier in the qualification window: qualifying spend, or a whole "
+            "number of orders or growth value (the program's tier metric)."
+        ),
         verbose_name=_("threshold"),
     )
     multiplier = models.DecimalField(
@@ -268,6 +272,13 @@ class TierChange(BulkActorFields):
     # The window's qualifying spend the decision was made on (upgrades, downgrades, imports).
     qualifying_spend = models.DecimalField(
         max_digits=14, decimal_places=2, null=True, blank=True, verbose_name=_("qualifying spend")
+    )
+    # Ladders that qualify on orders or growth value: the count the decision was made on.
+    qualifying_value = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text=_("Orders or growth value the decision was made on (ladders counting them)."),
+        verbose_name=_("qualifying value"),
     )
     note = models.CharField(max_length=500, blank=True, verbose_name=_("note"))
     created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))

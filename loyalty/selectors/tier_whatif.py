@@ -1,10 +1,12 @@
 """What-if: what a change to the tier ladder would do on today's data, before it is published.
 
 For a proposed ladder (the current one with some thresholds, multipliers or ranks changed, or a
-tier added) it computes, for every member not erased:
+tier added; on the program's tier metric, or another one proposed with it) it computes, for
+every member not erased:
 - the tier held now (an active override counts as the tier held) and the tier held after the
   change as the next daily evaluation would decide it: up at once to the highest tier the window's
-  spend meets, down only when the hold has ended; overrides unchanged;
+  figure (spend, orders or growth value: `loyalty.selectors.tier_metric`) meets, down only
+  when the hold has ended; overrides unchanged;
 - members per tier before and after, how many move up and how many move down now;
 - how many would sit below their tier's threshold, kept only by the hold, before and after
   (they drop when the hold ends unless they spend);
@@ -23,14 +25,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 
-from django.db.models import Sum
 from django.utils import timezone
 
 from loyalty.models import MemberTier, Tier
+from loyalty.models.program import TierMetric
 from loyalty.selectors.program import program_settings
+from loyalty.selectors.tier_metric import Metric, ladder_metric, metric_by_member
 from loyalty.selectors.tiers import (
     CENT,
-    SPEND,
     ZERO,
     Window,
     hold_cutoff,
@@ -113,8 +115,7 @@ def ladder_with(change: LadderTier) -> list[LadderTier]:
 
 
 def _spend_by_member(window: Window) -> dict[int, Decimal]:
-    rows = window.orders().values("member_id").annotate(spend=Sum(SPEND)).order_by()
-    return {row["member_id"]: (row["spend"] or ZERO).quantize(CENT) for row in rows}
+    return metric_by_member(window=window, metric=Metric(TierMetric.SPEND))
 
 
 def _highest(ladder: list[LadderTier], spend: Decimal) -> LadderTier:
@@ -127,16 +128,21 @@ def _bonus(yearly_spend: Decimal, earn_rate: Decimal, multiplier: Decimal) -> in
     return max(int((base * (multiplier - 1)).to_integral_value(rounding=ROUND_FLOOR)), 0)
 
 
-def tier_what_if(*, proposed: list[LadderTier], as_of: dt.datetime | None = None) -> WhatIf:
-    """Figures for publishing `proposed` (a whole ladder, entry tier first) now."""
+def tier_what_if(
+    *, proposed: list[LadderTier], as_of: dt.datetime | None = None, metric: Metric | None = None
+) -> WhatIf:
+    """Figures for publishing `proposed` (a whole ladder, entry tier first) now; `metric`: the
+    metric it would count (default: the program's, `loyalty.selectors.tier_metric`)."""
     as_of = as_of or timezone.now()
     settings = program_settings()
+    metric = metric or ladder_metric(settings)
     today = timezone.localdate(as_of)
     before = current_ladder()
     proposed = sorted(proposed, key=lambda t: t.rank)
     window = qualification_window(as_of=as_of, qualification=settings.qualification)
-    spend = _spend_by_member(window)
-    if window.calendar_year:
+    # The ladder's figure per member (what the thresholds count); the cost is on spend.
+    spend = metric_by_member(window=window, metric=metric)
+    if window.calendar_year or not metric.money:
         yearly_window = qualification_window(as_of=as_of, qualification="rolling_365")
         yearly = _spend_by_member(yearly_window)
     else:
@@ -171,7 +177,7 @@ def tier_what_if(*, proposed: list[LadderTier], as_of: dt.datetime | None = None
     members = (set(spend) | set(rows)) - erased
     for member_id in members:
         row = rows.get(member_id)
-        member_spend = spend.get(member_id, ZERO)
+        member_spend = spend.get(member_id, ZERO if metric.money else 0)
         earned_id = row["tier_id"] if row else (entry_before.tier_id if entry_before else None)
         override_id = None
         if row and row["override_tier_id"] is not None and row["override_until"] >= today:

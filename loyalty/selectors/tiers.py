@@ -27,13 +27,13 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import F, Min, Q, QuerySet, Sum
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from loyalty.models import MemberTier, Order, ProgramSettings, Tier
 from loyalty.selectors.program import member_language, program_settings
 from loyalty.selectors.tier_explanation import tier_explanation
-from loyalty.selectors.tier_metric import SPEND
+from loyalty.selectors.tier_metric import SPEND, Metric, ladder_metric, metric_value_and_oldest  # noqa: F401
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -129,13 +129,17 @@ def tier_ladder(*, with_perks: bool = False) -> list[Tier]:
     return list(qs)
 
 
-def tier_for_spend(ladder: list[Tier], spend: Decimal) -> Tier | None:
-    """The highest-ranked tier whose threshold `spend` meets (the entry tier at least)."""
+def tier_for_value(ladder: list[Tier], figure: Decimal | int) -> Tier | None:
+    """The highest-ranked tier whose threshold the ladder's figure (`tier_metric`) meets (the
+    entry tier at least)."""
     best = None
     for tier in ladder:
-        if tier.threshold <= spend and (best is None or tier.rank > best.rank):
+        if tier.threshold <= figure and (best is None or tier.rank > best.rank):
             best = tier
     return best or (ladder[0] if ladder else None)
+
+
+tier_for_spend = tier_for_value
 
 
 def tier_decision(*, current_rank: int, target_rank: int, hold_expired: bool) -> str | None:
@@ -213,19 +217,6 @@ def _iso(moment: dt.datetime | None) -> str | None:
     return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def _spend_and_oldest(*, member_id: int, window: Window) -> tuple[Decimal, dt.datetime | None]:
-    """The window's qualifying spend and when its oldest order that still counts was placed."""
-    row = (
-        window.orders()
-        .filter(member_id=member_id)
-        .aggregate(
-            total=Sum(SPEND),
-            oldest=Min("placed_at", filter=Q(eligible_amount__gt=F("refunded_amount"))),
-        )
-    )
-    return (row["total"] or ZERO).quantize(CENT), row["oldest"]
-
-
 def _figure_valid_until(*, window: Window, oldest: dt.datetime | None) -> dt.date | None:
     """The last day today's spend figure stays true without new orders.
 
@@ -237,6 +228,22 @@ def _figure_valid_until(*, window: Window, oldest: dt.datetime | None) -> dt.dat
     if oldest is None:
         return None
     return timezone.localdate(oldest + dt.timedelta(days=ROLLING_DAYS)) - dt.timedelta(days=1)
+
+
+def _amounts(metric: Metric, threshold: Decimal, figure: Decimal | int) -> dict:
+    """A threshold and what is missing, in the metric's unit: money strings for spend (the
+    contract's `threshold` / `remaining`, as before metrics), whole numbers for counts
+    (`threshold_value` / `remaining_value`, the money pair null), so a client always knows the
+    unit. The API shows the pair a ladder does not use as null."""
+    target = metric.threshold(threshold)
+    if metric.money:
+        return {"threshold": _money(target), "remaining": _money(max(target - figure, ZERO))}
+    return {
+        "threshold": None,
+        "remaining": None,
+        "threshold_value": target,
+        "remaining_value": max(target - figure, 0),
+    }
 
 
 def tier_perks(tier: Tier) -> list[dict]:
@@ -252,14 +259,18 @@ def tier_perks(tier: Tier) -> list[dict]:
     ]
 
 
-def tiers_published() -> list[dict]:
-    """The ladder for the storefront's "our tiers" page, entry tier first. Two queries."""
+def tiers_published(*, metric: Metric | None = None) -> list[dict]:
+    """The ladder for the storefront's "our tiers" page, entry tier first. Two queries (three
+    without `metric`). `threshold` is money for spend ladders, null otherwise;
+    `threshold_value` the whole number for ladders that count orders or growth value."""
+    metric = metric or ladder_metric(program_settings())
     return [
         {
             "code": tier.code,
             "name": tier.name,
             "rank": tier.rank,
-            "threshold": _money(tier.threshold),
+            "threshold": _money(tier.threshold) if metric.money else None,
+            "threshold_value": None if metric.money else metric.threshold(tier.threshold),
             "multiplier": _money(tier.multiplier),
             "description": tier.description,
             "perks": tier_perks(tier),
@@ -284,7 +295,8 @@ def member_tier_summary(
     today = timezone.localdate(as_of)
     state = member_tier_state(member=member, ladder=ladder, today=today)
     window = qualification_window(as_of=as_of, qualification=settings.qualification)
-    spend, oldest = _spend_and_oldest(member_id=member.pk, window=window)
+    metric = ladder_metric(settings)
+    spend, oldest = metric_value_and_oldest(member_id=member.pk, window=window, metric=metric)
     earned, shown = state.earned, state.effective
     hold_days = settings.tier_hold_days
 
@@ -322,14 +334,13 @@ def member_tier_summary(
         next_tier = {
             "code": target.code,
             "name": target.name,
-            "threshold": _money(target.threshold),
-            "remaining": _money(max(target.threshold - spend, ZERO)),
+            **_amounts(metric, target.threshold, spend),
             "by": valid_until.isoformat() if valid_until else None,
             "perks": tier_perks(target),
         }
     keep_tier = None
     if keep_until is not None:
-        remaining = max(earned.threshold - spend, ZERO)
+        remaining = max(metric.threshold(earned.threshold) - spend, ZERO if metric.money else 0)
         keep_day = timezone.localdate(keep_until)
         if hold_passed:
             by = today
@@ -337,24 +348,22 @@ def member_tier_summary(
             by = min(keep_day, valid_until)
         else:
             by = keep_day
-        keep_tier = {
-            "threshold": _money(earned.threshold),
-            "remaining": _money(remaining),
-            "by": by.isoformat(),
-        }
+        keep_tier = {**_amounts(metric, earned.threshold, spend), "by": by.isoformat()}
 
     progress = {
-        "metric": "qualifying_spend",
+        "metric": metric.name,
         "currency": settings.currency,
         "window_start": window.first_day.isoformat(),
         "window_end": window.last_day.isoformat(),
-        "qualifying_spend": _money(spend),
+        "qualifying_spend": _money(spend) if metric.money else None,
+        **({} if metric.money else {"qualifying_value": spend}),
         "next_tier": next_tier,
         "keep_tier": keep_tier,
         "explanation": tier_explanation(
             language=member_language(member, program=settings),
             state=state,
             spend=spend,
+            metric=metric,
             currency=settings.currency,
             next_tier=higher[0] if higher else None,
             next_by=valid_until,

@@ -340,6 +340,8 @@ def points_award(
     if existing is not None:
         return existing
     account = account_lock(member_id=member.pk)
+    settings = program_settings()  # read once: the expiry, and the tier metric below
+    days = settings.points_lifetime_days
     posting = credit_post(
         account=account,
         credit=NewCredit(
@@ -347,7 +349,7 @@ def points_award(
             points=points,
             idempotency_key=idempotency_key,
             available_at=now,
-            expires_at=_lifetime_expiry(now),
+            expires_at=now + dt.timedelta(days=days) if days else None,
             description=description or f"Campaign {campaign_code}",
             campaign_code=campaign_code,
             source_type=source_type,
@@ -361,5 +363,15 @@ def points_award(
         member=member,
         payload=earned_payload(credits=[posting], order_id=None),
         occurred_at=now,
+    )
+    # A ladder on growth value: this bonus may count, and reach a higher tier at once.
+    from loyalty.services.tiers import tier_after_growth
+
+    tier_after_growth(
+        member_id=member.pk,
+        at=now,
+        note=f"Bonus {source_id or campaign_code}",
+        actor=actor,
+        settings=settings,
     )
     return posting

@@ -28,6 +28,8 @@ PROGRAM_SETTINGS_FIELDS = (
     "points_lifetime_days",
     "allow_negative_balance",
     "qualification",
+    "tier_metric",
+    "growth_sources",
     "tier_hold_days",
     "service_adjustment_limit",
     "service_daily_limit",
@@ -54,12 +56,25 @@ def _full_clean(obj) -> None:
         raise _validation_error(exc) from None
 
 
-def program_settings_update(*, actor: Actor, reason: str = "", **changes: Any) -> ProgramSettings:
+def program_settings_update(
+    *,
+    actor: Actor,
+    reason: str = "",
+    confirm_reevaluation: bool = False,
+    check_thresholds: bool = True,
+    **changes: Any,
+) -> ProgramSettings:
     """Change some of the program settings; audit `{field: [old, new]}` for each one changed.
 
     Unknown fields are refused (`validation_error`), values are validated as the model defines
     them (a negative earn rate, a currency that is not three letters). The row is locked while it
     changes, so two editors never lose each other's change to a stale read.
+
+    The tier metric (`docs/tiers.md`, "Changing the metric"): growth value needs at least one
+    source; a metric that counts needs whole-number thresholds (`check_thresholds`: the config
+    import checks the ladder as the file leaves it instead); changing the metric while members
+    hold a tier above the entry tier is refused (`tier_metric_change_unconfirmed`) unless
+    `confirm_reevaluation`: the next daily evaluation then evaluates everyone on the new metric.
     """
     unknown = sorted(set(changes) - set(PROGRAM_SETTINGS_FIELDS))
     if unknown:
@@ -71,6 +86,8 @@ def program_settings_update(*, actor: Actor, reason: str = "", **changes: Any) -
         )
     if "currency" in changes:
         changes["currency"] = str(changes["currency"]).strip().upper()
+    if "growth_sources" in changes:
+        changes["growth_sources"] = _growth_sources(changes["growth_sources"])
     with transaction.atomic():
         ProgramSettings.objects.get_or_create(pk=1)
         current = ProgramSettings.objects.select_for_update().get(pk=1)
@@ -91,6 +108,12 @@ def program_settings_update(*, actor: Actor, reason: str = "", **changes: Any) -
                 field="currency",
             )
         _full_clean(current)
+        _tier_metric_check(
+            current,
+            metric_changed="tier_metric" in diff,
+            confirmed=confirm_reevaluation,
+            check_thresholds=check_thresholds,
+        )
         current.save(update_fields=[*diff, "updated_at"])
         audit_record(
             actor=actor,
@@ -100,6 +123,62 @@ def program_settings_update(*, actor: Actor, reason: str = "", **changes: Any) -
             reason=reason,
         )
     return current
+
+
+def _growth_sources(value: Any) -> list[str]:
+    """The sources as stored: known words, each once, in the enum's order."""
+    known = ProgramSettings.GrowthSource.values
+    if not isinstance(value, list | tuple) or any(item not in known for item in value):
+        raise ServiceError(
+            "validation_error",
+            gettext("Growth value sources are a list of: %(values)s.")
+            % {"values": ", ".join(known)},
+            status=400,
+            field="growth_sources",
+        )
+    return [source for source in known if source in value]
+
+
+def _tier_metric_check(
+    current: ProgramSettings, *, metric_changed: bool, confirmed: bool, check_thresholds: bool
+) -> None:
+    from loyalty.models import Tier
+    from loyalty.selectors.tier_metric import ladder_is_live, threshold_problem
+
+    metric = current.tier_metric
+    if metric == ProgramSettings.TierMetric.GROWTH and not current.growth_sources:
+        raise ServiceError(
+            "validation_error",
+            gettext("Growth value counts points from at least one source: choose them."),
+            status=400,
+            field="growth_sources",
+        )
+    if not metric_changed:
+        return
+    if check_thresholds:
+        for tier in Tier.objects.order_by("rank"):
+            if threshold_problem(metric, tier.threshold):
+                raise ServiceError(
+                    "validation_error",
+                    gettext(
+                        "The %(tier)s threshold (%(threshold)s) is not a whole number: a ladder "
+                        "on orders or growth value counts them. Change the thresholds first."
+                    )
+                    % {"tier": tier.name, "threshold": tier.threshold},
+                    status=400,
+                    field="tier_metric",
+                )
+    if not confirmed and ladder_is_live():
+        raise ServiceError(
+            "tier_metric_change_unconfirmed",
+            gettext(
+                "Members hold tiers earned on the current metric. Confirm the re-evaluation: "
+                "the next daily evaluation moves members up at once on the new metric, and "
+                "down only when their hold ends."
+            ),
+            status=409,
+            field="tier_metric",
+        )
 
 
 def exchange_rate_set(*, currency: str, rate: Decimal, actor: Actor) -> ExchangeRate:

@@ -38,6 +38,7 @@ from loyalty.config_sections import (
 )
 from loyalty.models import Order, Perk, ProgramSettings, Tier
 from loyalty.selectors.program import program_settings
+from loyalty.selectors.tier_metric import ladder_metric, threshold_problem
 from loyalty.selectors.tier_whatif import LadderTier, WhatIf, tier_what_if
 from loyalty.services.program import program_settings_update
 from loyalty.services.tier_config import (
@@ -88,6 +89,8 @@ _SETTING_RULES: dict[str, tuple[str, Any]] = {
     "points_lifetime_days": ("int", None),
     "allow_negative_balance": ("bool", None),
     "qualification": ("choice", ProgramSettings.Qualification.values),
+    "tier_metric": ("choice", ProgramSettings.TierMetric.values),
+    "growth_sources": ("sources", ProgramSettings.GrowthSource.values),
     "tier_hold_days": ("int", None),
     "service_adjustment_limit": ("int", None),
     "service_daily_limit": ("int", None),
@@ -141,9 +144,27 @@ def settings_validate(value, *, document: dict, prune: bool) -> list[ConfigProbl
         elif kind == "bool":
             if not isinstance(item, bool):
                 problems.append(ConfigProblem(path, "true or false."))
+        elif kind == "sources":
+            if not isinstance(item, list) or any(source not in choices for source in item):
+                problems.append(ConfigProblem(path, f"A list of: {', '.join(choices)}."))
         elif item not in choices:
             problems.append(ConfigProblem(path, f"One of {', '.join(choices)}."))
+    if not problems and "tiers" not in document:
+        # The ladder stays as it is: its thresholds must fit the metric after the import.
+        metric = _metric_after(document)
+        for tier in Tier.objects.order_by("rank"):
+            message = threshold_problem(metric, tier.threshold)
+            if message:
+                problems.append(ConfigProblem("settings.tier_metric", f"{tier.code}: {message}"))
     return problems
+
+
+def _metric_after(document: dict) -> str:
+    """The tier metric once the file is imported."""
+    settings = document.get("settings")
+    if isinstance(settings, dict) and settings.get("tier_metric") is not None:
+        return settings["tier_metric"]
+    return program_settings().tier_metric
 
 
 def settings_apply(value: dict, *, document: dict, prune: bool, actor: Actor) -> SectionReport:
@@ -154,7 +175,15 @@ def settings_apply(value: dict, *, document: dict, prune: bool, actor: Actor) ->
     }
     current = program_settings()
     changed = sorted(name for name, item in changes.items() if getattr(current, name) != item)
-    program_settings_update(actor=actor, reason="program_config import", **changes)
+    # A file is a deliberate whole: changing the metric of a live ladder is confirmed by it (its
+    # --dry-run report says what moves), and its thresholds are checked in the tiers section.
+    program_settings_update(
+        actor=actor,
+        reason="program_config import",
+        confirm_reevaluation=True,
+        check_thresholds=False,
+        **changes,
+    )
     report.updated = changed
     report.unchanged = sorted(set(changes) - set(changed))
     return report
@@ -323,6 +352,13 @@ def tiers_validate(value, *, document: dict, prune: bool) -> list[ConfigProblem]
                 )
     else:
         ladder += [(c, t.rank, t.threshold) for c, t in current.items() if c not in valid]
+    metric = _metric_after(document)
+    for code, _, threshold in ladder:
+        message = threshold_problem(metric, threshold)
+        if message and code in valid:
+            problems.append(ConfigProblem(f"tiers[{valid[code][0]}].threshold", message))
+        elif message:
+            problems.append(ConfigProblem("tiers", f"{message} (tier {code}, kept from before)"))
     for code, key, message in ladder_problems(ladder):
         if code in valid:
             problems.append(ConfigProblem(f"tiers[{valid[code][0]}].{key}", message))
@@ -367,7 +403,7 @@ def tiers_apply(value: list, *, document: dict, prune: bool, actor: Actor) -> Se
     return report
 
 
-def tiers_what_if(value, *, prune: bool) -> WhatIf | None:
+def tiers_what_if(value, *, prune: bool, document: dict | None = None) -> WhatIf | None:
     """What publishing the file's ladder would do on today's data (None if nothing moves)."""
     current = {t.code: t for t in Tier.objects.all()}
     proposed = [
@@ -390,9 +426,17 @@ def tiers_what_if(value, *, prune: bool) -> WhatIf | None:
         ]
     before = {(t.code, t.rank, t.threshold, t.multiplier) for t in current.values()}
     after = {(t.code, t.rank, t.threshold, t.multiplier) for t in proposed}
-    if before == after or not proposed:
+    settings = program_settings()
+    document = document or {}
+    new = document.get("settings") if isinstance(document.get("settings"), dict) else {}
+    probe = ProgramSettings(
+        tier_metric=_metric_after(document),
+        growth_sources=new.get("growth_sources", settings.growth_sources),
+    )
+    metric = ladder_metric(probe)
+    if (before == after and metric == ladder_metric(settings)) or not proposed:
         return None
-    return tier_what_if(proposed=proposed)
+    return tier_what_if(proposed=proposed, metric=metric)
 
 
 register_section(
@@ -469,7 +513,7 @@ def program_config_import(
         )
     report = ImportReport(dry_run=dry_run)
     if "tiers" in document:
-        report.what_if = tiers_what_if(document["tiers"], prune=prune)
+        report.what_if = tiers_what_if(document["tiers"], prune=prune, document=document)
     with transaction.atomic():
         for section in registered_sections():
             if section.name in document:

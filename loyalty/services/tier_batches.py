@@ -45,6 +45,7 @@ from django.utils.translation import gettext
 from config.errors import ServiceError
 from loyalty.models import Account, Order, TierChange, TierEvaluationRun
 from loyalty.selectors.program import program_settings
+from loyalty.selectors.tier_metric import ladder_metric
 from loyalty.selectors.tiers import (
     evaluation_moment,
     hold_cutoff,
@@ -108,14 +109,17 @@ def _evaluation(*, as_of, actor: Actor, kind: str | None, events: bool) -> _Eval
         **{f"actor_{k}": v for k, v in actor.as_fields().items()},
         **{f"threshold_{t.rank}": str(t.threshold) for t in ladder},
     }
+    metric = ladder_metric(settings)
     shape = {
         "window_op": ">=" if window.start_inclusive else ">",
         "ranks": [t.rank for t in ladder],
+        "metric": metric,
     }
     # What the incremental run relies on staying the same between two runs.
     config = "|".join(
         [
             settings.qualification,
+            *([] if metric.money else [metric.key]),  # spend: as recorded before metrics
             str(settings.tier_hold_days),
             django_settings.TIME_ZONE,
             *(f"{t.pk}:{t.rank}:{t.threshold}" for t in ladder),

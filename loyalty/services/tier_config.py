@@ -25,6 +25,8 @@ from django.utils.translation import gettext
 from config.errors import Conflict, ServiceError
 from loyalty.models import MemberTier, Perk, Tier, TierChange
 from loyalty.models.tiers import PerkKind
+from loyalty.selectors.program import program_settings
+from loyalty.selectors.tier_metric import threshold_problem
 from members.actors import Actor
 from members.services import audit_record
 
@@ -146,6 +148,9 @@ def tier_validate(*, tier: Tier | None, data: dict) -> None:
     above = min((t for t in others if t.rank > rank), key=lambda t: t.rank, default=None)
     if rank == 0 and threshold != 0:
         problems.append(("threshold", "The entry tier (rank 0) must have threshold 0."))
+    whole = threshold_problem(program_settings().tier_metric, threshold)
+    if whole:
+        problems.append(("threshold", whole))
     if rank != 0 and not any(t.rank == 0 for t in others):
         problems.append(("rank", "The ladder needs an entry tier with rank 0 (create it first)."))
     if below is not None and threshold <= below.threshold:

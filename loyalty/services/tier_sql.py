@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from django.db import connection
 
-from loyalty.models import Account, MemberTier, Order, Tier, TierChange
+from loyalty.models import Account, MemberTier, Order, Posting, Tier, TierChange
+from loyalty.models.ledger import PostingKind
+from loyalty.models.program import TierMetric
+from loyalty.selectors.tier_metric import Metric, metric_sql
 from loyalty.selectors.tiers import DOWN, KEEP, UP
 from members.models import Member
 
@@ -19,19 +22,22 @@ from members.models import Member
 class EvaluationSQL:
     """The statements of one evaluation (the plan over many members, then each batch).
 
-    Thresholds are compared in SQL as `CAST(param AS NUMERIC)` against `ROUND(SUM(...), 2)`:
+    The figure is the ladder's metric (`loyalty.selectors.tier_metric`); for spend,
+    thresholds are compared in SQL as `CAST(param AS NUMERIC)` against `ROUND(SUM(...), 2)`:
     exact on PostgreSQL, and on SQLite (which sums decimals as floats) the rounding makes a spend
     of exactly a threshold compare equal to it.
     """
 
-    def __init__(self, *, window_op: str, ranks: list[int], scoped: bool) -> None:
+    def __init__(
+        self, *, window_op: str, ranks: list[int], scoped: bool, metric: Metric | None = None
+    ) -> None:
+        metric = metric or Metric(TierMetric.SPEND)
         order = Order._meta.db_table
         member = Member._meta.db_table
         member_tier = MemberTier._meta.db_table
         tier = Tier._meta.db_table
         change = TierChange._meta.db_table
         account = Account._meta.db_table
-        in_window = f"o.placed_at {window_op} %(start)s AND o.placed_at <= %(end)s"
         # Scoped: the members of `tier_scope` (those with nothing to do fall out at the end).
         # The id bounds keep the orders' index scan to the scope's range of members (else the
         # planner may merge-join from the index's first member on, for every batch).
@@ -90,13 +96,17 @@ class EvaluationSQL:
             UNION SELECT o.member_id FROM {order} o WHERE o.id > %(order_mark)s
             UNION SELECT c.member_id FROM {change} c
                 WHERE c.id > %(change_mark)s AND c.at <> %(since)s"""
-        # Under the locks: each member's spend (one aggregate, read once), tier state and the
-        # decision (`tier_decision`); only members with something to do are kept.
+        if metric.name == TierMetric.GROWTH:
+            # Bonuses outside orders raise growth value too (they upgrade at once, as orders).
+            self.candidates += f"""
+            UNION SELECT p.member_id FROM {Posting._meta.db_table} p
+                WHERE p.created_at > %(since)s AND p.kind = '{PostingKind.CAMPAIGN_BONUS}'"""
+        # Under the locks: each member's figure (the ladder's metric, `tier_metric.metric_sql`:
+        # one aggregate, read once), tier state and the decision (`tier_decision`); only members
+        # with something to do are kept. The figure's column is `spend` whatever the metric.
         self.decide = f"""CREATE TEMPORARY TABLE tier_eval AS
             WITH spend AS (
-                SELECT o.member_id, ROUND(SUM(o.eligible_amount - o.refunded_amount), 2) AS spend
-                FROM {order} o WHERE {in_window}{in_scope_o}
-                GROUP BY o.member_id
+                {metric_sql(metric, window_op=window_op, scope=in_scope_o)}
             )
             SELECT y.*, tt.id AS target_id,
                    CASE WHEN y.target_rank > y.cur_rank THEN '{UP}'
@@ -131,8 +141,9 @@ class EvaluationSQL:
         changed = f"e.action IN ('{UP}', '{DOWN}')"
         # The earned change first, then the lapse (to the tier earned now), as one member's
         # evaluation writes them.
+        figure_column = "qualifying_spend" if metric.money else "qualifying_value"
         self.history = f"""INSERT INTO {change} (member_id, from_tier_id, to_tier_id, kind, at,
-                qualifying_spend, note, created_at, {actor_columns})
+                {figure_column}, note, created_at, {actor_columns})
             SELECT h.member_id, h.from_id, h.to_id, h.kind, %(at)s, h.spend, h.note, %(created)s,
                    {actor_values}
             FROM (

@@ -38,9 +38,9 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from loyalty.models import MemberTier, Order, Tier, TierChange
+from loyalty.models import MemberTier, Order, ProgramSettings, Tier, TierChange
 from loyalty.selectors.program import program_settings
-from loyalty.selectors.tier_metric import qualifying_spend
+from loyalty.selectors.tier_metric import Metric, ladder_metric, metric_value
 from loyalty.selectors.tiers import (
     DOWN,
     KEEP,
@@ -49,7 +49,7 @@ from loyalty.selectors.tiers import (
     hold_cutoff,
     qualification_window,
     tier_decision,
-    tier_for_spend,
+    tier_for_value,
     tier_ladder,
 )
 from loyalty.services.ledger import account_lock
@@ -184,25 +184,51 @@ def tier_after_order(
     settings=None,
     row: MemberTier | object | None = UNREAD,
 ) -> TierChange | None:
-    """Upgrade at once if the order made the spend reach a higher tier; returns the change.
+    """Upgrade at once if the order made the ladder's metric reach a higher tier; returns the
+    change.
 
     The window ends when the order was recorded (`order.created_at`, or its `placed_at` if
     later). The new tier holds from that moment. `ladder` and `settings`: as the order path has
     just read them, else read here; `row`: the member's tier state row as read under the same
     account lock in this transaction (`tier_order_state`), else read here.
     """
+    at = max(order.created_at or timezone.now(), order.placed_at)
+    return tier_after_earning(
+        member_id=member_id,
+        at=at,
+        note=f"Order {order.order_id}",
+        actor=actor,
+        ladder=ladder,
+        settings=settings,
+        row=row,
+    )
+
+
+def tier_after_earning(
+    *,
+    member_id: int,
+    at: dt.datetime,
+    note: str,
+    actor: Actor,
+    ladder: list[Tier] | None = None,
+    settings=None,
+    row: MemberTier | object | None = UNREAD,
+) -> TierChange | None:
+    """`tier_after_order`'s rule after anything that raised the member's figure at `at` (an
+    order; a bonus that counts as growth value): up at once to the highest tier it meets, or,
+    meeting the tier held, qualified again. Caller holds the member's account lock."""
     from loyalty.selectors.order_path import member_tier_read, tier_ladder_read
 
-    assert connection.in_atomic_block, "tier_after_order runs inside the order's transaction"
+    assert connection.in_atomic_block, "tier_after_earning runs inside the writer's transaction"
     if ladder is None:
         ladder = tier_ladder_read()
     if not ladder:
         return None
     if settings is None:
         settings = program_settings()
-    at = max(order.created_at or timezone.now(), order.placed_at)
+    metric = ladder_metric(settings)
     window = qualification_window(as_of=at, qualification=settings.qualification)
-    spend = qualifying_spend(member_id=member_id, window=window)
+    figure = metric_value(member_id=member_id, window=window, metric=metric)
     if row is UNREAD:
         row = member_tier_read(member_id=member_id)
     by_id = {t.pk: t for t in ladder}
@@ -210,7 +236,7 @@ def tier_after_order(
         ladder = tier_ladder_read()  # a tier added since `ladder` was read
         by_id = {t.pk: t for t in ladder}
     current = by_id[row.tier_id] if row else ladder[0]
-    target = tier_for_spend(ladder, spend)
+    target = tier_for_value(ladder, figure)
     if target.rank > current.rank:
         return _earned_set(
             member_id=member_id,
@@ -219,14 +245,26 @@ def tier_after_order(
             target=target,
             at=at,
             kind=TierChange.Kind.UPGRADE,
-            spend=spend,
-            note=f"Order {order.order_id}",
+            figure=figure,
+            metric=metric,
+            note=note,
             actor=actor,
         )
-    if row is not None and current.rank > 0 and spend >= current.threshold:
+    if row is not None and current.rank > 0 and figure >= current.threshold:
         # Qualified again: the hold restarts from this order.
         MemberTier.objects.filter(member_id=member_id, qualified_at__lt=at).update(qualified_at=at)
     return None
+
+
+def tier_after_growth(
+    *, member_id: int, at: dt.datetime, note: str, actor: Actor, settings: ProgramSettings
+) -> None:
+    """After a bonus outside an order (an action, a birthday, a referral): when the ladder
+    counts growth value, the member may have reached a higher tier at once. Nothing is read
+    when the ladder counts spend or orders (`settings`: as the caller has just read them)."""
+    if settings.tier_metric != ProgramSettings.TierMetric.GROWTH:
+        return
+    tier_after_earning(member_id=member_id, at=at, note=note, actor=actor, settings=settings)
 
 
 def _earned_set(
@@ -237,7 +275,8 @@ def _earned_set(
     target: Tier,
     at: dt.datetime,
     kind: str,
-    spend: Decimal | None,
+    figure: Decimal | int,
+    metric: Metric,
     note: str,
     actor: Actor,
 ) -> TierChange:
@@ -262,7 +301,8 @@ def _earned_set(
         to_tier=target,
         kind=kind,
         at=at,
-        qualifying_spend=spend,
+        qualifying_spend=figure if metric.money else None,
+        qualifying_value=None if metric.money else figure,
         note=note[:500],
     )
 
@@ -290,6 +330,7 @@ def tier_evaluate_member(
     today = timezone.localdate(moment)
     cutoff = hold_cutoff(today=today, hold_days=settings.tier_hold_days)
     window = qualification_window(as_of=moment, qualification=settings.qualification)
+    metric = ladder_metric(settings)
     by_id = {t.pk: t for t in ladder}
     changes: list[TierChange] = []
     with transaction.atomic():
@@ -297,9 +338,9 @@ def tier_evaluate_member(
             return []
         account_lock(member_id=member_id)
         row = MemberTier.objects.filter(member_id=member_id).first()
-        spend = qualifying_spend(member_id=member_id, window=window)
+        figure = metric_value(member_id=member_id, window=window, metric=metric)
         current = by_id[row.tier_id] if row else ladder[0]
-        target = tier_for_spend(ladder, spend)
+        target = tier_for_value(ladder, figure)
         expired = row is not None and row.qualified_at < cutoff
         decision = tier_decision(
             current_rank=current.rank, target_rank=target.rank, hold_expired=expired
@@ -314,7 +355,8 @@ def tier_evaluate_member(
                     target=target,
                     at=moment,
                     kind=kind or default,
-                    spend=spend,
+                    figure=figure,
+                    metric=metric,
                     note="Tier evaluation",
                     actor=actor,
                 )
@@ -357,6 +399,8 @@ from loyalty.services.tier_batches import tier_evaluate_all  # noqa: E402
 from loyalty.services.tier_overrides import tier_override, tier_override_end  # noqa: E402
 
 __all__ = [
+    "tier_after_earning",
+    "tier_after_growth",
     "tier_after_order",
     "tier_evaluate_all",
     "tier_evaluate_member",

@@ -25,7 +25,7 @@ def test_no_ladder_is_an_empty_list(api_client):
     response = api_client.get("/api/v1/tiers")
 
     assert response.status_code == HTTPStatus.OK
-    assert response.json() == {"currency": "GBP", "results": []}
+    assert response.json() == {"currency": "GBP", "metric": "qualifying_spend", "results": []}
 
 
 def test_the_demo_ladder_entry_tier_first_with_perks(
@@ -50,6 +50,7 @@ def test_the_demo_ladder_entry_tier_first_with_perks(
         "name": "Silver",
         "rank": 1,
         "threshold": "250.00",
+        "threshold_value": None,
         "multiplier": "1.25",
         "description": "Spend £250 in a year.",
         "perks": [BIRTHDAY, SHIPPING],

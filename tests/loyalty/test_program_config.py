@@ -34,6 +34,8 @@ SPEC_DOCUMENT = {
         "points_lifetime_days": 365,
         "allow_negative_balance": True,
         "qualification": "rolling_365",
+        "tier_metric": "qualifying_spend",
+        "growth_sources": [],
         "tier_hold_days": 365,
         "service_adjustment_limit": 1000,
         "service_daily_limit": 1000,
@@ -95,7 +97,7 @@ def test_import_on_an_empty_database_then_export_gives_the_same_document(
     report = _import(copy.deepcopy(SPEC_DOCUMENT), system_actor)
 
     assert [str(s) for s in report.sections] == [
-        "settings: unchanged 11",
+        "settings: unchanged 13",
         "perks: created 1 (free_shipping); unchanged 0",
         "tiers: created 2 (member, gold); unchanged 0",
     ]

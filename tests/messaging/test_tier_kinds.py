@@ -103,3 +103,27 @@ def test_downgrade_is_told(ladder, member, record_order, daily):
     assert email.body.split("\n\n")[1] == (
         "Since 10 Feb 2027 your Loyalty Club tier is Member. Your perks: Birthday gift."
     )
+
+
+def test_at_risk_on_an_orders_ladder_counts_orders(make_member, record_order, daily, system_actor):
+    # given: an orders ladder (Silver at 2); two members reach Silver with 2 orders at T0; the
+    # second has 2 more orders loaded later (no order path: the hold is not renewed), which
+    # still count when the hold ends
+    from tests.loyalty.test_tier_metric import ladder_make
+    from tests.loyalty.tiers_helpers import order_row
+
+    ladder_make(system_actor, "orders", ["2", "3", "5"])
+    member, other = make_member(first_name="Ada"), make_member(first_name="Bo")
+    for m in (member, other):
+        record_order(m, None, "10.00", placed_at=T0 - DAY)
+        record_order(m, None, "10.00", placed_at=T0)
+    order_row(other, "LATE-1", "10.00", placed_at=T0 + 200 * DAY)
+    order_row(other, "LATE-2", "10.00", placed_at=T0 + 210 * DAY)
+    hold_ends = timezone.localdate(T0 + 365 * DAY)
+
+    # when: 30 days before the hold ends
+    daily(hold_ends - 30 * DAY)
+
+    # then: only the member whose orders will have left the window by then is told
+    at_risk = MessageLog.objects.get(kind="tier_at_risk")
+    assert (at_risk.member_id, at_risk.subject_key) == (member.pk, "silver/2027-01-05")
