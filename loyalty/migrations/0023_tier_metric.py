@@ -18,7 +18,7 @@ def settings_watched_again(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loyalty', '0021_guestorder'),
+        ('loyalty', '0022_program_settings_row'),
     ]
 
     operations = [
