@@ -3,7 +3,8 @@
 Derived data, rebuilt from the ledger, the orders, the members and the tier history at any time
 (`manage.py rollups_rebuild`); nothing else reads them but the dashboard. Invariants:
 
-- [db] one `DailyRollup` per (day, tier, paid plan), one `DailyTotals` per day.
+- [db] one `DailyRollup` per (day, tier, paid plan), one `DailyTotals` per day, one
+  `MonthlyCohort` per (month, enrolment month, tier, paid plan).
 - A day's rows are replaced whole, in one transaction (`analytics.services.rollups`): a reader
   sees the old day or the new day, never half of each.
 - Σ over a day's `DailyRollup` rows of any figure equals the same figure recomputed from the
@@ -60,6 +61,7 @@ class DailyRollup(models.Model):
     revenue = _money()  # Σ eligible amount, program currency
     buyers = _count()  # members with an order on the day
     repeat_buyers = _count()  # of those, members with an earlier order (any time before)
+    retained_90 = _count()  # of the buyers, members who ordered again on a day in the next 90
     # Feedback submitted on the day (`feedback.Feedback`, by `created_at`)
     nps_promoters = _count()  # NPS answers 9–10
     nps_passives = _count()  # 7–8
@@ -87,12 +89,37 @@ class DailyTotals(models.Model):
     guest_revenue = _money()
     guest_buyers = _count()  # distinct guests (guest keys) with an order on the day
     guest_repeat_buyers = _count()
+    guest_retained_90 = _count()  # of the guest buyers, those who ordered again within 90 days
 
     class Meta:
         default_permissions = ()
 
     def __str__(self) -> str:
         return str(self.day)
+
+
+class MonthlyCohort(models.Model):
+    """One calendar month's orders by the members of one enrolment month, tier and paid plan
+    (the tier and plan held at the end of the month, or of today for the current month)."""
+
+    month = models.DateField()  # the first day of the month the orders were placed in
+    cohort = models.DateField()  # the first day of the members' enrolment month
+    tier_id = models.IntegerField(default=0)
+    plan_id = models.IntegerField(default=0)
+    buyers = _count()  # distinct members with an order in the month
+    orders = _count()
+    revenue = _money()
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month", "cohort", "tier_id", "plan_id"], name="cohort_month_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month} cohort {self.cohort} tier {self.tier_id} plan {self.plan_id}"
 
 
 class LiabilitySnapshot(models.Model):

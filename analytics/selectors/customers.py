@@ -9,14 +9,21 @@ of days, so they cost what the days cost:
   shopping day); average order = revenue ÷ orders;
 - repeat-purchase rate = repeat buyer-days ÷ buyer-days (the customer had bought before);
 - uplift of members over guests = (member − guest) ÷ guest, for each of those, in percent
-  ("—" when the guests' figure is 0 or missing).
+  ("—" when the guests' figure is 0 or missing);
+- 90-day retention = of the buyer-days in the 90 days ending 90 days before the period's last
+  day (so that every one has had its 90 days), the share whose customer ordered again on one of
+  the 90 days after (`retained_90` ÷ `buyers`); its own window, not the period's.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db.models import Sum
+
+from analytics.models import DailyRollup, DailyTotals
 from analytics.selectors.period import Period
 from analytics.selectors.trends import CENT, PeriodFigures, percent, period_by, ratio
 
@@ -86,4 +93,34 @@ def customer_groups(period: Period, figures: PeriodFigures) -> dict:
     return {
         "groups": groups,
         "uplift": {name: uplift(getattr(members, name), getattr(guests, name)) for name in FIGURES},
+    }
+
+
+def retention_window(period: Period) -> Period:
+    """The buyer-days whose 90 days have all passed by the period's last day."""
+    return Period(period.last - dt.timedelta(days=179), period.last - dt.timedelta(days=90))
+
+
+def retention_90(period: Period) -> dict:
+    """90-day retention of paid, free, all members and guests (two aggregates)."""
+    window = retention_window(period)
+    days = {"day__gte": window.first, "day__lte": window.last}
+    by_plan = (
+        DailyRollup.objects.filter(**days)
+        .values("plan_id")
+        .annotate(retained=Sum("retained_90"), buyers=Sum("buyers"))
+        .order_by()
+    )
+    sums = {"paid": [0, 0], "free": [0, 0], "members": [0, 0]}
+    for row in by_plan:
+        for key in ("paid" if row["plan_id"] else "free", "members"):
+            sums[key][0] += row["retained"]
+            sums[key][1] += row["buyers"]
+    guests = DailyTotals.objects.filter(**days).aggregate(
+        retained=Sum("guest_retained_90", default=0), buyers=Sum("guest_buyers", default=0)
+    )
+    sums["guests"] = [guests["retained"], guests["buyers"]]
+    return {
+        "window": window,
+        "rates": {key: percent(retained, buyers) for key, (retained, buyers) in sums.items()},
     }

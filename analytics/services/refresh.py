@@ -6,12 +6,17 @@ so a back-dated import refreshes the past days it wrote to, and nothing else. A 
 days other than its own, and those are refreshed too:
 
 - a posting: its day, and for a credit whose expiry has passed, its expiry day (`reached_expiry`);
-- an order: its day; the days of the member's later orders (whether they are repeat purchases);
-  the next 29 days (the member is active on them);
+- an order: its day; the days of the member's later orders (whether they are repeat purchases)
+  and of their orders in the 90 days before (whether those buyers were retained); the next 29
+  days (the member is active on them);
 - a member: their enrolment day; a tier change: its day and every day after it (the member's
   rows go to the tier they hold at each day's end); a guest order: its day and the days of the
-  same guest's later orders; a feedback answer: the day it was submitted;
+  same guest's later orders and orders of the 90 days before; a feedback answer: the day it
+  was submitted;
 - always, the days from the last refresh to today: lots reach their expiry date by time alone.
+
+The monthly cohort rows (`analytics.services.cohorts`) of every month holding a refreshed day are
+refreshed with them.
 
 `rollups_rebuild` drops everything and refreshes every day those rules name when every row is
 new (days with nothing on them and no member active have no rows; readers count them as 0).
@@ -31,14 +36,21 @@ from django.db.models import Max, Min
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from analytics.models import DailyRollup, DailyTotals, RollupState
+from analytics.models import DailyRollup, DailyTotals, MonthlyCohort, RollupState
+from analytics.services.cohorts import cohort_months_refresh
 from analytics.services.liability import liability_snapshot_take
-from analytics.services.rollups import ACTIVE_DAYS, rollup_days_refresh, rollups_replace_lock
+from analytics.services.rollups import (
+    ACTIVE_DAYS,
+    RETAINED_DAYS,
+    rollup_days_refresh,
+    rollups_replace_lock,
+)
 from feedback.models import Feedback
 from loyalty.models import GuestOrder, Order, Posting, TierChange
 from members.models import Member
 
 log = logging.getLogger(__name__)
+_RETAINED = dt.timedelta(days=RETAINED_DAYS + 1)  # a local day more: time zones
 
 _SOURCES = {
     "posting_id": Posting,
@@ -79,8 +91,8 @@ def touched_days(state: RollupState, marks: dict[str, int], today: dt.date) -> s
         days |= _span(day, min(day + dt.timedelta(days=ACTIVE_DAYS - 1), today))
     later = Order.objects.filter(member_id__in=orders.values("member_id"))
     first_new = orders.aggregate(m=Min("placed_at"))["m"]
-    if first_new is not None:
-        days |= _dates(later.filter(placed_at__gt=first_new), "placed_at")
+    if first_new is not None:  # later orders (repeat?), and those of the 90 days before (retained?)
+        days |= _dates(later.filter(placed_at__gt=first_new - _RETAINED), "placed_at")
     days |= _dates(new(Member, "member_id"), "enrolled_at")
     first_change = new(TierChange, "tier_change_id").aggregate(m=Min("at"))["m"]
     if first_change is not None:
@@ -90,7 +102,7 @@ def touched_days(state: RollupState, marks: dict[str, int], today: dt.date) -> s
     first_guest = guests.aggregate(m=Min("placed_at"))["m"]
     if first_guest is not None:
         same_key = GuestOrder.objects.filter(guest_key__in=guests.values("guest_key"))
-        days |= _dates(same_key.filter(placed_at__gt=first_guest), "placed_at")
+        days |= _dates(same_key.filter(placed_at__gt=first_guest - _RETAINED), "placed_at")
     days |= _dates(new(Feedback, "feedback_id"), "created_at")
     if state.refreshed_at is not None:
         days |= _span(timezone.localtime(state.refreshed_at).date(), today)
@@ -120,8 +132,10 @@ def rollups_refresh(*, now: dt.datetime | None = None) -> int:
     if state.refreshed_at is None:
         return rollups_rebuild(now=now)
     marks = _marks()
-    days = touched_days(state, marks, timezone.localtime(now).date())
+    today = timezone.localtime(now).date()
+    days = touched_days(state, marks, today)
     refreshed = rollup_days_refresh(days=sorted(days))
+    cohort_months_refresh(days=days, today=today)
     _save(state, marks, now)
     log.info("rollups refreshed: %s days", refreshed)
     return refreshed
@@ -133,11 +147,14 @@ def rollups_rebuild(*, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     state = _state()
     marks = _marks()
-    days = touched_days(RollupState(), marks, timezone.localtime(now).date())
+    today = timezone.localtime(now).date()
+    days = touched_days(RollupState(), marks, today)
     with transaction.atomic():
         DailyRollup.objects.all().delete()
         DailyTotals.objects.all().delete()
+        MonthlyCohort.objects.all().delete()
     refreshed = rollup_days_refresh(days=sorted(days))
+    cohort_months_refresh(days=days, today=today)
     _save(state, marks, now)
     liability_snapshot_take(now=now)
     log.info("rollups rebuilt: %s days", refreshed)

@@ -21,7 +21,17 @@ from collections import defaultdict
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Sum
+from django.db.models import (
+    Count,
+    DateField,
+    Exists,
+    ExpressionWrapper,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+)
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -32,6 +42,7 @@ from loyalty.models.ledger import PostingKind
 from members.models import Member
 from memberships.models import MembershipPeriod
 
+RETAINED_DAYS = 90  # a buyer is retained when they order again on one of the next 90 days
 ACTIVE_DAYS = 30  # a member is active on a day when they ordered in the 30 days ending with it
 ZERO = Decimal("0")
 
@@ -152,6 +163,19 @@ def _feedback(start, end) -> list[dict]:
     )
 
 
+def _again_within(model, key: str):
+    """Exists: the same customer (`key`) ordered again on one of the `RETAINED_DAYS` days after
+    the outer row's day `d` (local days)."""
+    horizon = ExpressionWrapper(
+        OuterRef("d") + dt.timedelta(days=RETAINED_DAYS), output_field=DateField()
+    )
+    return Exists(
+        model.objects.filter(**{key: OuterRef(key)})
+        .annotate(d2=TruncDate("placed_at"))
+        .filter(d2__gt=OuterRef("d"), d2__lte=horizon)
+    )
+
+
 def _orders(start, end) -> list[dict]:
     earlier = Order.objects.filter(member_id=OuterRef("member_id")).filter(
         Q(placed_at__lt=OuterRef("placed_at"))
@@ -165,6 +189,7 @@ def _orders(start, end) -> list[dict]:
             revenue=Sum("eligible_amount", default=ZERO),
             buyers=Count("member_id", distinct=True),
             repeat_buyers=Count("member_id", distinct=True, filter=Exists(earlier)),
+            retained_90=Count("member_id", distinct=True, filter=_again_within(Order, "member_id")),
         )
         .order_by()
     )
@@ -185,6 +210,11 @@ def _guests(start, end) -> dict[dt.date, dict]:
             guest_revenue=Sum("eligible_amount", default=ZERO),
             guest_buyers=Count("guest_key", distinct=True),
             guest_repeat_buyers=Count("guest_key", distinct=True, filter=Exists(earlier)),
+            guest_retained_90=Count(
+                "guest_key",
+                distinct=True,
+                filter=_again_within(GuestOrder, "guest_key"),
+            ),
         )
         .order_by()
     )
@@ -307,7 +337,9 @@ def _run_refresh(days: list[dt.date]) -> None:
     reached = expiry_reached(days)
     rollups = rollup_range_rows(first, last)
     guests = _guests(day_bounds(first)[0], day_bounds(last)[1])
-    empty = dict.fromkeys(("guest_orders", "guest_buyers", "guest_repeat_buyers"), 0)
+    empty = dict.fromkeys(
+        ("guest_orders", "guest_buyers", "guest_repeat_buyers", "guest_retained_90"), 0
+    )
     with transaction.atomic():
         rollups_replace_lock()
         DailyRollup.objects.filter(day__gte=first, day__lte=last).delete()

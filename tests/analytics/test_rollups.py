@@ -18,7 +18,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from analytics.models import DailyRollup, DailyTotals
+from analytics.models import DailyRollup, DailyTotals, MonthlyCohort
 from analytics.selectors.period import Period, last_days
 from analytics.selectors.trends import period_figures, weekly_trends
 from analytics.services.refresh import rollups_rebuild, rollups_refresh
@@ -155,6 +155,34 @@ def _tier_at(changes: list[TierChange], end: dt.datetime) -> int:
     return held
 
 
+def _retained(member_id: int, day: dt.date) -> bool:
+    """The member ordered again on one of the 90 days after `day`."""
+    return any(
+        day < timezone.localtime(o.placed_at).date() <= day + 90 * DAY
+        for o in Order.objects.filter(member_id=member_id)
+    )
+
+
+def recompute_cohorts() -> dict:
+    """`MonthlyCohort` rows straight from the orders: (month, cohort, tier at the month's end or
+    today, plan 0) → buyers, orders, revenue."""
+    changes = defaultdict(list)
+    for c in TierChange.objects.order_by("at", "pk"):
+        changes[c.member_id].append(c)
+    today = timezone.localdate()
+    out: dict = defaultdict(lambda: {"buyers": set(), "orders": 0, "revenue": Decimal(0)})
+    for o in Order.objects.select_related("member"):
+        month = timezone.localtime(o.placed_at).date().replace(day=1)
+        month_end = (month + 32 * DAY).replace(day=1) - DAY
+        end = day_bounds(min(month_end, today))[1]
+        cohort = timezone.localtime(o.member.enrolled_at).date().replace(day=1)
+        row = out[(month, cohort, _tier_at(changes[o.member_id], end), 0)]
+        row["buyers"].add(o.member_id)
+        row["orders"] += 1
+        row["revenue"] += o.eligible_amount
+    return {k: (len(v["buyers"]), v["orders"], v["revenue"]) for k, v in out.items()}
+
+
 def recompute(first: dt.date, last: dt.date) -> dict:
     """Every day's figures by (tier, plan), straight from the rows, in Python."""
     changes = defaultdict(list)
@@ -183,6 +211,7 @@ def recompute(first: dt.date, last: dt.date) -> dict:
                 out[key(o.member_id)]["repeat"] += 1
         for k, members in buyers.items():
             out[k]["buyers"] = len(members)
+            out[k]["retained_90"] = sum(_retained(m, day) for m in members)
         for f in Feedback.objects.filter(created_at__gte=start, created_at__lt=end):
             if f.scale == "csat":
                 out[key(f.member_id)]["csat_responses"] += 1
@@ -247,6 +276,7 @@ def test_rollups_equal_a_recomputation_from_the_ledger(
             "revenue": r.revenue,
             "buyers": r.buyers,
             "repeat": r.repeat_buyers,
+            "retained_90": r.retained_90,
             "new_members": r.new_members,
             "nps_promoters": r.nps_promoters,
             "nps_passives": r.nps_passives,
@@ -257,6 +287,10 @@ def test_rollups_equal_a_recomputation_from_the_ledger(
         found[(r.day, r.tier_id, r.plan_id)] = {f: v for f, v in figures.items() if v}
     found = {k: v for k, v in found.items() if v}
     assert found == expected
+    assert {
+        (c.month, c.cohort, c.tier_id, c.plan_id): (c.buyers, c.orders, c.revenue)
+        for c in MonthlyCohort.objects.all()
+    } == recompute_cohorts()
     assert GuestOrder.objects.count() == 1
     assert sum(t.guest_orders for t in DailyTotals.objects.all()) == 1
 

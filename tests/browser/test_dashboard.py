@@ -74,6 +74,8 @@ SECTIONS = (
     ("Redemption and coupon usage rates", "#redemption-rate"),
     ("Referral funnel", "#referral-funnel"),
     ("Satisfaction (NPS and CSAT)", "#nps-by-tier"),
+    ("Cohort retention", "#cohort-heat"),
+    ("Customer lifetime value", "#clv-cohorts"),
 )
 
 
