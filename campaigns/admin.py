@@ -130,12 +130,13 @@ class CampaignForm(forms.ModelForm):
     # Which fields each kind uses (static/backoffice/kind_fields.js hides the others).
     KIND_FIELDS = {
         Campaign.Kind.MULTIPLIER: ["multiplier", "weekdays", "day_of_month", "categories"],
-        Campaign.Kind.ACTION: ["action", "action_code", "points"],
+        Campaign.Kind.ACTION: ["action", "action_code", "points", "gift_reward"],
         Campaign.Kind.REFERRAL: [
             "referee_points",
             "referee_trigger",
             "referrer_points",
             "monthly_referral_limit",
+            "gift_reward",
         ],
     }
 
@@ -202,6 +203,7 @@ class CampaignAdmin(admin.ModelAdmin):
     search_fields = ("code", "name")
     list_select_related = ()
     filter_horizontal = ("tiers",)
+    autocomplete_fields = ("gift_reward",)
     readonly_fields = ("points_awarded",)
     fieldsets = (
         (None, {"fields": ("code", "name", "description", "kind", "is_active")}),
@@ -221,6 +223,7 @@ class CampaignAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        (_("Gift coupon"), {"fields": ("gift_reward",)}),
     )
     actions = None
 

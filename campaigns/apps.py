@@ -12,7 +12,7 @@ class CampaignsConfig(AppConfig):
         from campaigns.access import awards_section, holdouts_section, referrals_section
         from campaigns.config import campaigns_apply, campaigns_export, campaigns_validate
         from campaigns.erasure import referrals_scrub
-        from campaigns.services import actions, calendar, orders, referrals
+        from campaigns.services import actions, calendar, orders, referrals, tier_entry
         from loyalty import hooks
         from loyalty.config_sections import register_section
         from members.access import register_export_section
@@ -23,6 +23,8 @@ class CampaignsConfig(AppConfig):
             orders.order_recorded, quiet=orders.order_recorded_quiet
         )
         hooks.register_member_enrolled_listener(actions.signup_awards)
+        # Points and gift coupons for reaching a tier (the order path's upgrade, the evaluations).
+        hooks.register_tier_entered_listener(tier_entry.tier_entry_awards)
         hooks.register_daily_job_step("birthdays_anniversaries", calendar.calendar_awards)
         hooks.register_daily_job_step("referral_rewards", referrals.referrals_reward_due)
         # The `campaigns` section of `manage.py program_config`.

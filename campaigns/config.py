@@ -13,7 +13,8 @@ Registered with `loyalty.config_sections` from `CampaignsConfig.ready()`:
 
 The fields are the spec's (`code`, `name`, `kind`, `multiplier`, `weekdays`, `day_of_month`,
 `starts_at`, `ends_at`, `tiers`, `budget_points`, `per_member_limit`) plus the ones action and
-referral campaigns need, and `holdout_percent` (0 when absent). Multipliers are strings
+referral campaigns need, `holdout_percent` (0 when absent) and `gift_reward` (a reward's code, or
+null: the campaign's gift coupon; the file's own rewards section counts). Multipliers are strings
 (`"2.00"`), never JSON numbers; points are integers; times are ISO 8601 with a zone. What the
 running campaign has done (`points_awarded`) is history, not configuration: it is neither
 exported nor imported. The rules are the admin's (`campaign_validate` and
@@ -40,11 +41,13 @@ from loyalty.config_sections import (
     EntryFields,
     SectionReport,
     config_text,
+    codes_after,
     config_time,
     tier_codes_after,
 )
 from loyalty.models import Tier
 from members.actors import Actor
+from rewards.models import Reward
 
 SECTION = "campaigns"
 ENTRY = EntryFields(
@@ -61,7 +64,9 @@ ENTRY = EntryFields(
 
 def campaigns_export() -> list[dict[str, Any]]:
     rows = []
-    for c in Campaign.objects.prefetch_related("tiers").order_by("code"):
+    for c in Campaign.objects.select_related("gift_reward").prefetch_related("tiers").order_by(
+        "code"
+    ):
         rows.append(
             {
                 "code": c.code,
@@ -86,14 +91,23 @@ def campaigns_export() -> list[dict[str, Any]]:
                 "referrer_points": c.referrer_points,
                 "monthly_referral_limit": c.monthly_referral_limit,
                 "holdout_percent": c.holdout_percent,
+                "gift_reward": c.gift_reward.code if c.gift_reward_id else None,
             }
         )
     return rows
 
 
 def _parse(entry: dict, problems: list[tuple[str, str]], at: str) -> dict[str, Any]:
-    """The entry's values as model values (`tiers` as codes); each malformed one adds a problem."""
+    """The entry's values as model values (`tiers` as codes, `gift_reward` as `gift_code`: a
+    reward's code or None); each malformed one adds a problem."""
+    entry = dict(entry)
+    given, gift = "gift_reward" in entry, entry.pop("gift_reward", None)
     out = ENTRY.parse(entry, at, problems)
+    if given:
+        if gift is not None and not isinstance(gift, str):
+            problems.append((f"{at}.gift_reward", "A reward's code, or null."))
+        else:
+            out["gift_code"] = gift.strip() if gift else None
     for name in ("weekdays", "categories", "tiers"):
         if name not in out:
             continue
@@ -108,7 +122,9 @@ def _parse(entry: dict, problems: list[tuple[str, str]], at: str) -> dict[str, A
     return out
 
 
-def campaigns_problems(entries: Any, *, tier_codes: set[str]) -> list[tuple[str, str]]:
+def campaigns_problems(
+    entries: Any, *, tier_codes: set[str], reward_codes: set[str] | None = None
+) -> list[tuple[str, str]]:
     """Every problem of the section as (JSON path, message); empty when it can be applied."""
     if not isinstance(entries, list):
         return [(SECTION, "Must be a list.")]
@@ -130,14 +146,18 @@ def campaigns_problems(entries: Any, *, tier_codes: set[str]) -> list[tuple[str,
         for tier in values.pop("tiers", []):
             if tier not in tier_codes:
                 problems.append((f"{at}.tiers", f"No tier has the code {tier!r}."))
+        gift = values.pop("gift_code", None)
+        if gift and reward_codes is not None and gift not in reward_codes:
+            problems.append((f"{at}.gift_reward", f"No reward has the code {gift!r}."))
         if len(problems) > before:
             continue
         campaign = Campaign(**values)
+        campaign.gift_reward_id = -1 if gift else None  # the rules ask only whether there is one
         # The admin's rules (one message per field), then the model's (choices, constraints).
         # The budget can't drop below what the running campaign has already awarded.
         try:
             campaign_validate(campaign, points_awarded=awarded.get(code, 0))
-            campaign.full_clean(validate_unique=False)
+            campaign.full_clean(validate_unique=False, exclude=["gift_reward"])
         except ServiceError as exc:
             problems.extend((f"{at}.{e['field']}", e["message"]) for e in exc.errors)
         except ValidationError as exc:
@@ -148,7 +168,11 @@ def campaigns_problems(entries: Any, *, tier_codes: set[str]) -> list[tuple[str,
 
 
 def campaigns_validate(value, *, document: dict, prune: bool) -> list[ConfigProblem]:
-    problems = campaigns_problems(value, tier_codes=tier_codes_after(document, prune=prune))
+    problems = campaigns_problems(
+        value,
+        tier_codes=tier_codes_after(document, prune=prune),
+        reward_codes=codes_after(document, section="rewards", model=Reward, prune=prune),
+    )
     return [ConfigProblem(path, message) for path, message in problems]
 
 
@@ -156,11 +180,15 @@ def campaigns_apply(value: list, *, document: dict, prune: bool, actor: Actor) -
     """Apply a section that `campaigns_validate` found clean."""
     report = SectionReport(name=SECTION)
     tiers = {t.code: t for t in Tier.objects.all()}
+    rewards = {r.code: r for r in Reward.objects.all()}
     existing = {c.code: c for c in Campaign.objects.select_for_update().order_by("pk")}
     for entry in value:
         values = _parse(entry, [], SECTION)  # validated before: no problems left to collect
         code = values.pop("code")
         tier_codes = values.pop("tiers", None)
+        if "gift_code" in values:
+            gift = values.pop("gift_code")
+            values["gift_reward"] = rewards[gift] if gift else None
         campaign = existing.get(code)
         if campaign is None:
             campaign_save(

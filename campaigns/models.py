@@ -12,6 +12,8 @@ Invariants:
   points_awarded = Σ awards.points (`campaign_budgets_audit` checks both sums).
 - [db] a member is referred at most once (`Referral.referee` is unique).
 - Every award is its own ledger posting (kind `campaign_bonus`) carrying the campaign's code.
+- A campaign's gift (`gift_reward`) is a coupon recorded as a redemption whose cause is the
+  campaign (`gift_cause` = `campaign:<code>`), once per (campaign, member, reference) by its key.
 - A campaign with `holdout_percent` > 0 gives no bonus to the members its hash holds out
   (`campaigns.holdout`); [db] one `CampaignHoldout` row per (campaign, member) records it.
 """
@@ -54,6 +56,7 @@ class Campaign(models.Model):
         NEWSLETTER_SIGNUP = "newsletter_signup", _("Newsletter sign-up")
         PROFILE_COMPLETED = "profile_completed", _("Profile completed")
         FEEDBACK = "feedback", _("Feedback submitted (any score)")
+        TIER_ENTRY = "tier_entry", _("Tier reached (once per tier and year)")
         CUSTOM = "custom", _("Custom action (storefront code)")
 
     class RefereeTrigger(models.TextChoices):
@@ -154,6 +157,20 @@ class Campaign(models.Model):
         blank=True,
         help_text=_("Most rewarded referrals per referrer per month."),
         verbose_name=_("monthly referral limit"),
+    )
+    # A gift beside (or instead of) the points: one coupon of this reward per award, drawn on its
+    # stock with no points spent (`campaigns.services.gifts`); a referral's goes to the referrer.
+    gift_reward = models.ForeignKey(
+        "rewards.Reward",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_(
+            "A coupon of this reward given with each award, from its stock, no points spent "
+            "(actions and referrals; a referral's goes to the referrer)."
+        ),
+        verbose_name=_("gift reward"),
     )
     # Measured lift: a share of the targeted members gets no bonus (`campaigns.holdout`).
     holdout_percent = models.PositiveSmallIntegerField(

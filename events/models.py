@@ -45,6 +45,7 @@ class EventType(models.TextChoices):
     POINTS_EXPIRING = "points.expiring", _("Points expiring soon")
     TIER_CHANGED = "tier.changed", _("Tier changed")
     REWARD_REDEEMED = "reward.redeemed", _("Reward redeemed")
+    REWARD_GIFTED = "reward.gifted", _("Reward given as a gift")
     COUPON_USED = "coupon.used", _("Coupon used")
     COUPON_CANCELLED = "coupon.cancelled", _("Coupon cancelled")
     REFERRAL_COMPLETED = "referral.completed", _("Referral completed")

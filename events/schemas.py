@@ -27,6 +27,7 @@ PAYLOAD_KEYS: dict[str, frozenset[str]] = {
     EventType.POINTS_EXPIRING: frozenset({"points", "expires_by", "within_days"}),
     EventType.TIER_CHANGED: frozenset({"from_tier", "to_tier", "direction", "effective_at"}),
     EventType.REWARD_REDEEMED: frozenset({"redemption_id", "reward_code", "points", "expires_at"}),
+    EventType.REWARD_GIFTED: frozenset({"redemption_id", "reward_code", "cause", "expires_at"}),
     EventType.COUPON_USED: frozenset({"redemption_id", "reward_code", "order_id"}),
     EventType.COUPON_CANCELLED: frozenset({"redemption_id", "reward_code", "points_returned"}),
     EventType.REFERRAL_COMPLETED: frozenset({"referral_id", "points"}),

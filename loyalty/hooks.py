@@ -28,6 +28,12 @@ and must only write through loyalty's services.
 - `import_completed_listeners`: called as `listener(run=ImportRun)` after a historical import
   that wrote something has committed (its `import.completed` event is written by then), e.g. to
   refresh the analytics rollups of the past days it touched.
+- `tier_entered_listeners`: called as `listener(entries=[TierEntry], actor=)` when members reach
+  a higher tier, inside the transaction that wrote the change, after the member's tier row
+  holds the new tier: the order path's upgrade and the one-member evaluation (one entry each),
+  and the set-based daily evaluation (one call per batch, its upgrades together: the members'
+  accounts are locked by the batch). Not for downgrades, overrides or the import (history).
+  E.g. a tier-entry campaign's points and gift coupon.
 - `member_summary_parts`: keys of the member summary a higher app fills (`membership`: the paid
   membership), `provider(member=, now=) -> value`. The summary's serializer declares each key
   (the API's schema stays stable); with no provider registered the key is null.
@@ -37,6 +43,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class TierEntry:
+    member_id: int
+    tier_code: str
+    at: object  # datetime: when the tier holds from
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,3 +140,19 @@ import_completed_listeners: list[Callable[..., None]] = []
 def register_import_completed_listener(listener: Callable[..., None]) -> None:
     if listener not in import_completed_listeners:
         import_completed_listeners.append(listener)
+
+
+tier_entered_listeners: list[Callable[..., None]] = []
+
+
+def register_tier_entered_listener(listener: Callable[..., None]) -> None:
+    if listener not in tier_entered_listeners:
+        tier_entered_listeners.append(listener)
+
+
+def tier_entered(*, entries: list[TierEntry], actor) -> None:
+    """Tell the listeners that these members reached a higher tier (nothing when none)."""
+    if not entries:
+        return
+    for listener in tier_entered_listeners:
+        listener(entries=entries, actor=actor)

@@ -170,6 +170,7 @@ def welcome_on_enrol(*, member, actor) -> None:
 
 
 def register_builtin() -> None:
+    from messaging.builtin_memberships import MEMBERSHIP_RENEWAL
     from messaging.builtin_rewards import BIRTHDAY, COUPON_EXPIRING, REDEMPTION_RECEIPT
     from messaging.builtin_tiers import TIER_AT_RISK, TIER_DOWNGRADED, TIER_UPGRADED
 
@@ -182,5 +183,6 @@ def register_builtin() -> None:
         COUPON_EXPIRING,
         REDEMPTION_RECEIPT,
         WELCOME,
+        MEMBERSHIP_RENEWAL,
     ):
         register_kind(kind)

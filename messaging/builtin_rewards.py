@@ -128,7 +128,8 @@ def receipt_plan(*, as_of: dt.date, days: tuple[int, ...]):
 
     start, end = lookback_bounds(as_of)
     return [
-        Redemption.objects.filter(created_at__gte=start, created_at__lt=end)
+        # Gifts spent no points: no receipt (their coupon's expiry reminder still goes).
+        Redemption.objects.filter(created_at__gte=start, created_at__lt=end, gift_key="")
         .values("member_id", "id", "expires_at", "points_spent", reward_code=F("reward__code"))
         .order_by("member_id", "id")
     ]

@@ -1,5 +1,6 @@
 """Rewards' section of the subject-access export (`members.access`): redemptions and their
-coupons, one query."""
+coupons, gifts included (`gift_cause`: why it was given; empty for one bought with points), one
+query."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ def redemptions_section(*, member: Member) -> list[dict]:
         "cancelled_at",
         "cancel_reason",
         "expired_at",
+        "gift_cause",
     )
     redemptions = Redemption.objects.filter(member=member).order_by("created_at", "pk")
     return rows(redemptions, fields, reward="reward__code")

@@ -336,6 +336,7 @@ class RedemptionAdmin(ExportAdminMixin, ReadOnlyAdmin):
         "created_at",
         "expires_at",
         "used_order_id",
+        "gift_cause",
     )
     list_filter = ("status", "kind", "created_at")
     search_fields = ("coupon_code",)  # the search itself is `get_search_results`
@@ -368,7 +369,7 @@ class RedemptionAdmin(ExportAdminMixin, ReadOnlyAdmin):
                 )
             },
         ),
-        (_("Ledger"), {"fields": ("spend_posting", "return_posting")}),
+        (_("Ledger"), {"fields": ("spend_posting", "return_posting", "gift_cause")}),
         (_("Who"), {"fields": ("actor_kind", "actor_label")}),
     )
 
@@ -516,5 +517,6 @@ def redemptions_section(request: HttpRequest, member: Member) -> MemberPanel | N
 if redemptions_section not in LoyaltyMemberAdmin.loyalty_sections:
     LoyaltyMemberAdmin.loyalty_sections.append(redemptions_section)
 
-# The member page's "Suggested rewards" panel (`rewards.admin_suggestions`).
-from rewards import admin_suggestions  # noqa: E402, F401
+# The member page's "Suggested rewards" panel (`rewards.admin_suggestions`) and which reward a
+# "birthday gift" perk gives (`rewards.admin_gifts`).
+from rewards import admin_gifts, admin_suggestions  # noqa: E402, F401

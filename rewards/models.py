@@ -10,13 +10,19 @@
   cancellation or an expired coupon gives it back, staff adjust it with a reason).
 - A `Redemption` is one spend of points on one reward: the coupon it issued, the spend posting
   (and, if cancelled, the posting that gave the points back) and its lifecycle
-  `issued -> used | cancelled | expired`, each final.
+  `issued -> used | cancelled | expired`, each final. A **gift** is a redemption with no points
+  spent and no posting, granted by a cause (`gift_cause`: a campaign, a tier entry, the birthday
+  perk) under an idempotency key (`gift_key`): it draws on the stock like any redemption
+  (`rewards.services.gifts`).
 
 Invariants (database-enforced where marked [db]):
 - [db] `Reward.code` and `Redemption.coupon_code` are unique; stock ≥ 0; points ≥ 0; money ≥ 0;
   each kind carries the fields it needs (a SKU for a free product, shares for points_discount...).
 - [db] a redemption's status matches its timestamps (used ⇔ used_at and order, cancelled ⇔
-  cancelled_at and the return posting); its spend posting is its own (one-to-one).
+  cancelled_at and, unless a gift, the return posting); its spend posting is its own
+  (one-to-one).
+- [db] a redemption has a spend posting and no gift key, or is a gift: no posting, no points,
+  a cause and a key; a gift key is unique (a replayed trigger grants once).
 - [db] stock movements are append-only (PostgreSQL trigger), like the ledger.
 - Stock, the member's points and the redemption change together or not at all; the lock order is
   the member's loyalty account first, then the redemption row, then the reward row.
@@ -376,12 +382,19 @@ class Redemption(ActorFields):
     order_total = models.DecimalField(
         max_digits=12, decimal_places=2, null=True, blank=True, verbose_name=_("order total")
     )
+    # None for a gift: no points were spent.
     spend_posting = models.OneToOneField(
         Posting,
+        null=True,
+        blank=True,
         on_delete=models.PROTECT,
         related_name="redemption_spent",
         verbose_name=_("spend posting"),
     )
+    # A gift's cause (`campaign:<code>`, `perk:birthday_gift`) and its idempotency key; "" for a
+    # redemption bought with points.
+    gift_cause = models.CharField(max_length=128, blank=True, verbose_name=_("gift cause"))
+    gift_key = models.CharField(max_length=255, blank=True, verbose_name=_("gift key"))
     return_posting = models.OneToOneField(
         Posting,
         null=True,
@@ -421,7 +434,8 @@ class Redemption(ActorFields):
             models.CheckConstraint(
                 condition=(
                     Q(status=RedemptionStatus.CANCELLED)
-                    & Q(cancelled_at__isnull=False, return_posting__isnull=False)
+                    & Q(cancelled_at__isnull=False)
+                    & (Q(return_posting__isnull=False) | Q(spend_posting__isnull=True))
                 )
                 | (
                     ~Q(status=RedemptionStatus.CANCELLED)
@@ -433,6 +447,18 @@ class Redemption(ActorFields):
                 condition=(Q(status=RedemptionStatus.EXPIRED) & Q(expired_at__isnull=False))
                 | (~Q(status=RedemptionStatus.EXPIRED) & Q(expired_at__isnull=True)),
                 name="redemption_expired_consistent",
+            ),
+            models.CheckConstraint(
+                condition=(Q(spend_posting__isnull=False) & Q(gift_key="") & Q(gift_cause=""))
+                | (
+                    Q(spend_posting__isnull=True, points_spent=0)
+                    & ~Q(gift_key="")
+                    & ~Q(gift_cause="")
+                ),
+                name="redemption_bought_or_gift",
+            ),
+            models.UniqueConstraint(
+                fields=["gift_key"], condition=~Q(gift_key=""), name="redemption_gift_key_unique"
             ),
         ]
         indexes = [
@@ -450,9 +476,39 @@ class Redemption(ActorFields):
     def __str__(self) -> str:
         return f"{self.coupon_code} ({self.get_status_display()})"
 
+    @property
+    def is_gift(self) -> bool:
+        return bool(self.gift_key)
+
     def status_at(self, now: dt.datetime) -> str:
         """The coupon's status as the member sees it at `now`: an issued coupon past its
         `expires_at` is expired even before the daily job marks it so."""
         if self.status == RedemptionStatus.ISSUED and self.expires_at <= now:
             return RedemptionStatus.EXPIRED
         return self.status
+
+
+class PerkGift(models.Model):
+    """What a "birthday gift" perk gives: a coupon of this reward on the member's birthday, to a
+    member who holds the perk then (through their tier, a paid plan or a club). Marketing sets
+    it; `rewards.services.perk_gifts` gives it once per member and year."""
+
+    perk = models.OneToOneField(
+        "loyalty.Perk",
+        on_delete=models.CASCADE,
+        related_name="gift",
+        limit_choices_to={"kind": "birthday_gift"},
+        verbose_name=_("perk"),
+    )
+    reward = models.ForeignKey(
+        Reward, on_delete=models.PROTECT, related_name="perk_gifts", verbose_name=_("reward")
+    )
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+
+    class Meta:
+        verbose_name = _("birthday gift")
+        verbose_name_plural = _("birthday gifts")
+        ordering = ["perk__code"]
+
+    def __str__(self) -> str:
+        return f"{self.perk_id} → {self.reward_id}"

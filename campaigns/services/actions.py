@@ -23,6 +23,7 @@ SYSTEM_ACTIONS = {
     Campaign.Action.BIRTHDAY,
     Campaign.Action.ANNIVERSARY,
     Campaign.Action.FEEDBACK,  # awarded when the feedback itself is recorded (`feedback_awards`)
+    Campaign.Action.TIER_ENTRY,  # on a tier change (`campaigns.services.tier_entry`)
 }
 
 
@@ -31,6 +32,9 @@ class ActivityResult:
     points_awarded: int = 0
     awards: list[tuple[str, int]] = field(default_factory=list)
     reason: str | None = None
+    # Gift-only campaigns that gave their coupon (codes); a campaign with points and a gift is
+    # in `awards`.
+    gifts: list[str] = field(default_factory=list)
 
 
 def activity_record(
@@ -84,9 +88,11 @@ def _awards_grant(campaigns, *, member, reference, describe, actor, now) -> Acti
         if award:
             result.awards.append((campaign.code, award.points))
             result.points_awarded += award.points
+        elif reason is None:  # a gift-only campaign gave its coupon
+            result.gifts.append(campaign.code)
         else:
             reasons.append(reason)
-    if not result.awards:
+    if not result.awards and not result.gifts:
         result.reason = reasons[0] if reasons else NO_CAMPAIGN
     return result
 

@@ -27,11 +27,13 @@ from django.utils import timezone
 from campaigns.holdout import HELD_OUT, held_out
 from campaigns.models import Campaign, CampaignAward, CampaignHoldout
 from campaigns.services.budget import budget_take
+from campaigns.services.gifts import campaign_gift
 from loyalty.services.ledger import account_lock
 from loyalty.services.points import points_award
 from loyalty.services.tiers import tier_for_order
 from members.actors import Actor
 from members.models import Member
+from rewards.services.gifts import ALREADY_GIVEN
 from segments.models import Segment
 from segments.selectors.segments import segment_id_contains
 
@@ -136,16 +138,33 @@ def award_grant(
     actor: Actor,
     description: str = "",
     now: dt.datetime | None = None,
+    gift: bool = True,
 ) -> tuple[CampaignAward | None, str | None]:
-    """Award a campaign's points outside an order, once per reference: (award, reason if none)."""
+    """Award a campaign's points outside an order, once per reference: (award, reason if none),
+    and its gift coupon, if it has one (`campaigns.services.gifts`; `gift=False`: not to this
+    member, e.g. a referral's new member). A gift-only campaign (no points) answers (None, None)
+    when the gift was given, else (None, why)."""
     now = now or timezone.now()
+    gift_only = gift and points <= 0 and campaign.gift_reward_id is not None
     with transaction.atomic():
         account_lock(member_id=member.pk)
-        if points > 0 and held_out(campaign, member_id=member.pk):
+        if (points > 0 or gift_only) and held_out(campaign, member_id=member.pk):
             holdout_record(
                 campaign=campaign, member_id=member.pk, reference=reference, points=points, now=now
             )
             return None, HELD_OUT
+        if gift_only:
+            given = campaign_gift(
+                campaign=campaign,
+                member=member,
+                reference=reference,
+                actor=actor,
+                now=now,
+                gift_only=True,
+            )
+            if given.created:
+                return None, None
+            return None, LIMIT_REACHED if given.outcome == ALREADY_GIVEN else given.outcome
         granted, reason = award_reserve(
             campaign=campaign, member_id=member.pk, points=points, reference=reference
         )
@@ -170,4 +189,8 @@ def award_grant(
             segment_code=award_segment_code(campaign),
             created_at=now,
         )
+        if gift:
+            campaign_gift(
+                campaign=campaign, member=member, reference=reference, actor=actor, now=now
+            )
     return award, None

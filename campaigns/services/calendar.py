@@ -38,7 +38,7 @@ def calendar_awards(*, as_of: dt.date, cutoff: dt.datetime, actor: Actor) -> int
         for member in members.iterator(chunk_size=500):
             if not member_targeted(campaign, member_id=member.pk):
                 continue
-            award, _ = award_grant(
+            award, reason = award_grant(
                 campaign=campaign,
                 member=member,
                 points=campaign.points,
@@ -46,5 +46,5 @@ def calendar_awards(*, as_of: dt.date, cutoff: dt.datetime, actor: Actor) -> int
                 actor=actor,
                 description=f"{campaign.name} {as_of.year}",
             )
-            awarded += 1 if award else 0
+            awarded += 1 if award or reason is None else 0  # None: a gift-only campaign's gift
     return awarded

@@ -51,7 +51,7 @@ EDITABLE_FIELDS = (
     "holdout_percent",
 )
 # The fields whose changes the audit trail records (target tiers are set apart).
-TRACKED = tuple(f for f in EDITABLE_FIELDS if f != "tiers")
+TRACKED = (*(f for f in EDITABLE_FIELDS if f != "tiers"), "gift_reward_id")
 
 
 def campaign_validate(campaign: Campaign, *, points_awarded: int | None = None) -> None:
@@ -84,13 +84,19 @@ def campaign_validate(campaign: Campaign, *, points_awarded: int | None = None) 
             bad("action", "Choose the action that earns the bonus.")
         if campaign.action == Campaign.Action.CUSTOM and not campaign.action_code:
             bad("action_code", "A custom action needs the code the storefront will send.")
-        if campaign.points <= 0:
-            bad("points", "An action campaign awards a positive number of points.")
+        if campaign.points <= 0 and campaign.gift_reward_id is None:
+            bad("points", "An action campaign awards a positive number of points or a gift.")
         _refuse_sentiment_conditions(campaign, bad)
     if campaign.kind == Campaign.Kind.REFERRAL and not (
-        campaign.referee_points or campaign.referrer_points
+        campaign.referee_points or campaign.referrer_points or campaign.gift_reward_id
     ):
-        bad("referrer_points", "A referral campaign gives the referrer or the new member points.")
+        bad(
+            "referrer_points",
+            "A referral campaign gives the referrer or the new member points, or the referrer a "
+            "gift.",
+        )
+    if campaign.kind == Campaign.Kind.MULTIPLIER and campaign.gift_reward_id is not None:
+        bad("gift_reward", "A multiplier campaign gives points on orders only: no gift coupon.")
     if campaign.ends_at and campaign.starts_at and campaign.ends_at <= campaign.starts_at:
         bad("ends_at", "The campaign must end after it starts.")
     _check_holdout(campaign, bad)

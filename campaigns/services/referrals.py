@@ -76,6 +76,7 @@ def referral_enrolled(*, member: Member, actor: Actor) -> Referral | None:
             reference="referral:referee",
             actor=actor,
             description=f"{campaign.name}: welcome from {referrer.referral_code}",
+            gift=False,  # the campaign's gift is the referrer's
         )
     return referral
 
@@ -111,6 +112,7 @@ def referral_first_order(*, order, member: Member, actor: Actor) -> None:
             reference="referral:referee",
             actor=actor,
             description=f"{campaign.name}: first order {order.order_id}",
+            gift=False,  # the campaign's gift is the referrer's
         )
 
 
@@ -161,15 +163,16 @@ def _reward_referrer(referral: Referral, *, cutoff: dt.datetime, actor: Actor) -
             actor=actor,
             description=f"{campaign.name}: a friend's first order",
         )
-        locked.status = Referral.Status.REWARDED if award else Referral.Status.REJECTED
-        locked.reason = "" if award else (reason or "")
+        rewarded = award is not None or reason is None  # None: a gift-only referrer reward
+        locked.status = Referral.Status.REWARDED if rewarded else Referral.Status.REJECTED
+        locked.reason = "" if rewarded else (reason or "")
         locked.decided_at = cutoff if cutoff < timezone.now() else timezone.now()
         locked.save(update_fields=["status", "reason", "decided_at"])
-        if award:
+        if rewarded:
             # The referrer's event; nothing of the friend's (their id would be someone else's).
             member_event(
                 type=EventType.REFERRAL_COMPLETED,
                 member=referral.referrer,
-                payload={"referral_id": locked.pk, "points": award.points},
+                payload={"referral_id": locked.pk, "points": award.points if award else 0},
             )
-    return 1 if award else 0
+    return 1 if rewarded else 0

@@ -43,6 +43,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from config.errors import ServiceError
+from loyalty import hooks
 from loyalty.models import Account, Order, TierChange, TierEvaluationRun
 from loyalty.selectors.program import program_settings
 from loyalty.selectors.tier_metric import ladder_metric
@@ -81,6 +82,7 @@ class _Evaluation:
     config: str
     events: bool
     postgres: bool
+    actor: Actor
 
 
 def _evaluation(*, as_of, actor: Actor, kind: str | None, events: bool) -> _Evaluation | None:
@@ -133,6 +135,7 @@ def _evaluation(*, as_of, actor: Actor, kind: str | None, events: bool) -> _Eval
         config=config,
         events=events,
         postgres=connection.vendor == "postgresql",
+        actor=actor,
     )
 
 
@@ -273,15 +276,30 @@ def _batch_run(evaluation: _Evaluation, member_ids: list[int], *, wait: bool) ->
         cursor.execute(sql.decide, evaluation.params)
         cursor.execute(sql.history, evaluation.params)
         written = max(cursor.rowcount, 0)
+        entered = []
         if evaluation.events and written:
             cursor.execute(sql.events)  # their `tier.changed` events, set-based
-            tier_events_write(rows=cursor.fetchall(), at=evaluation.moment)
+            rows = cursor.fetchall()
+            tier_events_write(rows=rows, at=evaluation.moment)
+            entered = _entries(rows, at=evaluation.moment)
         for statement in sql.states:
             cursor.execute(statement, evaluation.params)
         for statement in sql.cleanup_batch:
             cursor.execute(statement)
+        # The batch's upgrades together, once the tier rows hold them (`loyalty.hooks`).
+        hooks.tier_entered(entries=entered, actor=evaluation.actor)
     held = set(locked)
     return written, [i for i in member_ids if i not in held]
+
+
+def _entries(rows: list[tuple], *, at: dt.datetime) -> list[hooks.TierEntry]:
+    """The upgrades among a batch's `tier.changed` rows (`member_id, external_id, direction,
+    from_code, to_code`): the tiers the members entered."""
+    return [
+        hooks.TierEntry(member_id=member_id, tier_code=to_code, at=at)
+        for member_id, _external_id, direction, _from, to_code in rows
+        if direction == "up" and to_code
+    ]
 
 
 def _accounts_lock(cursor, sql: EvaluationSQL, member_ids: list[int], *, wait: bool) -> list[int]:

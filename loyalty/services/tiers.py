@@ -38,6 +38,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
+from loyalty import hooks
 from loyalty.models import MemberTier, Order, ProgramSettings, Tier, TierChange
 from loyalty.selectors.program import program_settings
 from loyalty.selectors.tier_metric import Metric, ladder_metric, metric_value
@@ -294,6 +295,11 @@ def _earned_set(
         direction=UP if target.rank > current.rank else DOWN,
         at=at,
     )
+    if target.rank > current.rank and kind != TierChange.Kind.IMPORT:
+        hooks.tier_entered(
+            entries=[hooks.TierEntry(member_id=member_id, tier_code=target.code, at=at)],
+            actor=actor,
+        )
     return TierChange.objects.create(
         **actor.as_fields(),
         member_id=member_id,

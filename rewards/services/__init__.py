@@ -10,6 +10,7 @@ from rewards.services.catalogue import (
     reward_stock_set,
     reward_update,
 )
+from rewards.services.gifts import GiftResult, gift_grant
 from rewards.services.redemptions import (
     RedemptionResult,
     coupon_code_generate,
@@ -21,8 +22,10 @@ from rewards.services.redemptions import (
 )
 
 __all__ = [
+    "GiftResult",
     "RedemptionResult",
     "coupon_code_generate",
+    "gift_grant",
     "points_discount_quote",
     "redemption_cancel",
     "redemption_create",

@@ -292,7 +292,7 @@ def redemption_create(
             now=now,
         )
         stock_after = _stock_take(reward=reward) if reward.stock is not None else None
-        _coupon_insert(redemption)
+        coupon_insert(redemption)
         if stock_after is not None:
             StockMovement.objects.create(
                 reward_id=reward.pk,
@@ -320,7 +320,7 @@ def redemption_create(
     return RedemptionResult(redemption=redemption, available=account.available)
 
 
-def _coupon_insert(redemption: Redemption) -> None:
+def coupon_insert(redemption: Redemption) -> None:
     """Insert the redemption with a fresh coupon code, drawing again on the rare collision."""
     for _ in range(5):
         redemption.coupon_code = coupon_code_generate()
@@ -405,7 +405,7 @@ def redemption_cancel(
     reason: str = "",
     now: dt.datetime | None = None,
 ) -> Redemption:
-    """Cancel an issued coupon: the points and the stock come back, once.
+    """Cancel an issued coupon: the points (none for a gift) and the stock come back, once.
 
     `redemption_used|cancelled|expired` 409. Lock order: account, redemption, reward.
     """
@@ -415,13 +415,15 @@ def redemption_cancel(
         account_lock(member_id=redemption.member_id)
         locked = _lock_redemption(redemption)
         _require_issued(locked, now=now)
-        returned = points_return(
-            spend=locked.spend_posting,
-            actor=actor,
-            idempotency_key=f"redemption:{locked.pk}:return",
-            reason=reason[:500],
-            now=now,
-        )
+        returned = None  # a gift: no points were spent, none come back
+        if locked.spend_posting_id is not None:
+            returned = points_return(
+                spend=locked.spend_posting,
+                actor=actor,
+                idempotency_key=f"redemption:{locked.pk}:return",
+                reason=reason[:500],
+                now=now,
+            )
         Redemption.objects.filter(pk=locked.pk).update(
             status=RedemptionStatus.CANCELLED,
             cancelled_at=now,
@@ -445,7 +447,7 @@ def redemption_cancel(
             payload={
                 "redemption_id": str(locked.pk),
                 "reward_code": reward_code,
-                "points_returned": returned.points,
+                "points_returned": returned.points if returned is not None else 0,
             },
             occurred_at=now,
         )

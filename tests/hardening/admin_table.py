@@ -62,6 +62,7 @@ MODELS: dict[str, tuple[str, str, str, str]] = {
     "rewards.Reward": (EVERYONE, "M SU", "M SU", "M SU"),
     "rewards.StockMovement": (EVERYONE, "", "", ""),
     "rewards.Redemption": (EVERYONE, "", "", ""),
+    "rewards.PerkGift": (EVERYONE, "M SU", "M SU", "M SU"),
     "campaigns.Campaign": (EVERYONE, "M SU", "M SU", ""),
     "campaigns.CampaignAward": (EVERYONE, "", "", ""),
     "campaigns.CampaignHoldout": (EVERYONE, "", "", ""),

@@ -60,8 +60,9 @@ from memberships.models import Membership, Plan
 from memberships.services import membership_start, plan_save
 from messaging.models import KindSetting, MessageLog, MessageTemplate, OptOut, Suppression
 from messaging.services import message_request, opt_out_record, suppression_record
-from rewards.models import Redemption, Reward, StockMovement
+from rewards.models import PerkGift, Redemption, Reward, StockMovement
 from rewards.services import reward_create
+from rewards.services.perk_gifts import perk_gift_save
 from rewards.services.redemptions import redemption_create
 from segments.models import Club, ClubMembership, Segment, SegmentAward
 from segments.services.clubs import club_join, club_save
@@ -134,6 +135,7 @@ def admin_world() -> dict[str, object]:
         actor=system,
     )
     redemption_create(member=referrer, reward_code=reward.code, actor=system)
+    perk_gift_save(actor=system, perk=Perk.objects.get(code="birthday_gift"), reward=reward)
     exchange_rate_set(currency="EUR", rate=Decimal("0.85"), actor=system)
     agent = User.objects.create_user(username="w-agent", password="x", is_staff=True)
     agent.groups.add(Group.objects.get(name=CUSTOMER_SERVICE))
@@ -226,6 +228,7 @@ def admin_world() -> dict[str, object]:
             Reward,
             StockMovement,
             Redemption,
+            PerkGift,
             Campaign,
             CampaignAward,
             CampaignHoldout,

@@ -10,6 +10,7 @@ from django.db import transaction
 from loyalty.services.ledger import account_open
 from loyalty.services.points import points_award
 from tests.loyalty.conftest import record_order  # noqa: F401  (a fixture, shared)
+from tests.memberships.conftest import make_plan, plan, shipping  # noqa: F401  (fixtures)
 
 # Awarded at noon on 1 March 2026 (London = UTC then); 365-day lifetime: expire 1 March 2027.
 AWARDED_AT = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)

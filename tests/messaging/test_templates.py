@@ -78,6 +78,7 @@ def test_shipped_templates_exist_in_both_languages():
     kinds = [
         "birthday",
         "coupon_expiring",
+        "membership_renewal",
         "points_expiring",
         "redemption_receipt",
         "tier_at_risk",
