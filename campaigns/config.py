@@ -40,8 +40,8 @@ from loyalty.config_sections import (
     ConfigProblem,
     EntryFields,
     SectionReport,
-    config_text,
     codes_after,
+    config_text,
     config_time,
     tier_codes_after,
 )
@@ -64,8 +64,8 @@ ENTRY = EntryFields(
 
 def campaigns_export() -> list[dict[str, Any]]:
     rows = []
-    for c in Campaign.objects.select_related("gift_reward").prefetch_related("tiers").order_by(
-        "code"
+    for c in (
+        Campaign.objects.select_related("gift_reward").prefetch_related("tiers").order_by("code")
     ):
         rows.append(
             {

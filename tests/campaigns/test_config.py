@@ -76,6 +76,7 @@ def test_the_spec_entry_imports_and_exports_back_with_every_field(db, system_act
             "referrer_points": 0,
             "monthly_referral_limit": None,
             "holdout_percent": 0,
+            "gift_reward": None,
         }
     ]
     assert AuditEntry.objects.filter(action="campaign.create").count() == 1
@@ -245,3 +246,32 @@ def test_a_tier_a_campaign_targets_is_not_deleted(db, system_actor):
     with pytest.raises(ServiceError) as raised:
         program_config_import(document={"tiers": TIERS[:1]}, actor=system_actor, prune=True)
     assert Tier.objects.filter(code="gold").exists()
+
+
+def test_the_file_carries_a_campaigns_gift_reward_by_code(db, system_actor):
+    from rewards.services import reward_create
+
+    cake = reward_create(
+        code="CAKE", name="Cake", kind="free_shipping", points_cost=100, actor=system_actor
+    )
+    entry = {
+        "code": "bday",
+        "name": "Birthday cake",
+        "kind": "action",
+        "action": "birthday",
+        "points": 0,
+        "starts_at": "2026-01-01T00:00:00Z",
+        "gift_reward": "CAKE",
+    }
+
+    assert _problems({"campaigns": [{**entry, "gift_reward": "NOPE"}]}) == [
+        "campaigns[0].gift_reward: No reward has the code 'NOPE'."
+    ]
+    program_config_import(document={"campaigns": [entry]}, actor=system_actor)
+
+    assert Campaign.objects.get(code="bday").gift_reward_id == cake.pk
+    exported = program_config_export()["campaigns"]
+    assert exported[0]["gift_reward"] == "CAKE"
+    # the identity: importing the export changes nothing
+    report = program_config_import(document={"campaigns": exported}, actor=system_actor)
+    assert str(_section(report)) == "campaigns: unchanged 1"
