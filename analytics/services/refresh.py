@@ -101,7 +101,8 @@ def touched_days(state: RollupState, marks: dict[str, int], today: dt.date) -> s
     days |= _dates(guests, "placed_at")
     first_guest = guests.aggregate(m=Min("placed_at"))["m"]
     if first_guest is not None:
-        same_key = GuestOrder.objects.filter(guest_key__in=guests.values("guest_key"))
+        keys = guests.exclude(guest_key="").values("guest_key")  # no key: no later orders
+        same_key = GuestOrder.objects.filter(guest_key__in=keys)
         days |= _dates(same_key.filter(placed_at__gt=first_guest - _RETAINED), "placed_at")
     days |= _dates(new(Feedback, "feedback_id"), "created_at")
     if state.refreshed_at is not None:

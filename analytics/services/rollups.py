@@ -196,7 +196,9 @@ def _orders(start, end) -> list[dict]:
 
 
 def _guests(start, end) -> dict[dt.date, dict]:
-    """Guest orders by day, not yet claimed by a member (a claimed one is the member's)."""
+    """Guest orders by day, not yet claimed by a member (a claimed one is the member's). A guest
+    is counted by their key; an order without a key is a guest of its own (never a repeat)."""
+    keyed = ~Q(guest_key="")
     earlier = GuestOrder.objects.filter(guest_key=OuterRef("guest_key")).filter(
         Q(placed_at__lt=OuterRef("placed_at"))
         | Q(placed_at=OuterRef("placed_at"), pk__lt=OuterRef("pk"))
@@ -208,12 +210,13 @@ def _guests(start, end) -> dict[dt.date, dict]:
         .annotate(
             guest_orders=Count("pk"),
             guest_revenue=Sum("eligible_amount", default=ZERO),
-            guest_buyers=Count("guest_key", distinct=True),
-            guest_repeat_buyers=Count("guest_key", distinct=True, filter=Exists(earlier)),
+            guest_buyers=Count("guest_key", distinct=True, filter=keyed)
+            + Count("pk", filter=~keyed),
+            guest_repeat_buyers=Count("guest_key", distinct=True, filter=keyed & Exists(earlier)),
             guest_retained_90=Count(
                 "guest_key",
                 distinct=True,
-                filter=_again_within(GuestOrder, "guest_key"),
+                filter=keyed & _again_within(GuestOrder, "guest_key"),
             ),
         )
         .order_by()

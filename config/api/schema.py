@@ -78,6 +78,10 @@ DATE_OR_DATE_TIME = {
 FEEDBACK_SCORE = {"minimum": 0, "maximum": 10}
 
 
+# Operations whose body is a `oneOf` (drf-spectacular leaves `required` out for those).
+REQUIRED_BODY = {"orders_create"}
+
+
 def exact_schema(result, generator, request, public):
     """drf-spectacular postprocessing hook: request bodies refuse unknown fields
     (`StrictSerializer`), the `Idempotency-Key` header, every member path's `external_id` and
@@ -98,6 +102,8 @@ def exact_schema(result, generator, request, public):
         for operation in operations.values():
             if not isinstance(operation, dict):
                 continue
+            if operation.get("requestBody") and operation.get("operationId") in REQUIRED_BODY:
+                operation["requestBody"]["required"] = True  # a oneOf body loses it
             for parameter in operation.get("parameters", []):
                 where, name = parameter.get("in"), parameter.get("name")
                 if where == "header" and name == "Idempotency-Key":

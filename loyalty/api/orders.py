@@ -1,5 +1,10 @@
 """`POST /api/v1/orders` and `POST /api/v1/orders/{order_id}/refunds`.
 
+An order is a member's (`member`: it earns) or a guest's (no `member`; an optional `guest_key`:
+it earns nothing, `loyalty.services.guests`); the request's schema is a `oneOf` of the two
+bodies, so one with both `member` and `guest_key` is refused naming `guest_key`. A refund of a
+guest order's id is recorded on the guest order (`loyalty.services.guest_refunds`).
+
 Both are idempotent by the storefront's own ids (`order_id`, `refund_id`), enforced by the
 services and unique constraints, so no `Idempotency-Key` is needed: the same body again answers
 `200` with the same result, other content under the same id is a `409` conflict. The `member`
@@ -18,7 +23,8 @@ from http import HTTPStatus
 
 from django.db import IntegrityError
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from django.utils.translation import gettext
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -27,6 +33,9 @@ from config.api.fields import MoneyField
 from config.api.retry import retry_on_contention
 from config.api.schema import problems
 from config.api.serializers import AwareDateTimeField, StrictSerializer
+from config.errors import NotFound
+from loyalty.services.guest_refunds import GuestRefundResult, guest_refund_record
+from loyalty.services.guests import GUEST_KEY_MESSAGE, GUEST_KEY_PATTERN, guest_order_record
 from loyalty.services.orders import order_record_by_external_id, refund_record
 from members.actors import Actor
 
@@ -77,6 +86,37 @@ class OrderInputSerializer(StrictSerializer):
     )
 
 
+class GuestOrderInputSerializer(StrictSerializer):
+    """An order of a customer who is not a member: recorded, earns nothing."""
+
+    def get_fields(self):  # as `OrderInputSerializer`
+        return {name: copy.copy(field) for name, field in self._declared_fields.items()}
+
+    order_id = serializers.CharField(max_length=64)
+    guest_key = serializers.RegexField(
+        GUEST_KEY_PATTERN,
+        required=False,
+        help_text="Who the guest is, so that their orders are counted together: the shop's "
+        "customer id (no `@`), or `sha256:` and the hex SHA-256 of the trimmed, lower-cased "
+        "email. Absent: an unknown customer. Never with `member`.",
+        error_messages={"invalid": GUEST_KEY_MESSAGE},
+    )
+    placed_at = AwareDateTimeField(validators=[_not_in_future])
+    currency = serializers.RegexField(r"^[A-Z]{3}$", help_text="ISO 4217 code, e.g. GBP.")
+    total = MoneyField()
+    eligible_total = MoneyField(required=False, allow_null=True)
+    items = OrderItemInputSerializer(many=True, required=False, max_length=1000)
+    channel = serializers.CharField(max_length=32, required=False, allow_blank=True)
+
+
+ORDER_REQUEST = PolymorphicProxySerializer(
+    component_name="OrderCreateInput",
+    serializers=[OrderInputSerializer, GuestOrderInputSerializer],
+    resource_type_field_name=None,
+    many=False,
+)
+
+
 class CampaignBonusSerializer(serializers.Serializer):
     campaign = serializers.CharField()
     points = serializers.IntegerField()
@@ -101,9 +141,16 @@ class OrderMemberSerializer(serializers.Serializer):
 
 class OrderOutputSerializer(serializers.Serializer):
     order_id = serializers.CharField()
+    guest_key = serializers.CharField(
+        required=False,
+        allow_null=True,
+        help_text="A guest order's key (null: none); absent for a member's order.",
+    )
     points = OrderPointsSerializer()
-    available_on = serializers.DateField(help_text="When the points become spendable.")
-    member = OrderMemberSerializer()
+    available_on = serializers.DateField(
+        allow_null=True, help_text="When the points become spendable; null for a guest order."
+    )
+    member = OrderMemberSerializer(allow_null=True, help_text="null for a guest order.")
 
 
 class RefundInputSerializer(StrictSerializer):
@@ -116,6 +163,9 @@ class RefundMemberSerializer(serializers.Serializer):
     points = BalanceSerializer()
 
 
+GUEST_POINTS = {"base": 0, "tier_bonus": 0, "campaign_bonus": [], "total": 0}
+
+
 class RefundOutputSerializer(serializers.Serializer):
     refund_id = serializers.CharField()
     points_reversed = serializers.IntegerField()
@@ -123,7 +173,7 @@ class RefundOutputSerializer(serializers.Serializer):
         help_text="Points that could not be reversed because negative balances are off "
         "(reported, never silent); 0 otherwise."
     )
-    member = RefundMemberSerializer()
+    member = RefundMemberSerializer(allow_null=True, help_text="null for a guest order's refund.")
 
 
 def _utc(moment: dt.datetime | None) -> dt.datetime | None:
@@ -145,7 +195,7 @@ class OrderCreateView(APIView):
 
     @extend_schema(
         operation_id="orders_create",
-        request=OrderInputSerializer,
+        request=ORDER_REQUEST,
         responses={
             201: OrderOutputSerializer,
             200: OrderOutputSerializer,
@@ -162,6 +212,12 @@ class OrderCreateView(APIView):
         tags=["orders"],
     )
     def post(self, request):
+        if isinstance(request.data, dict) and "member" not in request.data:
+            return self._guest(request)
+        if isinstance(request.data, dict) and "guest_key" in request.data:
+            raise serializers.ValidationError(
+                {"guest_key": [gettext("An order has a member or a guest_key, not both.")]}
+            )
         serializer = OrderInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -202,6 +258,32 @@ class OrderCreateView(APIView):
         # them together): rendering it through the serializer would cost the hot path ~5%.
         return Response(body, status=HTTPStatus.CREATED if result.created else HTTPStatus.OK)
 
+    def _guest(self, request):
+        serializer = GuestOrderInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        items = [{**item, "unit_price": str(item["unit_price"])} for item in data.get("items", [])]
+        result = retry_on_contention(
+            lambda: guest_order_record(
+                order_id=data["order_id"],
+                guest_key=data.get("guest_key", ""),
+                placed_at=_utc(data["placed_at"]),
+                currency=data["currency"],
+                total=data["total"],
+                eligible_total=data.get("eligible_total"),
+                items=items,
+                channel=data.get("channel", ""),
+            )
+        )
+        body = {
+            "order_id": result.order.order_id,
+            "guest_key": result.order.guest_key or None,
+            "points": GUEST_POINTS,
+            "available_on": None,
+            "member": None,
+        }
+        return Response(body, status=HTTPStatus.CREATED if result.created else HTTPStatus.OK)
+
 
 class RefundCreateView(APIView):
     """Record a (partial) refund of an order and reverse the points it had earned."""
@@ -237,14 +319,38 @@ class RefundCreateView(APIView):
                 actor=Actor.api(request.api_key),
             )
 
+        def record_guest():
+            return guest_refund_record(
+                order_id=order_id,
+                refund_id=data["refund_id"],
+                amount=data["amount"],
+                refunded_at=_utc(data.get("refunded_at")),
+                actor=Actor.api(request.api_key),
+            )
+
         try:
             result = retry_on_contention(record)
+        except NotFound as not_found:
+            # No member's order has this id: a guest order's refund, if a guest order has it.
+            if not_found.code != "order_not_found":
+                raise
+            result = retry_on_contention(record_guest)
+            if result is None:
+                raise
         except IntegrityError:
             # The same refund_id sent at the same instant for an order of another member (other
             # members' refunds do not wait on each other's lock): the unique constraint held and
             # this attempt was rolled back; asked again, the service sees the stored refund and
             # answers as a repeat (200) or a conflict (409).
             result = record()
+        if isinstance(result, GuestRefundResult):
+            body = {
+                "refund_id": result.refund.refund_id,
+                "points_reversed": 0,
+                "points_shortfall": 0,
+                "member": None,
+            }
+            return Response(body, status=HTTPStatus.CREATED if result.created else HTTPStatus.OK)
         body = {
             "refund_id": result.refund.refund_id,
             "points_reversed": result.refund.points_reversed,

@@ -1,7 +1,7 @@
 """Loyalty models, one module per concern; import them from here."""
 
 from loyalty.models.adjustments import AdjustmentRequest
-from loyalty.models.guests import GuestOrder
+from loyalty.models.guests import GuestOrder, GuestRefund
 from loyalty.models.imports import ImportProfile, ImportRun
 from loyalty.models.ledger import Account, Debt, Lot, LotAllocation, Posting
 from loyalty.models.orders import Order, Refund
@@ -14,6 +14,7 @@ __all__ = [
     "Debt",
     "ExchangeRate",
     "GuestOrder",
+    "GuestRefund",
     "ImportProfile",
     "ImportRun",
     "Lot",

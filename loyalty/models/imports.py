@@ -59,10 +59,14 @@ class ImportRun(ActorFields):
     refunds_created = models.BigIntegerField(default=0, verbose_name=_("refunds created"))
     members_created = models.BigIntegerField(default=0, verbose_name=_("members created"))
     points_posted = models.BigIntegerField(default=0, verbose_name=_("points posted"))
+    guest_orders_created = models.BigIntegerField(default=0, verbose_name=_("guest orders created"))
     rows_rejected = models.BigIntegerField(default=0, verbose_name=_("rows rejected"))
     rows_skipped = models.BigIntegerField(
         default=0,
-        help_text=_("Guest rows, voided or pending orders, returns of earlier goods."),
+        help_text=_(
+            "Voided or pending orders, returns of earlier goods, guests' returns and guest rows "
+            "of an order a customer has."
+        ),
         verbose_name=_("rows skipped"),
     )
     error_report = models.CharField(max_length=500, blank=True, verbose_name=_("error report"))

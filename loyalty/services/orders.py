@@ -37,7 +37,15 @@ from django.utils.translation import gettext
 from config.errors import Conflict, NotFound, ServiceError
 from config.prepared import hot_cursor, insert_sql
 from loyalty import hooks
-from loyalty.models import Account, ExchangeRate, Lot, Order, ProgramSettings, Refund
+from loyalty.models import (
+    Account,
+    ExchangeRate,
+    GuestRefund,
+    Lot,
+    Order,
+    ProgramSettings,
+    Refund,
+)
 from loyalty.models.ledger import PostingKind
 from loyalty.selectors.order_path import program_config_cached
 from loyalty.selectors.program import program_settings
@@ -835,6 +843,12 @@ def refund_record(
     if order is None:
         raise NotFound(
             "order_not_found", gettext("No order %(order_id)s.") % {"order_id": repr(order_id)}
+        )
+    if GuestRefund.objects.filter(refund_id=refund_id).exists():  # one namespace of refund ids
+        raise Conflict(
+            "refund_conflict",
+            gettext("Refund %(refund_refund_id)s was already recorded with different content.")
+            % {"refund_refund_id": refund_id},
         )
     now = now or timezone.now()
     settings = program_settings()

@@ -3,7 +3,8 @@
 Only *schema-valid* (positive) parts of a case are touched, and only where the server refuses a
 value for a reason JSON Schema cannot say, so that "valid request rejected" means a real mismatch:
 - an order's `placed_at` or a refund's `refunded_at` in the future (`This time is in the
-  future`: it depends on the clock) is moved into the past;
+  future`: it depends on the clock) is moved into the past; an order's `eligible_total` above
+  its `total` (refused: the schema cannot compare two fields) is brought down to it;
 - a redemption's `points` and `order_total` are required for a `points_discount` reward and
   refused for any other (the kind of the reward the code names; the stateful phase fills in a
   code from `GET /rewards` after this hook): the test seeds no `points_discount` reward, and
@@ -29,6 +30,7 @@ import datetime as dt
 import hashlib
 import os
 import re
+from decimal import Decimal
 
 import schemathesis
 from schemathesis import GenerationMode
@@ -55,6 +57,7 @@ def map_case(context, case):
         path, method = case.operation.path, case.operation.method.upper()
         if (method, path) == ("POST", "/api/v1/orders"):
             _in_the_past(case.body, "placed_at")
+            _eligible_within_total(case.body)
         if path.endswith("/refunds"):
             _in_the_past(case.body, "refunded_at")
         if path.endswith("/redemptions"):
@@ -87,6 +90,16 @@ def _in_the_past(body: dict, field: str) -> None:
         return
     if moment.tzinfo is not None and moment > dt.datetime.now(dt.UTC):
         body[field] = "2025-06-01T12:00:00Z"
+
+
+def _eligible_within_total(body: dict) -> None:
+    total, eligible = body.get("total"), body.get("eligible_total")
+    if isinstance(total, str) and isinstance(eligible, str):
+        try:
+            if Decimal(eligible) > Decimal(total):
+                body["eligible_total"] = total
+        except ArithmeticError:
+            return
 
 
 def _points_for_the_points_reward(body: dict) -> None:
