@@ -163,6 +163,7 @@ class ImportRunAdmin(import_progress.ProgressViews, ReadOnlyAdmin):
         "refunds_created",
         "members_created",
         "points_posted",
+        "guest_orders_created",
         "rows_rejected",
         "rows_skipped",
         "error_report_link",

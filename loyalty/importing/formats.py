@@ -42,6 +42,7 @@ from loyalty.importing.staging import (
     db_datetime_converter,
     utc_text,
 )
+from loyalty.services.guests import guest_key_for_email
 from members.erasure import external_id_for_email
 
 _enc = json.encoder.encode_basestring_ascii  # what json.dumps uses with ensure_ascii=True
@@ -150,7 +151,9 @@ def refund_id_for(order_id: str, suffix: str) -> str:
 @dataclass
 class Counters:
     rows_read: int = 0
-    guest_rows: int = 0
+    guest_rows: int = 0  # rows without a customer: guest orders (`guests`)
+    # Of which not stored: guests' returns, guest rows of an order a customer has.
+    guest_rows_skipped: int = 0
     not_earning: int = 0  # Shopify orders voided or pending
     returns_before_history: int = 0
     duplicate_rows: int = 0
@@ -223,6 +226,28 @@ class StageBuffer:
             "is_return",
         ),
         "imp_errors": ("row_no", "seq", "col", "value", "code", "message", "order_id"),
+        "imp_guest_rows": (
+            "row_no",
+            "order_id",
+            "gkey",
+            "placed_at",
+            "currency",
+            "sku",
+            "description",
+            "quantity",
+            "price_units",
+            "is_return",
+        ),
+        "imp_guest_orders": (
+            "row_no",
+            "order_id",
+            "gkey",
+            "placed_at",
+            "currency",
+            "total_cents",
+            "eligible_cents",
+            "items",
+        ),
     }
     # The orders of the orders format's batches (`OrdersParser._feed_batch`), into `imp_orders`:
     # no items and no refund, so those columns are left to their defaults (`staging.TABLES`).
@@ -1370,7 +1395,8 @@ def cumulative_refund(row: int, order_id: str, cents: int, placed_at: dt.datetim
 
 
 class LinesParser(_ColumnParser):
-    """One row per order line; guest lines (no customer) are counted and skipped."""
+    """One row per order line; guest lines (no customer) are staged apart (`imp_guest_rows`)
+    and become guest orders (`guests`)."""
 
     def __init__(self, ctx: ParseContext, header: list[str], profile: Profile) -> None:
         super().__init__(ctx, header)
@@ -1406,7 +1432,6 @@ class LinesParser(_ColumnParser):
             return
         if not customer:
             ctx.counters.guest_rows += 1
-            return
         bad = False
         order_key = raw_order or None
 
@@ -1457,6 +1482,24 @@ class LinesParser(_ColumnParser):
         is_return = bool(self.prefix and order_id.startswith(self.prefix)) or (
             self.negative_is_return and qty * price < 0
         )
+        if not customer:
+            gkey = guest_key_for_email(email) if email else ""
+            ctx.stage.add(
+                "imp_guest_rows",
+                (
+                    record.row,
+                    order_id,
+                    gkey,
+                    utc_text(placed_at),
+                    currency,
+                    sku,
+                    description,
+                    qty,
+                    price,
+                    int(is_return),
+                ),
+            )
+            return
         ctx.stage.add(
             "imp_rows",
             (
@@ -1630,8 +1673,24 @@ class ShopifyParser(_ColumnParser):
         ctx = self.ctx
         if order["bad"]:
             return
-        if not order["email"]:
+        if not order["email"]:  # a guest (the export's customer is the email): a guest order
             ctx.counters.guest_rows += order["rows"]
+            if order["status"] in SHOPIFY_NOT_EARNING:  # never paid: not an order yet
+                ctx.counters.guest_rows_skipped += order["rows"]
+                return
+            ctx.stage.add(
+                "imp_guest_orders",
+                (
+                    order["row"],
+                    order["order_id"],
+                    "",
+                    utc_text(order["placed_at"]),
+                    order["currency"],
+                    order["total"],
+                    order["subtotal"],
+                    json.dumps(order["items"], separators=(",", ":")),
+                ),
+            )
             return
         if order["status"] in SHOPIFY_NOT_EARNING:
             ctx.counters.not_earning += 1

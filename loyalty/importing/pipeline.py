@@ -7,8 +7,8 @@
 5. Bad rows: a dry run lists them and stops; a real run stops too, having written nothing, unless
    `skip_invalid`, in which case it writes the good rows and reports the rest.
 6. Write, one chunk of whole customers per transaction (`writer`); then refunds of orders already
-   in the ledger (through `refund_record`); then every imported member's tier, as of today, with
-   a tier-history entry marked `import`.
+   in the ledger (through `refund_record`); then the guest rows as guest orders (`guests`); then
+   every imported member's tier, as of today, with a tier-history entry marked `import`.
 7. Close the run with its counts, status and error report.
 
 Re-running a file (after a kill, or by mistake) writes only what is missing: orders already
@@ -40,6 +40,7 @@ from loyalty.importing.assemble import assemble_lines
 from loyalty.importing.earning import Earning
 from loyalty.importing.exclusive import ledger_exclusive
 from loyalty.importing.formats import Counters, ParseContext, StageBuffer, parser_for
+from loyalty.importing.guests import guests_assemble, guests_write
 from loyalty.importing.parts import staged_part_keep
 from loyalty.importing.profiles import LINES, ORDERS, SHOPIFY, SHOPIFY_REQUIRED, detect, profile_get
 from loyalty.importing.reader import CsvSource, FileError, file_checksum
@@ -83,6 +84,9 @@ class ImportResult:
     rows_rejected: int = 0
     error_count: int = 0
     guest_rows: int = 0
+    guest_rows_skipped: int = 0
+    guest_orders_created: int = 0
+    guest_orders_present: int = 0
     not_earning: int = 0
     returns_before_history: int = 0
     duplicate_rows: int = 0
@@ -106,7 +110,7 @@ class ImportResult:
 
     @property
     def rows_skipped(self) -> int:
-        return self.guest_rows + self.not_earning + self.returns_before_history
+        return self.guest_rows_skipped + self.not_earning + self.returns_before_history
 
 
 def _escape(value) -> str:
@@ -251,6 +255,7 @@ def import_orders(
                     "refunds_created": result.refunds_created,
                     "members_created": result.members_created,
                     "points_posted": result.points_posted,
+                    "guest_orders_created": result.guest_orders_created,
                 }
                 if dry_run
                 else {}
@@ -273,6 +278,7 @@ def _totals_from_run(result: ImportResult) -> None:
     result.members_created = run.members_created
     result.points_posted = run.points_posted
     result.orders_present = run.orders_present
+    result.guest_orders_created = run.guest_orders_created
 
 
 def _run(
@@ -348,6 +354,7 @@ def _run(
         checks.lines_precheck(order_col, customer_col)
         quantity_col = columns.get("quantity") or columns.get("total") or "quantity"
         assemble_lines(ctx, quantity_column=quantity_col, order_column=order_col)
+        guests_assemble(ctx, quantity_column=quantity_col)
         staging.tables_analyze()
     if fmt == SHOPIFY:
         checks.remap_email_customers()
@@ -365,6 +372,7 @@ def _run(
 
     counters = ctx.counters
     result.guest_rows = counters.guest_rows
+    result.guest_rows_skipped = counters.guest_rows_skipped
     result.not_earning = counters.not_earning
     result.returns_before_history = counters.returns_before_history
     result.duplicate_rows = counters.duplicate_rows
@@ -409,6 +417,10 @@ def _run(
     refunds_done, refund_errors = _ledger_refunds(actor, dry_run)
     total.refunds_created += refunds_done
     late_errors = total.errors + refund_errors
+    if part[0] == 0:  # the file's guests are part 0's, like its other file-level counters
+        guests = guests_write(run=run, dry_run=dry_run, order_column=order_col)
+        result.guest_orders_created, result.guest_orders_present = guests.created, guests.present
+        late_errors += guests.errors
     if late_errors:
         _late_errors(result, late_errors, errors_path)
     if not dry_run and refunds_done:

@@ -73,6 +73,18 @@ TABLES = {
         rev_tier INTEGER NOT NULL, member_id BIGINT NOT NULL, order_pk BIGINT NOT NULL,
         earn_pid BIGINT, tier_pid BIGINT, earn_xpid BIGINT, tier_xpid BIGINT
     """,
+    # Lines without a customer (guests), and the guest orders made of them (`guests`).
+    "imp_guest_rows": """
+        row_no BIGINT NOT NULL, order_id TEXT NOT NULL, gkey TEXT NOT NULL,
+        placed_at TEXT NOT NULL, currency TEXT NOT NULL, sku TEXT NOT NULL,
+        description TEXT NOT NULL, quantity BIGINT NOT NULL, price_units BIGINT NOT NULL,
+        is_return INTEGER NOT NULL
+    """,
+    "imp_guest_orders": """
+        row_no BIGINT NOT NULL, order_id TEXT NOT NULL, gkey TEXT NOT NULL,
+        placed_at TEXT NOT NULL, currency TEXT NOT NULL, total_cents BIGINT NOT NULL,
+        eligible_cents BIGINT, items TEXT NOT NULL
+    """,
     "imp_errors": """
         row_no BIGINT NOT NULL, seq BIGINT NOT NULL, col TEXT NOT NULL, value TEXT NOT NULL,
         code TEXT NOT NULL, message TEXT NOT NULL, order_id TEXT
@@ -87,6 +99,8 @@ INDEXES = {
     "imp_orders": ["order_id", "ckey, placed_at, order_id"],
     "imp_refunds": ["order_id", "ckey", "row_no", "refund_id"],
     "imp_errors": ["order_id", "row_no"],
+    "imp_guest_rows": ["order_id, row_no"],
+    "imp_guest_orders": ["order_id"],
     # The chunk's refunds are found by their orders: a look-up each, whatever the planner
     # guesses of the (never analysed) chunk's size.
     "imp_chunk": ["order_id"],

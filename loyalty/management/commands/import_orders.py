@@ -208,6 +208,11 @@ class Command(BaseCommand):
             (f"points {would}posted", r.points_posted),
             ("rows rejected", r.rows_rejected),
         ]
+        if r.guest_rows:  # rows without a customer: guest orders (docs/import.md, "Guests")
+            figures += [
+                (f"guest orders {would}created", r.guest_orders_created),
+                ("guest orders already present", r.guest_orders_present),
+            ]
         lines = [
             f"{'Dry run of' if r.dry_run else 'Import of'} {r.run.file_name} "
             f"(format {r.format or '?'}{', profile ' + r.profile if r.profile else ''}"
@@ -218,7 +223,7 @@ class Command(BaseCommand):
         if r.error_report:
             lines.append(f"  error report: {r.error_report}")
         skipped = [
-            (r.guest_rows, "guest rows (no customer)"),
+            (r.guest_rows_skipped, "guest rows (guests' returns, or in a customer's order)"),
             (r.not_earning, "voided or pending orders (earn nothing)"),
             (r.returns_before_history, "returns of goods bought before the imported history"),
             (r.duplicate_rows, "repeated rows (same order, same content)"),
