@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loyalty', '0021_guestorder'),
+        ('loyalty', '0022_program_settings_row'),
         ('members', '0007_idempotency_record_moved'),
     ]
 
