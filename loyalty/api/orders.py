@@ -143,8 +143,7 @@ class OrderOutputSerializer(serializers.Serializer):
     order_id = serializers.CharField()
     guest_key = serializers.CharField(
         required=False,
-        allow_null=True,
-        help_text="A guest order's key (null: none); absent for a member's order.",
+        help_text="A guest order's key; absent for a member's order and a guest order without one.",
     )
     points = OrderPointsSerializer()
     available_on = serializers.DateField(
@@ -275,13 +274,10 @@ class OrderCreateView(APIView):
                 channel=data.get("channel", ""),
             )
         )
-        body = {
-            "order_id": result.order.order_id,
-            "guest_key": result.order.guest_key or None,
-            "points": GUEST_POINTS,
-            "available_on": None,
-            "member": None,
-        }
+        body = {"order_id": result.order.order_id}
+        if result.order.guest_key:
+            body["guest_key"] = result.order.guest_key
+        body.update(points=GUEST_POINTS, available_on=None, member=None)
         return Response(body, status=HTTPStatus.CREATED if result.created else HTTPStatus.OK)
 
 
