@@ -6,8 +6,9 @@ only (postings by `effective_at`, orders and guest orders by `placed_at`, member
 by local day, so refreshing costs what the days hold, not the ledger. Each member's rows go to
 the tier and paid plan they hold at the end of the row's day: the last tier change dated that
 day or before (none: the entry tier, `tier_id` 0) and the paid-membership period covering the
-day's end (none: `plan_id` 0), found per row by an indexed lookup. The run's rows are then
-replaced in one transaction.
+day's end (none: `plan_id` 0), found per row by an indexed lookup. Active members are counted
+from the distinct member-days of the orders (one statement on PostgreSQL), points reaching
+expiry from the lots grouped by day. The run's rows are then replaced in one transaction.
 
 Which days to refresh (`analytics.services.refresh`) is decided from what was written since the
 last refresh; `rollups_rebuild` refreshes every day that has anything.
@@ -227,14 +228,31 @@ def _guests(start, end) -> dict[dt.date, dict]:
 def active_members(days: list[dt.date]) -> dict[dt.date, int]:
     """Members with an order in the `ACTIVE_DAYS` days ending with each of `days`.
 
-    One pass over the orders of those windows: each member's distinct order days d₁ < d₂ < …
-    cover [dᵢ, min(dᵢ + 30, dᵢ₊₁)) without overlap, so +1 at each start and −1 at each end,
-    summed along the calendar, is the number of distinct active members on each day.
+    Each member's distinct order days d₁ < d₂ < … cover [dᵢ, min(dᵢ + 30, dᵢ₊₁)) without
+    overlap, so +1 at each start and −1 at each end, summed along the calendar, is the number of
+    distinct active members on each day. On PostgreSQL the starts and ends are counted by one
+    statement (`_ACTIVE_DELTAS`: the distinct member-days, `lead()` for the next one); elsewhere
+    in Python, one pass over the orders of the window.
     """
     if not days:
         return {}
     first, last = min(days) - dt.timedelta(days=ACTIVE_DAYS - 1), max(days)
     start, end = day_bounds(first)[0], day_bounds(last)[1]
+    if connection.vendor == "postgresql":
+        delta = _active_deltas_sql(start, end)
+    else:
+        delta = _active_deltas(start, end)
+    counts, running, day = {}, 0, first
+    wanted = set(days)
+    while day <= last:
+        running += delta.get(day, 0)
+        if day in wanted:
+            counts[day] = running
+        day += dt.timedelta(days=1)
+    return counts
+
+
+def _active_deltas(start, end) -> dict[dt.date, int]:
     member_days: dict[int, set[dt.date]] = defaultdict(set)
     pairs = Order.objects.filter(placed_at__gte=start, placed_at__lt=end).values_list(
         "member_id", "placed_at"
@@ -248,35 +266,49 @@ def active_members(days: list[dt.date]) -> dict[dt.date, int]:
         for here, after in zip(ordered, [*ordered[1:], None], strict=True):
             delta[here] += 1
             delta[min(here + window, after) if after else here + window] -= 1
-    counts, running, day = {}, 0, first
-    wanted = set(days)
-    while day <= last:
-        running += delta.get(day, 0)
-        if day in wanted:
-            counts[day] = running
-        day += dt.timedelta(days=1)
-    return counts
+    return delta
+
+
+_ACTIVE_DELTAS = """
+    WITH md AS (
+        SELECT DISTINCT member_id, (placed_at AT TIME ZONE %(tz)s)::date AS d
+        FROM loyalty_order WHERE placed_at >= %(start)s AND placed_at < %(end)s
+    ), covers AS (
+        SELECT d, LEAST(d + {window}, COALESCE(
+            lead(d) OVER (PARTITION BY member_id ORDER BY d), d + {window})) AS e
+        FROM md
+    )
+    SELECT d, count(*) FROM covers GROUP BY d
+    UNION ALL
+    SELECT e, -count(*) FROM covers GROUP BY e
+""".format(window=int(ACTIVE_DAYS))
+
+
+def _active_deltas_sql(start, end) -> dict[dt.date, int]:
+    params = {"tz": timezone.get_current_timezone_name(), "start": start, "end": end}
+    delta: dict[dt.date, int] = defaultdict(int)
+    with connection.cursor() as cursor:
+        cursor.execute(_ACTIVE_DELTAS, params)
+        for day, change in cursor.fetchall():
+            delta[day] += change
+    return delta
 
 
 def expiry_reached(days: list[dt.date]) -> dict[dt.date, int]:
     """Σ points of the lots whose expiry falls on each of `days` (what reached expiry, spent or
-    not): one scan over the lots, grouped in Python by local date."""
+    not): one grouped query over the lots of those days, by local date."""
     if not days:
         return {}
     wanted = set(days)
     start, end = day_bounds(min(days))[0], day_bounds(max(days))[1]
-    found: dict[dt.date, int] = defaultdict(int)
     rows = (
         Lot.objects.filter(expires_at__gte=start, expires_at__lt=end)
-        .values_list("expires_at")
+        .annotate(d=TruncDate("expires_at"))
+        .values_list("d")
         .annotate(points=Sum("points"))
         .order_by()
     )
-    for expires_at, points in rows.iterator(chunk_size=20_000):
-        day = timezone.localtime(expires_at).date()
-        if day in wanted:
-            found[day] += points
-    return found
+    return {day: points for day, points in rows if day in wanted}
 
 
 def rollup_range_rows(first: dt.date, last: dt.date) -> dict[dt.date, list[DailyRollup]]:
