@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loyalty', '0022_program_settings_row'),
+        ('loyalty', '0023_tier_metric'),
         ('members', '0007_idempotency_record_moved'),
     ]
 
