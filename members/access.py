@@ -79,6 +79,7 @@ def member_data_export(*, member: Member) -> dict:
             "last_name": member.last_name,
             "phone": member.phone,
             "birth_date": plain(member.birth_date),
+            "country": member.country,
             "enrolled_at": plain(member.enrolled_at),
             "referral_code": member.referral_code,
             "referred_by": referrer,

@@ -57,6 +57,7 @@ from members import (
 )
 from members.access import member_data_export
 from members.actors import Actor
+from members.countries import country_choices
 from members.exports import ExportAdminMixin, MemberResource
 from members.models import AuditEntry, Member
 from members.selectors import member_search
@@ -114,11 +115,13 @@ class MemberAddForm(forms.ModelForm):
             "phone",
             "birth_date",
             "marketing_consent",
+            "country",
         )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["email"].required = True
+        _country_select(self)
 
     def clean_email(self) -> str | None:
         return _clean_email(self)
@@ -137,6 +140,13 @@ class MemberAddForm(forms.ModelForm):
         return code
 
 
+def _country_select(form: forms.ModelForm) -> None:
+    """The country as a list of names in the staff member's language (the code is stored)."""
+    if "country" in form.fields:
+        field = form.fields["country"]
+        field.widget = forms.Select(choices=[("", "—"), *country_choices()])
+
+
 class MemberChangeForm(forms.ModelForm):
     reason = forms.CharField(
         required=False,
@@ -151,6 +161,7 @@ class MemberChangeForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        _country_select(self)
         # A customer an order import brought has no email: their name or phone can still be
         # corrected without inventing one. An email once given cannot be blanked (erasure does).
         if "email" in self.fields and self.instance.email:
@@ -213,6 +224,7 @@ class MemberAdmin(DeclaredFiltersOnly, ExportAdminMixin, admin.ModelAdmin):
                     "phone",
                     "birth_date",
                     "marketing_consent",
+                    "country",
                 )
             },
         ),
@@ -292,6 +304,7 @@ class MemberAdmin(DeclaredFiltersOnly, ExportAdminMixin, admin.ModelAdmin):
                 phone=data["phone"],
                 birth_date=data["birth_date"],
                 marketing_consent=data["marketing_consent"],
+                country=data["country"],
                 referral_code=data["referrer_code"] or None,
             )
         # The admin goes on with `obj` (redirect, admin log): make it the stored row.

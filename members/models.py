@@ -19,6 +19,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from members.countries import country_validate
+
 
 class ActorFields(models.Model):
     """Who did it: exactly one of a staff user, an API key, or a system job (label only)."""
@@ -116,6 +118,17 @@ class Member(models.Model):
     phone = models.CharField(max_length=32, blank=True, verbose_name=_("phone"))
     birth_date = models.DateField(null=True, blank=True, verbose_name=_("birth date"))
     marketing_consent = models.BooleanField(default=False, verbose_name=_("marketing consent"))
+    # ISO 3166-1 alpha-2, upper case, or "" (unknown): `members.countries`.
+    country = models.CharField(
+        max_length=2,
+        blank=True,
+        default="",
+        # A database default too: the import and other set-based INSERTs leave the column out.
+        db_default="",
+        validators=[country_validate],
+        verbose_name=_("country"),
+        help_text=_("ISO 3166-1 alpha-2 code, such as GB or CN."),
+    )
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.ACTIVE, verbose_name=_("status")
     )

@@ -21,14 +21,16 @@ from events.models import EventType
 from events.services import event_record
 from members import erasure
 from members.actors import Actor
+from members.countries import COUNTRY_CODES
 from members.models import AuditEntry, Language, Member
 
 # No 0/O, 1/I/L: codes are read aloud and typed by hand.
 REFERRAL_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 REFERRAL_CODE_LENGTH = 8
 CONTACT_FIELDS = ("email", "first_name", "last_name", "phone", "birth_date", "marketing_consent")
-# What an update may change: the contact details and the language of the member's messages.
-PROFILE_FIELDS = (*CONTACT_FIELDS, "locale")
+# What an update may change: the contact details, the country and the language of the member's
+# messages.
+PROFILE_FIELDS = (*CONTACT_FIELDS, "country", "locale")
 
 
 def locale_checked(locale: str | None) -> str:
@@ -40,6 +42,19 @@ def locale_checked(locale: str | None) -> str:
             gettext("Unknown language: use en or zh-hans (or empty for the program's language)."),
             status=400,
             field="locale",
+        )
+    return value
+
+
+def country_checked(country: str | None) -> str:
+    """ "" or an ISO 3166-1 alpha-2 code (`members.countries`); lower case is accepted."""
+    value = (country or "").strip().upper()
+    if value and value not in COUNTRY_CODES:
+        raise ServiceError(
+            "validation_error",
+            gettext("Unknown country: use an ISO 3166-1 alpha-2 code such as GB."),
+            status=400,
+            field="country",
         )
     return value
 
@@ -125,9 +140,11 @@ def member_enrol(
     referral_code: str | None = None,
     enrolled_at: dt.datetime | None = None,
     locale: str = "",
+    country: str = "",
 ) -> Member:
     """Enrol a new member. Raises `email_taken` (409) or `validation_error` (400)."""
     locale = locale_checked(locale)
+    country = country_checked(country)
     email = _normalise_email(email)
     if not email:
         raise ServiceError(
@@ -159,6 +176,7 @@ def member_enrol(
             referred_by=referrer,
             enrolled_at=enrolled_at or timezone.now(),
             locale=locale,
+            country=country,
         )
         for _ in range(5):
             member.referral_code = referral_code_generate()
@@ -213,6 +231,8 @@ def member_update(*, member: Member, actor: Actor, reason: str = "", **fields: A
         )
     if "locale" in fields:
         fields["locale"] = locale_checked(fields["locale"])
+    if "country" in fields:
+        fields["country"] = country_checked(fields["country"])
     if "email" in fields:
         fields["email"] = _normalise_email(fields["email"])
         if not fields["email"]:
@@ -300,11 +320,12 @@ def member_erase(*, member: Member, actor: Actor, reason: str = "erasure request
         member.phone = ""
         member.birth_date = None
         member.marketing_consent = False
+        member.country = ""
         member.status = Member.Status.ERASED
         member.erased_at = timezone.now()
         erased = _forget(member, values=values, identifiers=identifiers)
         # The audit entry names the fields, never their old values: they are what was erased.
-        changes = dict.fromkeys(CONTACT_FIELDS, (erasure.ERASED, None))
+        changes = dict.fromkeys((*CONTACT_FIELDS, "country"), (erasure.ERASED, None))
         if erased.former_external_id is not None:
             changes["external_id"] = (erasure.ERASED, member.external_id)
         audit_record(

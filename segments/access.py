@@ -1,7 +1,7 @@
 """Segments' part in the subject-access export (`members.access`): the member's statistics and
 RFM group, the products they bought (as listed for segments) and their clubs. Three queries.
-Nothing here needs an erasure scrubber: the rows hold figures and codes, no name or free text
-(`MemberStats.country` is a country, kept like the orders it comes from)."""
+The rows hold figures and codes, no name or free text; the statistics' `country` is a copy of the
+member's, which erasure blanks: `stats_scrub` blanks the copy at once (not at the next refresh)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,15 @@ STATS_FIELDS = (
     "rfm_group",
     "refreshed_at",
 )
+
+
+def stats_scrub(*, erasure) -> int:
+    """The erasure scrubber (`members.erasure`): the statistics' copy of the country."""
+    return (
+        MemberStats.objects.filter(member_id=erasure.member.pk)
+        .exclude(country="")
+        .update(country="")
+    )
 
 
 def segments_section(*, member: Member) -> dict:

@@ -10,7 +10,8 @@ class SegmentsConfig(AppConfig):
     def ready(self) -> None:
         from loyalty import hooks
         from members.access import register_export_section
-        from segments.access import segments_section
+        from members.erasure import register_erasure_scrubber
+        from segments.access import segments_section, stats_scrub
         from segments.selectors.clubs import member_clubs
         from segments.services.segments import segments_count_daily
         from segments.services.stats import stats_daily_step
@@ -24,3 +25,5 @@ class SegmentsConfig(AppConfig):
         hooks.register_member_summary_part("clubs", member_clubs)
         # The subject-access export: the member's statistics, RFM group and clubs.
         register_export_section("segments", segments_section)
+        # Erasure blanks the statistics' copy of the member's country at once.
+        register_erasure_scrubber(stats_scrub)

@@ -2,11 +2,11 @@
 
 Where each field is read:
 - statistics (day-old, `docs/segments.md` "Staleness"): RFM group and scores, spend / orders /
-  average order over the lifetime or the last 365 days, days since the last order, country;
+  average order over the lifetime or the last 365 days, days since the last order;
 - live tables: tier (the override while it lasts, else the earned tier, else the entry tier),
   points balance and points expiring, products bought (listed by the refresh), clubs, paid plan,
-  marketing consent, enrolment date, birthday month, the latest NPS answer; spend / orders /
-  average order over any other window are summed from the orders when evaluated.
+  marketing consent, country, enrolment date, birthday month, the latest NPS answer; spend /
+  orders / average order over any other window are summed from the orders when evaluated.
 
 A member without a statistics row yet (enrolled since the last refresh) meets no condition on
 statistics. Only active members are in any segment (`segment_base`).
@@ -151,9 +151,12 @@ def _leaf(node: dict, now: dt.datetime) -> Q:
     member = OuterRef("pk")
     if name == "tier":
         return _tier(op, value, today)
-    if name in ("rfm_group", "country"):
-        q = Q(**{f"segment_stats__{name}__in": value})
+    if name == "rfm_group":
+        q = Q(segment_stats__rfm_group__in=value)
         return q if op == "in" else (~q & Q(segment_stats__isnull=False))
+    if name == "country":  # the member's own (live); unknown ("") meets neither operator
+        q = Q(country__in=value)
+        return q if op == "in" else (~q & ~Q(country=""))
     if name.endswith("_score"):
         return _compare(f"segment_stats__{name}", op, value)
     if name in ("spend", "orders", "average_order"):

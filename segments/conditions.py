@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from members.countries import COUNTRY_CODES
 from segments.models import RfmGroup
 
 NUMERIC_OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "between")
@@ -62,7 +63,7 @@ FIELDS: dict[str, FieldSpec] = {
     "paid_plan": FieldSpec("bool", BOOL_OPS),
     "plan": FieldSpec("codes", SET_OPS),
     "marketing_consent": FieldSpec("bool", BOOL_OPS),
-    "country": FieldSpec("codes", SET_OPS),
+    "country": FieldSpec("codes", SET_OPS, choices=tuple(sorted(COUNTRY_CODES))),
     "nps_detractor": FieldSpec("bool", BOOL_OPS),
 }
 # Parameters a field needs (the others are optional).

@@ -33,6 +33,7 @@ from loyalty.selectors.members import member_summary
 from loyalty.services.enrolment import program_member_enrol
 from members import services as member_services
 from members.actors import Actor
+from members.countries import COUNTRY_CODES
 from members.erasure import external_id_is_personal, external_id_pseudonym
 from members.models import Language, Member
 from members.selectors import member_get_for_api
@@ -82,6 +83,13 @@ class MemberPutSerializer(StrictSerializer):
     enrolled_at = AwareDateTimeField(
         required=False,
         help_text="When the member joined, for backfills (default: now). Enrolment only.",
+    )
+    country = serializers.ChoiceField(
+        choices=sorted(COUNTRY_CODES),
+        required=False,
+        allow_blank=True,
+        help_text="The member's country: an ISO 3166-1 alpha-2 code in upper case (`GB`); empty: "
+        "unknown.",
     )
     locale = serializers.ChoiceField(
         choices=Language.values,
@@ -231,6 +239,9 @@ class MemberSummarySerializer(serializers.Serializer):
     phone = serializers.CharField()
     birth_date = serializers.DateField(allow_null=True)
     marketing_consent = serializers.BooleanField()
+    country = serializers.CharField(
+        help_text="ISO 3166-1 alpha-2 code (`GB`), or empty when unknown."
+    )
     status = serializers.ChoiceField(choices=Member.Status.choices)
     enrolled_at = serializers.DateTimeField()
     referral_code = serializers.CharField(help_text="This member's code, to refer others.")

@@ -43,6 +43,7 @@ from loyalty.importing.staging import (
     utc_text,
 )
 from loyalty.services.guests import guest_key_for_email
+from members.countries import country_code_for
 from members.erasure import external_id_for_email
 
 _enc = json.encoder.encode_basestring_ascii  # what json.dumps uses with ensure_ascii=True
@@ -248,6 +249,7 @@ class StageBuffer:
             "eligible_cents",
             "items",
         ),
+        "imp_countries": ("ckey", "placed_at", "country"),
     }
     # The orders of the orders format's batches (`OrdersParser._feed_batch`), into `imp_orders`:
     # no items and no refund, so those columns are left to their defaults (`staging.TABLES`).
@@ -1415,6 +1417,8 @@ class LinesParser(_ColumnParser):
         self.i_email = self.col(c.get("email"))
         self.i_first = self.col(c.get("first_name"))
         self.i_last = self.col(c.get("last_name"))
+        self.i_country = self.col(c.get("country"))
+        self.last_country: tuple = ()
         self.prefix = profile.refund_prefix
         self.negative_is_return = profile.refund_negative_quantity
 
@@ -1518,6 +1522,17 @@ class LinesParser(_ColumnParser):
                 int(is_return),
             ),
         )
+        if self.i_country is not None and self.i_country < len(fields):
+            self._country(customer, order_id, placed_at, fields[self.i_country])
+
+    def _country(self, customer: str, order_id: str, placed_at, text: str) -> None:
+        """Stage the customer's country once per order (its lines are neighbours); a name
+        `members.countries` cannot place is left out (the member's country stays unknown)."""
+        code = country_code_for(text)
+        key = (customer, order_id, code)
+        if code and key != self.last_country:
+            self.last_country = key
+            self.ctx.stage.add("imp_countries", (customer, utc_text(placed_at), code))
 
 
 SHOPIFY_DATE_FORMATS = ("%Y-%m-%d %H:%M:%S %z", "iso")

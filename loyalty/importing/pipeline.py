@@ -37,6 +37,7 @@ from django.utils import timezone
 from config.errors import ServiceError
 from loyalty.importing import checks, staging
 from loyalty.importing.assemble import assemble_lines
+from loyalty.importing.countries import members_country_fill
 from loyalty.importing.earning import Earning
 from loyalty.importing.exclusive import ledger_exclusive
 from loyalty.importing.formats import Counters, ParseContext, StageBuffer, parser_for
@@ -437,6 +438,8 @@ def _run(
         result.points_posted = total.points_posted
     else:
         clock = result.lap("refunds", clock)
+        if fmt == LINES:  # the members' country from the file's, where still unknown
+            members_country_fill(now=now)
         result.tier_changes = _tiers_evaluate(actor, progress)
         result.lap("tiers", clock)
     result.status = (

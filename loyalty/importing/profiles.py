@@ -48,6 +48,7 @@ LINES_FIELDS = {
     "email": False,
     "first_name": False,
     "last_name": False,
+    "country": False,  # a name or a code: fills the member's country when unknown
 }
 
 SHOPIFY_REQUIRED = ("Name", "Email", "Financial Status", "Currency", "Subtotal", "Total")
@@ -97,6 +98,7 @@ ONLINE_RETAIL = Profile(
         "placed_at": "InvoiceDate",
         "unit_price": "UnitPrice",
         "customer_id": "CustomerID",
+        "country": "Country",
     },
     # The sample is ISO; the original UCI spreadsheet export writes 12/1/2010 8:26.
     date_formats=("iso", "%m/%d/%Y %H:%M"),

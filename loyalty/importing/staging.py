@@ -89,6 +89,11 @@ TABLES = {
         row_no BIGINT NOT NULL, seq BIGINT NOT NULL, col TEXT NOT NULL, value TEXT NOT NULL,
         code TEXT NOT NULL, message TEXT NOT NULL, order_id TEXT
     """,
+    # The countries a line file gives its customers (one row per order that names one), for
+    # `countries.members_country_fill`.
+    "imp_countries": """
+        ckey TEXT NOT NULL, placed_at TEXT NOT NULL, country TEXT NOT NULL
+    """,
     "imp_new_members": """
         external_id TEXT NOT NULL, email TEXT, first_name TEXT NOT NULL, last_name TEXT NOT NULL,
         enrolled_at DT NOT NULL, referral_code TEXT NOT NULL
@@ -101,6 +106,7 @@ INDEXES = {
     "imp_errors": ["order_id", "row_no"],
     "imp_guest_rows": ["order_id, row_no"],
     "imp_guest_orders": ["order_id"],
+    "imp_countries": ["ckey, placed_at"],
     # The chunk's refunds are found by their orders: a look-up each, whatever the planner
     # guesses of the (never analysed) chunk's size.
     "imp_chunk": ["order_id"],

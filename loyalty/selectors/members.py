@@ -65,6 +65,7 @@ def member_summary(member: Member, *, now: dt.datetime | None = None) -> dict:
         "phone": member.phone,
         "birth_date": member.birth_date,
         "marketing_consent": member.marketing_consent,
+        "country": member.country,
         "status": member.status,
         "enrolled_at": member.enrolled_at,
         "referral_code": member.referral_code,

@@ -1,6 +1,6 @@
 """`audit_member_statistics`: recompute the member statistics, RFM scores and products bought
 from the orders, independently of the refresh's SQL (ORM aggregates and Python), and report
-every difference.
+every difference (and the country against the member's own).
 
 A member with an order or a refund recorded after their row was refreshed is reported as stale
 (counted, not a mismatch): the figures are a day old by design (docs/segments.md, "Staleness").
@@ -148,6 +148,11 @@ def member_statistics_audit() -> StatsAudit:
         fresh_scores = not (member_ids & changed)
         expected = _expected(_aggregates(as_of), fresh)
         products = _products(fresh, as_of)
+        # The country is the member's, copied by the refresh: compared unless the member changed
+        # since (then it is a day old by design, like the figures).
+        countries = dict(
+            Member.objects.filter(pk__in=fresh, updated_at__lte=as_of).values_list("pk", "country")
+        )
         stored_products: dict[int, set] = defaultdict(set)
         for member_id, kind, value in MemberProduct.objects.filter(member_id__in=fresh).values_list(
             "member_id", "kind", "value"
@@ -163,6 +168,11 @@ def member_statistics_audit() -> StatsAudit:
                     report.mismatches.append(
                         f"member {member_id}: {name} is {have}, orders give {want}"
                     )
+            if member_id in countries and row.country != countries[member_id]:
+                report.mismatches.append(
+                    f"member {member_id}: country is {row.country!r}, "
+                    f"the member's is {countries[member_id]!r}"
+                )
             if stored_products[member_id] != products.get(member_id, set()):
                 report.mismatches.append(
                     f"member {member_id}: products bought {sorted(stored_products[member_id])}, "

@@ -78,7 +78,7 @@ def _stats_sql() -> str:
         orders_365, spend_365, country, rfm_orders, rfm_spend, recency_score, frequency_score,
         monetary_score, rfm_group, previous_rfm_group, refreshed_at)
     SELECT mb.id, a.first_at, a.last_at, COALESCE(a.n, 0), COALESCE(a.spend, 0),
-        COALESCE(a.n_365, 0), COALESCE(a.spend_365, 0), '', COALESCE(a.w_n, 0),
+        COALESCE(a.n_365, 0), COALESCE(a.spend_365, 0), mb.country, COALESCE(a.w_n, 0),
         COALESCE(a.w_spend, 0), q.r, q.f, q.m,
         CASE WHEN q.r IS NULL THEN '' ELSE {rfm_group_sql("q.r", "q.f", "q.m")} END, '',
         %(now)s
@@ -88,7 +88,8 @@ def _stats_sql() -> str:
     ON CONFLICT (member_id) DO UPDATE SET first_order_at = excluded.first_order_at,
         last_order_at = excluded.last_order_at, orders_count = excluded.orders_count,
         spend_lifetime = excluded.spend_lifetime, orders_365 = excluded.orders_365,
-        spend_365 = excluded.spend_365, rfm_orders = excluded.rfm_orders,
+        spend_365 = excluded.spend_365, country = excluded.country,
+        rfm_orders = excluded.rfm_orders,
         rfm_spend = excluded.rfm_spend, recency_score = excluded.recency_score,
         frequency_score = excluded.frequency_score, monetary_score = excluded.monetary_score,
         previous_rfm_group = {stats}.rfm_group, rfm_group = excluded.rfm_group,

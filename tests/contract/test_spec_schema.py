@@ -171,6 +171,7 @@ def test_the_put_body_schema_has_the_spec_fields(schema):
         "referral_code",
         "enrolled_at",
         "locale",  # second wave: the language of the member's sentences
+        "country",  # ISO 3166-1 alpha-2 (segments: the country condition)
     }
     assert props["birth_date"]["format"] == "date"
     assert props["enrolled_at"]["format"] == "date-time"

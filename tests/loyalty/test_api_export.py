@@ -96,6 +96,7 @@ def test_export_holds_everything_about_the_member(api_client, grace, record_orde
         "last_name": "Hopper",
         "phone": "+447700900555",
         "birth_date": "1976-12-09",
+        "country": "",
         "enrolled_at": "2025-12-06T10:00:00Z",
         "referred_by": None,
     }

@@ -35,9 +35,13 @@ def world(make_member, record_order, system_actor, settings):
     # Two years: B's order of 400 days ago is scored too (B scores 1, A 3 of two members).
     settings.SEGMENTS_RFM_WINDOW_DAYS = 730
     program_settings_update(actor=system_actor, pending_days=0)
-    a = make_member(external_id="A", birth_date=dt.date(1990, 3, 15), marketing_consent=True)
-    b = make_member(external_id="B", birth_date=dt.date(1985, 7, 2), enrolled_at=NOW - _days(365))
-    c = make_member(external_id="C", enrolled_at=NOW - _days(31))
+    a = make_member(
+        external_id="A", birth_date=dt.date(1990, 3, 15), marketing_consent=True, country="GB"
+    )
+    b = make_member(
+        external_id="B", birth_date=dt.date(1985, 7, 2), enrolled_at=NOW - _days(365), country="IE"
+    )
+    c = make_member(external_id="C", enrolled_at=NOW - _days(31))  # country unknown
     for n, ago in enumerate((5, 10, 20)):
         items = [{"sku": "LAMP", "category": "Home & Garden", "quantity": 1, "unit_price": "100"}]
         record_order(a, f"A-{n}", "100.00", placed_at=NOW - _days(ago), items=items)
@@ -104,7 +108,9 @@ CASES = [
     (_c("paid_plan", "is", False), ["B", "C"]),
     (_c("plan", "in", ["plus"]), ["A"]),
     (_c("marketing_consent", "is", True), ["A"]),
-    (_c("country", "in", ["GB"]), []),
+    (_c("country", "in", ["GB"]), ["A"]),
+    (_c("country", "in", ["GB", "IE"]), ["A", "B"]),
+    (_c("country", "not_in", ["GB"]), ["B"]),  # C's country is unknown: in neither
     (_c("nps_detractor", "is", True), ["A"]),
     (_c("nps_detractor", "is", False), ["B", "C"]),
     ({"all": []}, ["A", "B", "C"]),
@@ -156,6 +162,7 @@ def test_suspended_members_are_in_no_segment(world, system_actor):
             'all[0].value: an amount is expected, such as "25.00".',
         ),
         ({"all": [_c("rfm_group", "in", ["vip"])]}, "all[0].value: unknown value vip."),
+        ({"all": [_c("country", "in", ["GB", "gb", "UK"])]}, "all[0].value: unknown value UK, gb."),
         (
             {"all": [_c("orders", "in", [1])]},
             "all[0].op: orders takes the operators eq, ne, gt, gte, lt, lte, between.",
