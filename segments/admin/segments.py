@@ -1,5 +1,7 @@
-"""The segment builder for Marketing: a condition tree edited as JSON with a live count and a
-sample (an endpoint the page calls as the tree changes), freezing, the CSV export of the
+"""The segment builder for Marketing: a condition tree edited visually (nested ALL / ANY groups,
+field-aware operators and values: static/backoffice/segment_builder.js over the JSON field, which
+stays the stored form) with a live count and a sample (an endpoint the page calls as the tree
+changes), freezing, the CSV export of the
 members (formulas escaped, `members.exports.escape_formula`) and the bulk award of points.
 
 Thin callers: the form validates the tree (`conditions_validate`, the path of a bad node in the
@@ -27,6 +29,7 @@ from config.admin_tools import DeclaredFiltersOnly
 from config.errors import ServiceError
 from members.actors import Actor
 from members.exports import escape_formula
+from segments.admin.builder import builder_spec
 from segments.conditions import FIELDS, conditions_validate
 from segments.models import Segment, SegmentAward
 from segments.selectors.segments import conditions_preview, segment_members
@@ -100,6 +103,8 @@ class SegmentAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
             for name, spec in FIELDS.items()
         ]  # fmt: skip
         context["count_url"] = reverse("admin:segments_segment_count")
+        if obj is None or obj.kind != Segment.Kind.FROZEN:  # a frozen tree is read-only
+            context["builder_spec"] = builder_spec()
         if obj is not None:
             user = request.user
             context["segment_tools"] = [
