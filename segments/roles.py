@@ -4,9 +4,10 @@ Marketing builds segments and clubs and exports a segment's members. Awarding a 
 is for the staff who may adjust points (customer service within their limits, beyond them held
 for a supervisor; supervisors without limit): the award goes through the adjustment service, so
 its limits and four-eyes rules apply per member. Customer service and supervisors read segments
-(the member page shows the RFM group and clubs). Statistics and refresh runs are derived data:
-read-only for everyone who may read them; snapshot rows and award records are written by
-services only.
+(the member page shows the RFM group and clubs); Marketing, customer service and supervisors add
+members to clubs and take them out (through the club services, audited). Statistics and refresh
+runs are derived data: read-only for everyone who may read them; snapshot rows and award records
+are written by services only.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "add_club",
         "change_club",
         "view_clubmembership",
+        "add_clubmembership",
+        "delete_clubmembership",
         "view_statsrefresh",
     ],
     CUSTOMER_SERVICE: [
@@ -35,6 +38,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "view_segmentaward",
         "view_club",
         "view_clubmembership",
+        "add_clubmembership",
+        "delete_clubmembership",
     ],
     SUPERVISOR: [
         "view_memberstats",
@@ -43,6 +48,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "view_segmentaward",
         "view_club",
         "view_clubmembership",
+        "add_clubmembership",
+        "delete_clubmembership",
     ],
     OPERATOR: ["view_statsrefresh"],
 }
@@ -63,9 +70,7 @@ NO_ROLE = [
     "change_segmentaward",
     "delete_segmentaward",
     "delete_club",
-    "add_clubmembership",
     "change_clubmembership",
-    "delete_clubmembership",
     "add_statsrefresh",
     "change_statsrefresh",
     "delete_statsrefresh",

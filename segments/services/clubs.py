@@ -39,6 +39,22 @@ def club_save(*, club: Club, actor: Actor, perks=None) -> Club:
     return club
 
 
+def club_join_refusal(
+    *, member: Member, club: Club, now: dt.datetime | None = None
+) -> ServiceError | None:
+    """Why the member may not join the club now (`club_closed`, `club_rules_not_met`), or None.
+    A read: the admin's form asks it to show the reason beside the field."""
+    if not club.is_active:
+        return ServiceError("club_closed", gettext("This club takes no new members."))
+    rules = club.join_rules or {}
+    has_rules = bool(rules.get("all") or rules.get("any") or "field" in rules)
+    if has_rules and not conditions_members(rules, now=now).filter(pk=member.pk).exists():
+        return ServiceError(
+            "club_rules_not_met", gettext("The member does not meet the club's rules.")
+        )
+    return None
+
+
 def club_join(
     *, member: Member, club: Club, actor: Actor, now: dt.datetime | None = None
 ) -> tuple[ClubMembership, bool]:
@@ -53,14 +69,9 @@ def club_join(
         existing = ClubMembership.objects.filter(member=member, club=club).first()
         if existing is not None:
             return existing, False
-        if not club.is_active:
-            raise ServiceError("club_closed", gettext("This club takes no new members."))
-        rules = club.join_rules or {}
-        has_rules = bool(rules.get("all") or rules.get("any") or "field" in rules)
-        if has_rules and not conditions_members(rules, now=now).filter(pk=member.pk).exists():
-            raise ServiceError(
-                "club_rules_not_met", gettext("The member does not meet the club's rules.")
-            )
+        refusal = club_join_refusal(member=member, club=club, now=now)
+        if refusal is not None:
+            raise refusal
         membership, created = ClubMembership.objects.get_or_create(
             member=member, club=club, defaults={"joined_at": now}
         )

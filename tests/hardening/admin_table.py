@@ -53,12 +53,13 @@ MODELS: dict[str, tuple[str, str, str, str]] = {
     # through the storefront and the daily step only. Operators have no part in it.
     "memberships.Plan": ("M CS S SU", "M SU", "M SU", ""),
     "memberships.Membership": ("M CS S SU", "", "", ""),
-    # Segments: Marketing builds segments and clubs (clubs are closed, never deleted); awards and
-    # club memberships are written by the services alone.
+    # Segments: Marketing builds segments and clubs (clubs are closed, never deleted); awards are
+    # written by the services alone; Marketing, customer service and supervisors add members to
+    # clubs and take them out (the club services, audited), never edit a membership.
     "segments.Segment": ("M CS S SU", "M SU", "M SU", "M SU"),
     "segments.SegmentAward": ("M CS S SU", "", "", ""),
     "segments.Club": ("M CS S SU", "M SU", "M SU", ""),
-    "segments.ClubMembership": ("M CS S SU", "", "", ""),
+    "segments.ClubMembership": ("M CS S SU", "M CS S SU", "", "M CS S SU"),
     "rewards.Reward": (EVERYONE, "M SU", "M SU", "M SU"),
     "rewards.StockMovement": (EVERYONE, "", "", ""),
     "rewards.Redemption": (EVERYONE, "", "", ""),
