@@ -165,16 +165,16 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 class KindSettingForm(forms.ModelForm):
     class Meta:
         model = KindSetting
-        fields = ("enabled", "days")
+        fields = ("enabled", "days", "audience")
 
 
 @admin.register(KindSetting)
 class KindSettingAdmin(admin.ModelAdmin):
     form = KindSettingForm
-    list_display = ("kind", "label", "promotional", "enabled", "days")
+    list_display = ("kind", "label", "promotional", "enabled", "days", "audience")
     list_filter = ("enabled",)
     search_fields = ("kind",)
-    list_select_related = ()
+    list_select_related = ("audience",)
     readonly_fields = ("kind", "label", "promotional")
 
     @admin.display(description=_("name"))
@@ -198,6 +198,7 @@ class KindSettingAdmin(admin.ModelAdmin):
             actor=Actor.staff(request.user),
             setting=KindSetting.objects.get(pk=obj.pk),
             enabled=form.cleaned_data["enabled"],
+            audience=form.cleaned_data["audience"],
             days=form.cleaned_data["days"],
         )
         obj.refresh_from_db()

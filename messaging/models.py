@@ -156,6 +156,21 @@ class KindSetting(models.Model):
         ),
     )
 
+    # An audience: only the members of this segment get the kind (a club is a segment on the
+    # `club` condition). Evaluated when each batch is planned (`services._eligible`).
+    audience = models.ForeignKey(
+        "segments.Segment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("audience (segment)"),
+        help_text=_(
+            "Only members in this segment get these messages (for a club, a segment on the club "
+            "condition); empty: every member who may get them."
+        ),
+    )
+
     class Meta:
         verbose_name = _("message kind setting")
         verbose_name_plural = _("message kind settings")

@@ -7,7 +7,8 @@ Invariants:
   or a concurrent worker inserts nothing and so requests nothing.
 - Who may get a message is decided in SQL per batch of members (`_eligible`): active members
   with an email that is not suppressed, not opted out of the kind; promotional kinds also need
-  `marketing_consent` and no promotional message within `MESSAGING_PROMO_CAP_DAYS`. Erased and
+  `marketing_consent` and no promotional message within `MESSAGING_PROMO_CAP_DAYS`; a kind whose
+  setting names an audience (a segment) goes only to that segment's members. Erased and
   suspended members get nothing. The send job checks the same again under the row's lock.
 - On PostgreSQL a batch is one statement (`_request_batch_pg`): the log rows are inserted from
   the eligibility query itself (`_eligible` compiled to SQL, the only place the rules live) with
@@ -40,10 +41,22 @@ from members.actors import Actor
 from members.models import Member
 from members.services import audit_record
 from messaging.kinds import Kind, kind_get
-from messaging.models import MessageLog, OptOut, Suppression
+from messaging.models import KindSetting, MessageLog, OptOut, Suppression
+from segments.models import Segment
+from segments.selectors.segments import segment_member_ids
 
 BATCH = 2000
 SEND_BATCH = 200
+
+
+def _audience(kind: Kind) -> Segment | None:
+    """The segment the kind's setting restricts it to, or None (one query)."""
+    setting = (
+        KindSetting.objects.filter(kind=kind.code, audience__isnull=False)
+        .select_related("audience")
+        .first()
+    )
+    return setting.audience if setting is not None else None
 
 
 def _eligible(*, kind: Kind, member_ids: Iterable[int], now: dt.datetime) -> QuerySet[Member]:
@@ -55,6 +68,9 @@ def _eligible(*, kind: Kind, member_ids: Iterable[int], now: dt.datetime) -> Que
         .exclude(Exists(OptOut.objects.filter(member=OuterRef("pk"), kind=kind.code)))
         .exclude(Exists(Suppression.objects.filter(address=OuterRef("email"))))
     )
+    audience = _audience(kind)
+    if audience is not None:  # compiled into the same statement (a subquery)
+        members = members.filter(pk__in=segment_member_ids(audience, now=now))
     if kind.promotional:
         since = now - dt.timedelta(days=settings.MESSAGING_PROMO_CAP_DAYS)
         recent = MessageLog.objects.filter(

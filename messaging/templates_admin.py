@@ -18,6 +18,7 @@ from members.services import audit_record
 from messaging.kinds import KINDS, kind_get
 from messaging.models import KindSetting, MessageTemplate
 from messaging.rendering import template_problems
+from segments.models import Segment
 
 PARTS = (("subject", False), ("body_text", False), ("body_html", True))
 
@@ -106,16 +107,29 @@ def days_checked(days: str) -> str:
     return ",".join(str(int(part)) for part in parts)
 
 
-def kind_setting_update(*, actor: Actor, setting: KindSetting, enabled: bool, days: str) -> None:
-    """Switch a kind on or off and set its timing (audited)."""
+UNCHANGED = object()
+
+
+def kind_setting_update(
+    *,
+    actor: Actor,
+    setting: KindSetting,
+    enabled: bool,
+    days: str,
+    audience: Segment | object | None = UNCHANGED,
+) -> None:
+    """Switch a kind on or off, set its timing and its audience (a segment; audited)."""
     days = days_checked(days)
+    values = {"enabled": enabled, "days": days}
+    if audience is not UNCHANGED:
+        values["audience_id"] = audience.pk if audience is not None else None
     changes = {
         name: [getattr(setting, name), value]
-        for name, value in (("enabled", enabled), ("days", days))
+        for name, value in values.items()
         if getattr(setting, name) != value
     }
     if not changes:
         return
     with transaction.atomic():
-        KindSetting.objects.filter(pk=setting.pk).update(enabled=enabled, days=days)
+        KindSetting.objects.filter(pk=setting.pk).update(**values)
         audit_record(actor=actor, action="messages.kind_setting", target=setting, changes=changes)
