@@ -1,8 +1,8 @@
 """The sections of the program configuration file (`manage.py program_config`): a registry.
 
 The file is one JSON object; each top-level key but `version` is a section (`settings`, `perks`,
-`tiers`, `rewards`, `campaigns`, in that order). loyalty registers its own three in
-`loyalty.services.program_config`; `rewards` and `campaigns` live in apps above this one, so they
+`tiers`, `segments`, `clubs`, `rewards`, `campaigns`, in that order). loyalty registers its own
+three in `loyalty.services.program_config`; the others live in apps above this one, so they
 register theirs from their `AppConfig.ready()`:
 
     from loyalty.config_sections import ConfigProblem, SectionReport, register_section
@@ -37,7 +37,7 @@ from typing import Any
 from django.utils.dateparse import parse_datetime
 
 # The order sections are validated, applied and exported in (later ones refer to earlier ones).
-SECTION_ORDER = ("settings", "perks", "tiers", "rewards", "campaigns")
+SECTION_ORDER = ("settings", "perks", "tiers", "segments", "clubs", "rewards", "campaigns")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ class SegmentsConfig(AppConfig):
 
     def ready(self) -> None:
         from loyalty import hooks
+        from loyalty.config_sections import register_section
         from members.access import register_export_section
         from members.erasure import register_erasure_scrubber
         from segments.access import segments_section, stats_scrub
@@ -25,5 +26,20 @@ class SegmentsConfig(AppConfig):
         hooks.register_member_summary_part("clubs", member_clubs)
         # The subject-access export: the member's statistics, RFM group and clubs.
         register_export_section("segments", segments_section)
+        # The `segments` and `clubs` sections of `manage.py program_config`.
+        from segments import config
+
+        register_section(
+            "segments",
+            exporter=config.segments_export,
+            validator=config.segments_validate,
+            applier=config.segments_apply,
+        )
+        register_section(
+            "clubs",
+            exporter=config.clubs_export,
+            validator=config.clubs_validate,
+            applier=config.clubs_apply,
+        )
         # Erasure blanks the statistics' copy of the member's country at once.
         register_erasure_scrubber(stats_scrub)

@@ -39,6 +39,13 @@ def segment_save(*, segment: Segment, actor: Actor) -> Segment:
     return segment
 
 
+def segment_delete(*, segment: Segment, actor: Actor) -> None:
+    """Delete a segment; `ProtectedError` when a campaign, reward or message kind uses it (then
+    nothing changes: its own savepoint)."""
+    with transaction.atomic():
+        Segment.objects.filter(pk=segment.pk).delete()
+
+
 def segment_freeze(*, segment: Segment, now: dt.datetime | None = None) -> int:
     """Snapshot who the conditions select now; the segment becomes frozen. Members written."""
     now = now or timezone.now()
