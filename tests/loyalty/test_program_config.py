@@ -153,7 +153,8 @@ def test_every_problem_is_listed_with_its_json_path(db, only_loyalty_sections):
     assert _problems(document) == [
         "rewards: This version cannot import rewards yet (no handler is registered for the "
         "section); remove it from the file to import the rest.",
-        "extras: Unknown section; expected one of settings, perks, tiers, segments, clubs, rewards, campaigns.",
+        "extras: Unknown section; expected one of settings, perks, tiers, segments, clubs, "
+        "rewards, campaigns.",
         'settings.earn_rate: A decimal written as a string, e.g. "0.01".',
         "settings.tier_hold_days: A whole number, 0 or more.",
         "settings.colour: Unknown setting.",
