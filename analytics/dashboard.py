@@ -183,7 +183,12 @@ def dashboard_context(request: HttpRequest) -> dict:
         "campaign_totals": campaign_report_totals(period=report, point_value=point_value),
         "rewards": rewards,
         **effects_context(
-            period, figures, tiers=segments["tiers"], plans=segments["plans"], rewards=rewards
+            period,
+            figures,
+            tiers=segments["tiers"],
+            plans=segments["plans"],
+            rewards=rewards,
+            launched_at=settings.launched_at,
         ),
     }
 

@@ -112,6 +112,7 @@ class ProgramSettingsForm(forms.ModelForm):
             "service_adjustment_limit",
             "service_daily_limit",
             "locale",
+            "launched_at",
         )
 
     growth_sources = forms.MultipleChoiceField(

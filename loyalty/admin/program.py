@@ -74,6 +74,7 @@ class ProgramSettingsAdmin(_ServiceErrorsAsMessages, admin.ModelAdmin):
             {"fields": ("service_adjustment_limit", "service_daily_limit")},
         ),
         (_("Members"), {"fields": ("locale",)}),
+        (_("Reports"), {"fields": ("launched_at",)}),
         (None, {"fields": ("reason", "updated_at")}),
     )
 

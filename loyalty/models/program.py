@@ -128,6 +128,15 @@ class ProgramSettings(models.Model):
         db_default=Language.ENGLISH,
         help_text=_("The language of members' messages when a member has not chosen one."),
     )
+    launched_at = models.DateField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "The day the loyalty program started. The dashboard compares the same customers "
+            "before and after it."
+        ),
+        verbose_name=_("program launched on"),
+    )
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:

@@ -34,6 +34,7 @@ PROGRAM_SETTINGS_FIELDS = (
     "service_adjustment_limit",
     "service_daily_limit",
     "locale",
+    "launched_at",
 )
 
 

@@ -18,6 +18,7 @@ JSON number is refused, as in the API), so no value passes through a float.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -79,6 +80,15 @@ def _is_decimal_string(value: Any) -> bool:
     return True
 
 
+def _date(value: Any) -> dt.date | None:
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
 # --- settings --------------------------------------------------------------------------------
 
 _SETTING_RULES: dict[str, tuple[str, Any]] = {
@@ -95,6 +105,7 @@ _SETTING_RULES: dict[str, tuple[str, Any]] = {
     "service_adjustment_limit": ("int", None),
     "service_daily_limit": ("int", None),
     "locale": ("choice", Language.values),
+    "launched_at": ("date", None),
 }
 
 
@@ -103,6 +114,8 @@ def settings_export() -> dict:
     out = {}
     for name, (kind, _) in _SETTING_RULES.items():
         value = getattr(current, name)
+        if kind == "date":
+            value = None if value is None else value.isoformat()
         out[name] = _plain_decimal(value) if kind == "rate" else value
     return out
 
@@ -147,6 +160,9 @@ def settings_validate(value, *, document: dict, prune: bool) -> list[ConfigProbl
         elif kind == "sources":
             if not isinstance(item, list) or any(source not in choices for source in item):
                 problems.append(ConfigProblem(path, f"A list of: {', '.join(choices)}."))
+        elif kind == "date":
+            if item is not None and _date(item) is None:
+                problems.append(ConfigProblem(path, 'A date "YYYY-MM-DD", or null.'))
         elif item not in choices:
             problems.append(ConfigProblem(path, f"One of {', '.join(choices)}."))
     if not problems and "tiers" not in document:
@@ -169,8 +185,9 @@ def _metric_after(document: dict) -> str:
 
 def settings_apply(value: dict, *, document: dict, prune: bool, actor: Actor) -> SectionReport:
     report = SectionReport(name="settings")
+    convert = {"rate": Decimal, "date": lambda item: None if item is None else _date(item)}
     changes = {
-        name: Decimal(item) if _SETTING_RULES[name][0] == "rate" else item
+        name: convert.get(_SETTING_RULES[name][0], lambda item: item)(item)
         for name, item in value.items()
     }
     current = program_settings()

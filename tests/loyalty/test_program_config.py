@@ -40,6 +40,7 @@ SPEC_DOCUMENT = {
         "service_adjustment_limit": 1000,
         "service_daily_limit": 1000,
         "locale": "en",
+        "launched_at": None,
     },
     "perks": [
         {
@@ -97,7 +98,7 @@ def test_import_on_an_empty_database_then_export_gives_the_same_document(
     report = _import(copy.deepcopy(SPEC_DOCUMENT), system_actor)
 
     assert [str(s) for s in report.sections] == [
-        "settings: unchanged 13",
+        "settings: unchanged 14",
         "perks: created 1 (free_shipping); unchanged 0",
         "tiers: created 2 (member, gold); unchanged 0",
     ]
